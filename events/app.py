@@ -1,0 +1,474 @@
+"""create_app(settings): the webhook receiver, the read API and the health checks."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import ipaddress
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine, Row, text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from events.channels import CHANNEL_PATHS, PARSERS
+from events.config import Settings
+from events.ingest import GroupCommitter, Unavailable, raw_row
+from events.process import Processor
+from events.verify import Verifier
+from events.when import parse_since
+from storage import queries
+from storage.db import current_revision, head_revision, make_engine, upgrade
+
+log = structlog.get_logger("events.app")
+
+MAX_PAGE = 500
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    verifier: Verifier
+    committer: GroupCommitter
+    processor: Processor | None
+    head: str | None
+
+
+def build_engine(settings: Settings) -> Engine:
+    return make_engine(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        pool_size=settings.db_pool_size,
+        connect_timeout=settings.db_connect_timeout_seconds,
+    )
+
+
+def build_processor(settings: Settings, engine: Engine) -> Processor:
+    return Processor(
+        engine,
+        PARSERS,
+        batch_size=settings.process_batch_size,
+        max_attempts=settings.process_max_attempts,
+        idle_seconds=settings.process_idle_seconds,
+    )
+
+
+# ---- JSON shapes of the read API ----------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _amount(value: Decimal | None) -> str | None:
+    # Decimal text, never a float: Infobip prices carry up to ten decimals.
+    return format(value, "f") if value is not None else None
+
+
+def _status(row: Row[Any]) -> dict[str, Any] | None:
+    if row.status_group_id is None and row.status_name is None and row.status_group_name is None:
+        return None
+    return {
+        "group_id": row.status_group_id,
+        "group_name": row.status_group_name,
+        "id": row.status_id,
+        "name": row.status_name,
+        "description": row.status_description,
+    }
+
+
+def _error(row: Row[Any]) -> dict[str, Any] | None:
+    if row.error_group_id is None and row.error_name is None and row.error_group_name is None:
+        return None
+    return {
+        "group_id": row.error_group_id,
+        "group_name": row.error_group_name,
+        "id": row.error_id,
+        "name": row.error_name,
+        "description": row.error_description,
+        "permanent": row.error_permanent,
+    }
+
+
+def _price(row: Row[Any]) -> dict[str, Any] | None:
+    if row.price_amount is None and row.price_currency is None:
+        return None
+    return {"amount": _amount(row.price_amount), "currency": row.price_currency}
+
+
+def event_json(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "webhook_id": row.raw_id,
+        "item_index": row.item_index,
+        "source": row.source,
+        "channel": row.channel,
+        "channel_uncertain": row.channel_uncertain,
+        "kind": row.kind,
+        "sub_type": row.sub_type,
+        "message_id": row.message_id,
+        "direction": row.direction,
+        "sender": row.sender,
+        "recipient": row.recipient,
+        "occurred_at": _iso(row.occurred_at),
+        "received_at": _iso(row.received_at),
+        "status": _status(row),
+        "error": _error(row),
+        "price": _price(row),
+        "data": row.data,
+        "note": row.note,
+    }
+
+
+def message_json(row: Row[Any], timeline: list[Row[Any]] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "message_id": row.message_id,
+        "channel": row.channel,
+        "direction": row.direction,
+        "state": row.state,
+        "status": _status(row),
+        "error": _error(row),
+        "sender": row.sender,
+        "recipient": row.recipient,
+        "bulk_id": row.bulk_id,
+        "callback_data": row.callback_data,
+        "application_id": row.application_id,
+        "entity_id": row.entity_id,
+        "price": _price(row),
+        "sent_at": _iso(row.sent_at),
+        "done_at": _iso(row.done_at),
+        "seen_at": _iso(row.seen_at),
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+    }
+    if timeline is not None:
+        out["events"] = [event_json(e) for e in timeline]
+    return out
+
+
+def webhook_json(row: Row[Any], made: list[Row[Any]]) -> dict[str, Any]:
+    body = bytes(row.body)
+    try:
+        body_text: str | None = body.decode("utf-8")
+    except UnicodeDecodeError:
+        body_text = None
+    out = {
+        "id": row.id,
+        "channel": row.channel,
+        "received_at": _iso(row.received_at),
+        "content_type": row.content_type,
+        "state": row.state,
+        "error": row.error,
+        "source": row.source,
+        "remote_addr": row.remote_addr,
+        "headers": row.headers,
+        "attempts": row.attempts,
+        "item_count": row.item_count,
+        "processed_at": _iso(row.processed_at),
+        "body": body_text,
+        "events": [event_json(e) for e in made],
+    }
+    if body_text is None:
+        out["body_base64"] = base64.b64encode(body).decode()
+    return out
+
+
+def _problem(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+# ---- the app ------------------------------------------------------------------------------------
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    run_processor: bool = True,
+    auto_migrate: bool | None = None,
+) -> Starlette:
+    """The ASGI app. Nothing touches the database until the lifespan starts."""
+    holder: dict[str, Services] = {}
+
+    def services() -> Services:
+        return holder["s"]
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        migrate = settings.is_sqlite if auto_migrate is None else auto_migrate
+        if migrate:
+            await run_in_threadpool(upgrade, settings.database_url)
+        eng = engine or build_engine(settings)
+        processor = build_processor(settings, eng) if run_processor else None
+        committer = GroupCommitter(
+            eng,
+            max_batch=settings.ingest_max_batch,
+            timeout=settings.ingest_commit_timeout_seconds,
+            on_commit=processor.wake if processor else None,
+        )
+        await committer.start()
+        if processor is not None:
+            processor.start()
+        holder["s"] = Services(
+            settings=settings,
+            engine=eng,
+            verifier=Verifier.from_settings(settings),
+            committer=committer,
+            processor=processor,
+            head=head_revision(settings.database_url),
+        )
+        if not settings.webhook_auth_configured:
+            log.warning(
+                "NO WEBHOOK AUTHENTICATION IS CONFIGURED: anyone who finds this URL can post "
+                "callbacks. Set INFOBIP_EVENTS_WEBHOOK_USERNAME/PASSWORD, WEBHOOK_TOKEN, "
+                "WEBHOOK_HMAC_SECRET or WEBHOOK_ALLOWED_IPS."
+            )
+        log.info("started", database=eng.dialect.name, processor=processor is not None)
+        try:
+            yield
+        finally:
+            await committer.stop()
+            if processor is not None:
+                await run_in_threadpool(processor.stop)
+            if engine is None:
+                eng.dispose()
+
+    # ---- webhooks -------------------------------------------------------------------------------
+
+    max_body = settings.max_body_bytes
+    keep_headers = frozenset(settings.keep_headers)
+    ack_body = settings.ack_body
+    ack_type = settings.ack_content_type
+
+    async def receive_webhook(request: Request) -> Response:
+        channel = request.path_params["channel"]
+        if channel not in CHANNEL_PATHS:
+            return _problem(404, f"unknown channel {channel!r}", channels=sorted(CHANNEL_PATHS))
+        s = services()
+        headers = request.headers
+        peer = request.client.host if request.client else None
+        client_ip = s.verifier.client_ip(peer, headers.get("x-forwarded-for"))
+        reason = s.verifier.check_address(client_ip)
+        if reason is not None:
+            return _reject(channel, client_ip, reason)
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_body:
+            return _too_large(channel, client_ip)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body:
+                return _too_large(channel, client_ip)
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        reason = s.verifier.check(headers, request.query_params, body)
+        if reason is not None:
+            return _reject(channel, client_ip, reason)
+        secret = s.verifier.secret_headers
+        kept = {k: v for k, v in headers.items() if k in keep_headers and k not in secret}
+        row = raw_row(
+            channel=channel,
+            body=body,
+            content_type=headers.get("content-type"),
+            headers=kept,
+            remote_addr=client_ip,
+        )
+        try:
+            await s.committer.submit(row)
+        except Unavailable as exc:
+            log.error("webhook", channel=channel, outcome="503", reason=str(exc), ip=client_ip)
+            return _problem(503, "database unavailable, retry later", id=None)
+        raw_id = row["id"]
+        content = (
+            ack_body.replace("{id}", raw_id) if ack_body is not None else f'{{"id":"{raw_id}"}}'
+        )
+        return Response(content, 200, headers={"X-Webhook-Id": raw_id}, media_type=ack_type)
+
+    def _reject(channel: str, ip: str | None, reason: str) -> Response:
+        log.warning("webhook", channel=channel, outcome="401", reason=reason, ip=ip)
+        headers = {}
+        if settings.webhook_username:
+            headers["WWW-Authenticate"] = 'Basic realm="infobip-events"'
+        return JSONResponse({"error": "unauthorized"}, status_code=401, headers=headers)
+
+    def _too_large(channel: str, ip: str | None) -> Response:
+        log.warning("webhook", channel=channel, outcome="413", ip=ip, limit=max_body)
+        return _problem(413, f"body over {max_body} bytes (INFOBIP_EVENTS_MAX_BODY_BYTES)")
+
+    # ---- read API -------------------------------------------------------------------------------
+
+    def _reader_denied(request: Request) -> Response | None:
+        s = services()
+        token = settings.api_token
+        if token is not None:
+            given = request.headers.get("authorization", "")
+            scheme, _, value = given.partition(" ")
+            expected = token.get_secret_value().encode()
+            if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), expected):
+                return JSONResponse(
+                    {"error": "a bearer token is required (INFOBIP_EVENTS_API_TOKEN)"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            return None
+        peer = request.client.host if request.client else None
+        ip = s.verifier.client_ip(peer, request.headers.get("x-forwarded-for"))
+        if not _is_loopback(ip):
+            return _problem(
+                403, "no INFOBIP_EVENTS_API_TOKEN is set, so the read API answers loopback only"
+            )
+        return None
+
+    def reader(
+        handler: Callable[[Request, Services], Any],
+    ) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            denied = _reader_denied(request)
+            if denied is not None:
+                return denied
+            try:
+                result = await run_in_threadpool(handler, request, services())
+            except _BadQuery as exc:
+                return _problem(400, str(exc))
+            if isinstance(result, Response):
+                return result
+            return JSONResponse(result)
+
+        return endpoint
+
+    def get_webhook(request: Request, s: Services) -> Any:
+        raw_id = request.path_params["webhook_id"]
+        with s.engine.connect() as conn:
+            row = queries.get_raw(conn, raw_id)
+            if row is None:
+                return _problem(404, f"no webhook {raw_id!r}")
+            return webhook_json(row, queries.events_for_raw(conn, raw_id))
+
+    def get_message(request: Request, s: Services) -> Any:
+        message_id = request.path_params["message_id"]
+        channel = request.query_params.get("channel")
+        with s.engine.connect() as conn:
+            rows = queries.get_messages(conn, message_id, channel)
+            if not rows:
+                return _problem(404, f"no message {message_id!r}")
+            if len(rows) > 1:
+                return _problem(
+                    409,
+                    "several channels have this message id; add ?channel=",
+                    channels=[r.channel for r in rows],
+                )
+            row = rows[0]
+            return message_json(row, queries.timeline(conn, row.channel, row.message_id))
+
+    def list_messages(request: Request, s: Services) -> Any:
+        filters, cursor, limit = _list_query(
+            request, ("channel", "state", "direction", "sender", "recipient", "bulk_id")
+        )
+        with s.engine.connect() as conn:
+            rows = queries.list_messages(conn, filters, cursor, limit)
+        return _page([message_json(r, None) for r in rows], rows, limit)
+
+    def list_events(request: Request, s: Services) -> Any:
+        filters, cursor, limit = _list_query(
+            request,
+            ("channel", "kind", "message_id", "direction", "source", "sub_type", "webhook_id"),
+        )
+        with s.engine.connect() as conn:
+            rows = queries.list_events(conn, filters, cursor, limit)
+        return _page([event_json(r) for r in rows], rows, limit)
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_request: Request) -> Response:
+        s = services()
+
+        def check() -> tuple[bool, dict[str, Any]]:
+            try:
+                with s.engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+                current = current_revision(s.engine)
+            except Exception as exc:
+                return False, {"database": "unreachable", "error": str(exc).splitlines()[0]}
+            if current != s.head:
+                return False, {
+                    "database": "reachable",
+                    "schema": current,
+                    "expected": s.head,
+                    "fix": "run: infobip-events db upgrade",
+                }
+            return True, {"database": "reachable", "schema": current}
+
+        ok, detail = await run_in_threadpool(check)
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", **detail}, 200 if ok else 503
+        )
+
+    routes = [
+        Route("/webhooks/{channel}", receive_webhook, methods=["POST"]),
+        Route("/v1/webhooks/{webhook_id}", reader(get_webhook), methods=["GET"]),
+        Route("/v1/messages/{message_id:path}", reader(get_message), methods=["GET"]),
+        Route("/v1/messages", reader(list_messages), methods=["GET"]),
+        Route("/v1/events", reader(list_events), methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.services = services
+    return app
+
+
+class _BadQuery(ValueError):
+    pass
+
+
+def _is_loopback(ip: str | None) -> bool:
+    if not ip:
+        return False
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def _list_query(request: Request, names: tuple[str, ...]) -> tuple[dict[str, Any], int | None, int]:
+    params = request.query_params
+    filters: dict[str, Any] = {name: params.get(name) for name in names}
+    for name in ("since", "until"):
+        if params.get(name):
+            try:
+                filters[name] = parse_since(params[name])
+            except ValueError as exc:
+                raise _BadQuery(f"{name}: {exc}") from None
+    try:
+        limit = int(params.get("limit", "50"))
+    except ValueError:
+        raise _BadQuery("limit must be a whole number") from None
+    if not 1 <= limit <= MAX_PAGE:
+        raise _BadQuery(f"limit must be between 1 and {MAX_PAGE}")
+    cursor: int | None = None
+    if params.get("cursor"):
+        try:
+            cursor = int(params["cursor"])
+        except ValueError:
+            raise _BadQuery("cursor must be the next_cursor of a previous page") from None
+    return filters, cursor, limit
+
+
+def _page(items: list[dict[str, Any]], rows: list[Row[Any]], limit: int) -> dict[str, Any]:
+    next_cursor = str(rows[-1].id) if len(rows) == limit else None
+    return {"items": items, "next_cursor": next_cursor}

@@ -1,0 +1,139 @@
+"""Email: delivery reports, tracking events (open, click, unsubscribe, complaint, late bounce),
+platform events, and inbound (parsed) email, which arrives as multipart/form-data."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from email import policy
+from email.parser import BytesParser
+from typing import Any
+
+from events.channels.common import (
+    Item,
+    ParsedEvent,
+    ParseError,
+    ParseResult,
+    as_datetime,
+    as_str,
+    decode_body,
+    delivery_report,
+    each_item,
+    fingerprint,
+    jsonable,
+    result_kind,
+    results_of,
+    tracking_event,
+    unknown_event,
+)
+
+CHANNEL = "email"
+
+TRACKING_KINDS = {
+    "OPENED": "open",
+    "CLICKED": "click",
+    "UNSUBSCRIBED": "unsubscribe",
+    "COMPLAINED": "complaint",
+    "LATE_BOUNCE": "late_bounce",
+}
+
+# Form fields of a parsed inbound email that hold JSON rather than text.
+_JSON_FIELDS = ("dkimCheck", "attachmentInfo", "envelope", "headers")
+
+
+def _report(item: Item) -> ParsedEvent:
+    if result_kind(item) == "delivery":
+        return delivery_report(item, CHANNEL)
+    return unknown_event(CHANNEL, item, "email result has no status")
+
+
+def platform_event(doc: Item) -> ParsedEvent:
+    details = doc["eventDetails"]
+    return ParsedEvent(
+        kind="email_platform",
+        channel=CHANNEL,
+        discriminator=as_str(doc.get("eventId")) or fingerprint(doc),
+        sub_type=as_str(details.get("type")),
+        occurred_at=as_datetime(doc.get("createdAt")),
+        data=jsonable(doc),
+    )
+
+
+def _form_fields(body: bytes, content_type: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """multipart/form-data with the standard library's MIME parser (pure, no I/O)."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        raise ParseError("multipart body has no parts (is the boundary right?)")
+    fields: dict[str, Any] = {}
+    files: list[dict[str, Any]] = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        payload = part.get_payload(decode=True)
+        raw = payload if isinstance(payload, bytes) else b""
+        filename = part.get_filename()
+        if filename is not None:
+            # Attachments stay in the raw row; the event records what they are.
+            files.append(
+                {
+                    "field": name,
+                    "filename": filename,
+                    "content_type": part.get_content_type(),
+                    "size": len(raw),
+                }
+            )
+            continue
+        text = raw.decode(part.get_content_charset() or "utf-8", errors="replace")
+        if name in _JSON_FIELDS:
+            try:
+                fields[name] = json.loads(text)
+                continue
+            except ValueError:
+                pass
+        fields[name] = text
+    return fields, files
+
+
+def inbound_email(body: bytes, content_type: str) -> ParsedEvent:
+    fields, files = _form_fields(body, content_type)
+    envelope = fields.get("envelope") if isinstance(fields.get("envelope"), Mapping) else {}
+    assert isinstance(envelope, Mapping)
+    message_id = as_str(fields.get("id"))
+    if message_id is None:
+        raise ParseError("inbound email has no id field")
+    data: dict[str, Any] = {k: v for k, v in fields.items() if k not in ("html",)}
+    data["attachments"] = files
+    data["has_html"] = "html" in fields
+    if "text" in fields:
+        data["text"] = fields["text"]
+    return ParsedEvent(
+        kind="inbound",
+        channel=CHANNEL,
+        discriminator="",
+        message_id=message_id,
+        direction="inbound",
+        sub_type="EMAIL",
+        sender=as_str(envelope.get("from")) or as_str(fields.get("from")),
+        recipient=as_str(envelope.get("to")) or as_str(fields.get("to")),
+        data=data,
+    )
+
+
+def parse(body: bytes, content_type: str | None) -> ParseResult:
+    if content_type and content_type.lower().startswith("multipart/"):
+        return ParseResult(events=[inbound_email(body, content_type)])
+    doc: Any = decode_body(body, content_type)
+    items = results_of(doc)
+    if items is not None:
+        return each_item(CHANNEL, items, _report)
+    if not isinstance(doc, Mapping):
+        raise ParseError(f"body is a JSON {type(doc).__name__}, not an object")
+    notification = as_str(doc.get("notificationType"))
+    if notification in TRACKING_KINDS:
+        kind = TRACKING_KINDS[notification]
+        return each_item(CHANNEL, [doc], lambda d: tracking_event(d, CHANNEL, kind))
+    if isinstance(doc.get("eventDetails"), Mapping):
+        return each_item(CHANNEL, [doc], platform_event)
+    return ParseResult(events=[unknown_event(CHANNEL, doc, "not a known email callback")])

@@ -1,0 +1,140 @@
+"""WhatsApp: delivery and seen reports, inbound messages of every type, and the account
+notifications (template updates, identity changes, payments, marketing preferences)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from events.channels.common import (
+    Item,
+    ParsedEvent,
+    ParseError,
+    ParseResult,
+    as_datetime,
+    as_str,
+    decode_body,
+    delivery_report,
+    each_item,
+    fingerprint,
+    jsonable,
+    price_of,
+    require_message_id,
+    result_kind,
+    results_of,
+    seen_report,
+    unknown_event,
+)
+
+CHANNEL = "whatsapp"
+
+# Where the human-readable text of each inbound type lives (renderer MO_OTT_CONTACT).
+_TEXT_FIELDS = ("text", "caption", "title", "emoji", "payload", "name", "address")
+
+
+def _message_text(message: Mapping[str, Any]) -> str | None:
+    for name in _TEXT_FIELDS:
+        value = as_str(message.get(name))
+        if value:
+            return value
+    return None
+
+
+def inbound(item: Item, channel: str = CHANNEL) -> ParsedEvent:
+    message_id = require_message_id(item)
+    message = item.get("message")
+    if not isinstance(message, Mapping):
+        raise ValueError("message is missing")
+    received_at = as_datetime(item.get("receivedAt"))
+    data = jsonable(item)
+    text = _message_text(message)
+    if text is not None:
+        data["text"] = text
+    return ParsedEvent(
+        kind="inbound",
+        channel=channel,
+        # Inbound ids are unique per message; the type guards against ids reused across types.
+        discriminator=as_str(message.get("type")) or "",
+        message_id=message_id,
+        direction="inbound",
+        sub_type=as_str(message.get("type")),
+        sender=as_str(item.get("from")) or as_str(item.get("sender")),
+        recipient=as_str(item.get("to")),
+        callback_data=as_str(item.get("callbackData")),
+        occurred_at=received_at,
+        sent_at=received_at,
+        price=price_of(item.get("price")),
+        data=data,
+    )
+
+
+def _item(item: Item) -> ParsedEvent:
+    kind = result_kind(item)
+    if kind == "delivery":
+        return delivery_report(item, CHANNEL)
+    if kind == "seen":
+        return seen_report(item, CHANNEL)
+    if kind == "inbound":
+        return inbound(item)
+    return unknown_event(CHANNEL, item, "item has no status, seenAt or receivedAt")
+
+
+def template_update(doc: Item) -> ParsedEvent:
+    change = doc.get("change") if isinstance(doc.get("change"), Mapping) else {}
+    assert isinstance(change, Mapping)
+    return ParsedEvent(
+        kind="template_update",
+        channel=CHANNEL,
+        discriminator=fingerprint(doc),
+        sub_type=as_str(change.get("newStatus")) or as_str(change.get("type")),
+        # entityId and applicationId are numbers here, strings elsewhere.
+        application_id=as_str(doc.get("applicationId")),
+        entity_id=as_str(doc.get("entityId")),
+        occurred_at=as_datetime(doc.get("timestamp")),
+        data=jsonable(doc),
+    )
+
+
+def account_notification(doc: Item) -> ParsedEvent:
+    """from + content{} + createdAt: identity change, payment or marketing preference."""
+    content = doc["content"]
+    content_type = as_str(content.get("type"))
+    if content_type == "user_identity_changed":
+        kind = "identity_change"
+        sender = as_str(content.get("userNumber"))
+    elif content_type == "payment":
+        kind = "payment"
+        sender = as_str(content.get("from"))
+    elif "notificationMessagesStatus" in content:
+        kind = "marketing_preference"
+        sender = as_str(content.get("from")) or as_str(content.get("userNumber"))
+    else:
+        kind = "unknown"
+        sender = None
+    return ParsedEvent(
+        kind=kind,
+        channel=CHANNEL,
+        discriminator=fingerprint(doc),
+        sub_type=content_type
+        or as_str(content.get("notificationMessagesStatus"))
+        or as_str(content.get("paymentStatus")),
+        sender=sender,
+        recipient=as_str(doc.get("from")),
+        occurred_at=as_datetime(doc.get("createdAt")),
+        data=jsonable(doc),
+        note=None if kind != "unknown" else "content type not recognised",
+    )
+
+
+def parse(body: bytes, content_type: str | None) -> ParseResult:
+    doc: Any = decode_body(body, content_type)
+    items = results_of(doc)
+    if items is not None:
+        return each_item(CHANNEL, items, _item)
+    if not isinstance(doc, Mapping):
+        raise ParseError(f"body is a JSON {type(doc).__name__}, not an object")
+    if "messageTemplateId" in doc and isinstance(doc.get("change"), Mapping):
+        return each_item(CHANNEL, [doc], template_update)
+    if isinstance(doc.get("content"), Mapping) and "from" in doc:
+        return each_item(CHANNEL, [doc], account_notification)
+    return ParseResult(events=[unknown_event(CHANNEL, doc, "not a known WhatsApp callback")])

@@ -1,0 +1,253 @@
+"""The infobip-events command."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections import Counter
+from collections.abc import Sequence
+
+from events.config import Settings, SettingsError, load_settings
+from events.logs import configure_logging
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        print(f"infobip-events: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _check_schema(settings: Settings) -> None:
+    """PostgreSQL is upgraded on purpose (db upgrade); SQLite, the embedded default, by itself."""
+    from storage.db import current_revision, head_revision, make_engine, upgrade
+
+    if settings.is_sqlite:
+        upgrade(settings.database_url)
+        return
+    engine = make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout_seconds)
+    try:
+        current = current_revision(engine)
+    except Exception as exc:
+        print(f"infobip-events: cannot reach the database: {exc}".splitlines()[0], file=sys.stderr)
+        raise SystemExit(1) from None
+    finally:
+        engine.dispose()
+    head = head_revision(settings.database_url)
+    if current != head:
+        print(
+            f"infobip-events: the database schema is at {current or 'nothing'}, not {head}. "
+            "Run: infobip-events db upgrade",
+            file=sys.stderr,
+        )
+        raise SystemExit(1)
+
+
+def _serve(args: argparse.Namespace, *, processor: bool) -> int:
+    import uvicorn
+
+    from events.app import create_app
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    _check_schema(settings)
+    app = create_app(settings, run_processor=processor, auto_migrate=False)
+    uvicorn.run(
+        app,
+        host=args.host or settings.host,
+        port=args.port if args.port is not None else settings.port,
+        access_log=False,
+        log_level="warning",
+        # Infobip holds connections open; keep them alive a little longer than the default.
+        timeout_keep_alive=30,
+    )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    return _serve(args, processor=not args.no_processor)
+
+
+def cmd_receiver(args: argparse.Namespace) -> int:
+    return _serve(args, processor=False)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import signal
+
+    from events.app import build_engine, build_processor
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    _check_schema(settings)
+    engine = build_engine(settings)
+    processor = build_processor(settings, engine)
+    if args.once:
+        total = 0
+        while True:
+            outcomes = processor.run_once()
+            total += len(outcomes)
+            if len(outcomes) < processor.batch_size:
+                break
+        print(f"processed {total} webhooks", file=sys.stderr)
+        return 0
+    signal.signal(signal.SIGTERM, lambda *_: processor.stop(0))
+    with contextlib.suppress(KeyboardInterrupt):
+        processor.run_forever()
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from storage.db import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, args.revision)
+    print(f"database at {args.revision}", file=sys.stderr)
+    return 0
+
+
+def cmd_db_current(_args: argparse.Namespace) -> int:
+    from storage.db import current_revision, head_revision, make_engine
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    current = current_revision(engine)
+    engine.dispose()
+    head = head_revision(settings.database_url)
+    print(f"current: {current or 'none'}\nhead:    {head}")
+    return 0 if current == head else 1
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from events.app import build_engine, build_processor
+    from events.when import parse_since
+    from storage.queries import select_raw_ids
+
+    if not (args.failed or args.since or args.id or args.all):
+        print(
+            "infobip-events replay: say which rows: --failed, --since AGE_OR_TIME, --id ID "
+            "(repeatable) or --all",
+            file=sys.stderr,
+        )
+        return 2
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        print(f"infobip-events replay: --since: {exc}", file=sys.stderr)
+        return 2
+    engine = build_engine(settings)
+    with engine.connect() as conn:
+        ids = select_raw_ids(
+            conn,
+            states=["failed"] if args.failed else None,
+            since=since,
+            ids=args.id or None,
+            channel=args.channel,
+        )
+    if args.id:
+        missing = set(args.id) - set(ids)
+        if missing:
+            print(f"not found: {', '.join(sorted(missing))}", file=sys.stderr)
+    if not ids:
+        print("nothing to replay", file=sys.stderr)
+        return 0
+    if args.dry_run:
+        print(f"would replay {len(ids)} webhooks", file=sys.stderr)
+        for raw_id in ids:
+            print(raw_id)
+        return 0
+    processor = build_processor(settings, engine)
+    counts: Counter[str] = Counter()
+    new_events = 0
+    step = processor.batch_size
+    for start in range(0, len(ids), step):
+        outcomes = processor.process_ids(ids[start : start + step])
+        counts.update(o.state for o in outcomes)
+        new_events += sum(o.new_events for o in outcomes)
+        print(f"replayed {min(start + step, len(ids))}/{len(ids)}", file=sys.stderr)
+    engine.dispose()
+    summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    print(f"replayed {len(ids)} webhooks: {summary}; {new_events} new events")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="infobip-events",
+        description="A callback URL for Infobip that never loses a report. Settings come from "
+        "INFOBIP_EVENTS_* environment variables or a .env file (see the README).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def http_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", help="address to listen on (default INFOBIP_EVENTS_HOST)")
+        p.add_argument("--port", type=int, help="port (default INFOBIP_EVENTS_PORT, 8080)")
+
+    p = sub.add_parser(
+        "serve",
+        help="receiver and processor in one process (the embedded default)",
+        description="Run the webhook receiver, the read API and the processor in one process. "
+        "On SQLite the database file is created and migrated by itself.",
+    )
+    http_args(p)
+    p.add_argument("--no-processor", action="store_true", help="receive only")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "receiver",
+        help="the webhook receiver and read API alone (scale out with workers)",
+        description="Receive and store webhooks; leave processing to `infobip-events worker`.",
+    )
+    http_args(p)
+    p.set_defaults(func=cmd_receiver)
+
+    p = sub.add_parser(
+        "worker",
+        help="process stored webhooks (safe to run several against one PostgreSQL)",
+        description="Claim pending raw webhooks in batches and turn them into messages and "
+        "events. Several workers can share one PostgreSQL (FOR UPDATE SKIP LOCKED).",
+    )
+    p.add_argument("--once", action="store_true", help="drain what is pending, then exit")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("db", help="database schema", description="Database schema commands.")
+    db_sub = p.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    q = db_sub.add_parser(
+        "upgrade", help="migrate to the latest schema", description="Run the migrations."
+    )
+    q.add_argument("--revision", default="head", help="target revision (default head)")
+    q.set_defaults(func=cmd_db_upgrade)
+    q = db_sub.add_parser(
+        "current",
+        help="show the schema revision",
+        description="Print the current and the latest revision; exit 1 when they differ.",
+    )
+    q.set_defaults(func=cmd_db_current)
+
+    p = sub.add_parser(
+        "replay",
+        help="re-run stored webhooks through the current parsers",
+        description="Re-run chosen raw webhooks through the current parsers. Idempotent: "
+        "events already stored are not stored again, so messages do not move twice.",
+    )
+    p.add_argument("--failed", action="store_true", help="the webhooks that failed to parse")
+    p.add_argument("--since", help="received since a time (ISO 8601) or an age (15m, 24h, 7d)")
+    p.add_argument("--id", action="append", help="a webhook id (repeatable)")
+    p.add_argument("--channel", help="only this channel")
+    p.add_argument("--all", action="store_true", help="every stored webhook")
+    p.add_argument("--dry-run", action="store_true", help="list what would be replayed")
+    p.set_defaults(func=cmd_replay)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

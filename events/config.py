@@ -1,0 +1,197 @@
+"""Settings: the only place the environment is read.
+
+Every setting is an environment variable with the prefix ``INFOBIP_EVENTS_`` (or a line in a
+``.env`` file). They are read once, by :func:`load_settings`, and passed down from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./data/infobip-events.db"
+
+# Infobip security profiles name the algorithm HMAC_SHA_256 etc.; people write sha256.
+_HMAC_ALIASES = {
+    "md5": "md5",
+    "sha1": "sha1",
+    "sha224": "sha224",
+    "sha256": "sha256",
+    "sha384": "sha384",
+    "sha512": "sha512",
+}
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class SettingsError(Exception):
+    """Settings that cannot work; the message says which and why."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="INFOBIP_EVENTS_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    database_url: str = DEFAULT_DATABASE_URL
+    # FULL makes every acknowledged webhook survive a power cut, not only a crash; the group
+    # commit pays one fsync per batch, so the cost is shared by all concurrent requests.
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
+    db_pool_size: int = Field(default=10, ge=1)
+    db_connect_timeout_seconds: float = Field(default=3.0, gt=0)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+    # Read API
+    api_token: SecretStr | None = None
+
+    # Webhook authentication (any combination; every configured mode must pass)
+    webhook_username: str | None = None
+    webhook_password: SecretStr | None = None
+    webhook_token: SecretStr | None = None
+    webhook_token_header: str = "X-Webhook-Token"
+    webhook_token_query: str = "token"
+    webhook_hmac_secret: SecretStr | None = None
+    webhook_hmac_header: str | None = None
+    webhook_hmac_algorithm: str = "sha256"
+    webhook_hmac_encoding: Literal["hex", "base64", "auto"] = "auto"
+    webhook_hmac_timestamp_header: str | None = None
+    webhook_hmac_max_age_seconds: int = Field(default=300, ge=1)
+    webhook_allowed_ips: CsvList = Field(default_factory=list)
+    trusted_proxies: CsvList = Field(default_factory=list)
+
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # Infobip profiles may match the answer against responseBodyRegex; keep the body configurable.
+    ack_body: str | None = None
+    ack_content_type: str = "application/json"
+    # Request headers kept with the raw row. Authentication headers are never kept.
+    keep_headers: CsvList = Field(
+        default_factory=lambda: [
+            "content-type",
+            "user-agent",
+            "x-forwarded-for",
+            "x-request-id",
+            "x-infobip-signature",
+        ]
+    )
+
+    # Ingest: how long a request waits for its commit before answering 503.
+    ingest_commit_timeout_seconds: float = Field(default=10.0, gt=0)
+    ingest_max_batch: int = Field(default=512, ge=1)
+
+    # Processor
+    process_batch_size: int = Field(default=200, ge=1)
+    process_idle_seconds: float = Field(default=0.5, gt=0)
+    process_max_attempts: int = Field(default=5, ge=1)
+
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    @field_validator("webhook_allowed_ips", "trusted_proxies", "keep_headers", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("webhook_allowed_ips", "trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network") from exc
+        return value
+
+    @field_validator("keep_headers")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [h.lower() for h in value]
+
+    @field_validator("webhook_hmac_algorithm")
+    @classmethod
+    def _algorithm(cls, value: str) -> str:
+        key = value.lower().replace("hmac_", "").replace("hmac-", "").replace("_", "")
+        key = key.replace("-", "")
+        if key not in _HMAC_ALIASES:
+            raise ValueError(
+                f"{value!r} is not a supported HMAC algorithm; use one of "
+                + ", ".join(sorted(_HMAC_ALIASES))
+            )
+        hashlib.new(key)
+        return _HMAC_ALIASES[key]
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value[len("postgres://") :]
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value[len("postgresql://") :]
+        if not (value.startswith("sqlite") or value.startswith("postgresql+psycopg")):
+            raise ValueError("use a sqlite:/// path or a postgresql:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _pairs(self) -> Settings:
+        if (self.webhook_username is None) != (self.webhook_password is None):
+            raise ValueError(
+                "set both INFOBIP_EVENTS_WEBHOOK_USERNAME and INFOBIP_EVENTS_WEBHOOK_PASSWORD, "
+                "or neither"
+            )
+        if self.webhook_hmac_secret is not None and not self.webhook_hmac_header:
+            raise ValueError(
+                "INFOBIP_EVENTS_WEBHOOK_HMAC_SECRET is set but INFOBIP_EVENTS_WEBHOOK_HMAC_HEADER "
+                "is not: Infobip does not document the signature header, so name the one your "
+                "security profile sends"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split(":///", 1)[1] if ":///" in self.database_url else ""
+        if not path or path == ":memory:":
+            return None
+        return Path(path)
+
+    @property
+    def webhook_auth_configured(self) -> bool:
+        return bool(
+            self.webhook_username
+            or self.webhook_token
+            or self.webhook_hmac_secret
+            or self.webhook_allowed_ips
+        )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (and .env) once; raise SettingsError naming what is wrong."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            name = f"INFOBIP_EVENTS_{loc.upper()}" if loc else "settings"
+            lines.append(f"{name}: {err['msg']}")
+        raise SettingsError("bad settings:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,330 @@
+"""The processor: claim raw rows -> parse (pure) -> events and messages, one transaction a batch.
+
+Several workers may run against one PostgreSQL: rows are claimed with FOR UPDATE SKIP LOCKED,
+and messages are locked in a fixed order. A redelivered item is dropped by the events table's
+unique key, so it never moves a message twice (invariant 3). One bad body never fails its batch:
+if a batch cannot be written, its rows are retried one by one and only the culprit is failed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, Engine, Row
+
+from events.channels.common import MESSAGE_KINDS, ParsedEvent, ParseError, Parser
+from events.states import MessageState, apply_event, initial_state
+from storage.db import is_unavailable, write_transaction
+from storage.models import RAW_FAILED, RAW_IGNORED, RAW_PROCESSED
+from storage.queries import (
+    claim_raw,
+    ensure_messages,
+    insert_events_ignoring_duplicates,
+    lock_messages,
+    mark_raw,
+    raw_by_ids,
+    update_messages,
+)
+
+log = structlog.get_logger("events.process")
+
+_MESSAGE_FIELDS = tuple(
+    name for name in MessageState.__dataclass_fields__ if name not in ("changed", "id")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    raw_id: str
+    channel: str
+    state: str
+    items: int
+    new_events: int
+    error: str | None
+    received_at: datetime
+
+
+def _event_row(event: ParsedEvent, raw: Row[Any], index: int) -> dict[str, Any]:
+    status, error, price = event.status, event.error, event.price
+    return {
+        "dedupe_key": event.dedupe_key(),
+        "raw_id": raw.id,
+        "item_index": index,
+        "source": raw.source,
+        "channel": event.channel,
+        "channel_uncertain": event.channel_uncertain,
+        "kind": event.kind,
+        "sub_type": event.sub_type,
+        "message_id": event.message_id,
+        "direction": event.direction,
+        "sender": event.sender,
+        "recipient": event.recipient,
+        "occurred_at": event.occurred_at,
+        "received_at": raw.received_at,
+        "data": event.data,
+        "note": event.note,
+        "status_group_id": status.group_id if status else None,
+        "status_group_name": status.group_name if status else None,
+        "status_id": status.id if status else None,
+        "status_name": status.name if status else None,
+        "status_description": status.description if status else None,
+        "error_group_id": error.group_id if error else None,
+        "error_group_name": error.group_name if error else None,
+        "error_id": error.id if error else None,
+        "error_name": error.name if error else None,
+        "error_description": error.description if error else None,
+        "error_permanent": error.permanent if error else None,
+        "price_amount": price.amount if price else None,
+        "price_currency": price.currency if price else None,
+    }
+
+
+class Processor:
+    def __init__(
+        self,
+        engine: Engine,
+        parsers: dict[str, Parser],
+        *,
+        batch_size: int = 200,
+        max_attempts: int = 5,
+        idle_seconds: float = 0.5,
+    ) -> None:
+        self.engine = engine
+        self.parsers = parsers
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.idle_seconds = idle_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---- the pure part: bytes -> parsed events ----------------------------------------------
+
+    def _parse(self, raw: Row[Any]) -> tuple[list[ParsedEvent], str, str | None]:
+        """(events, raw state, error) for one raw row; never raises."""
+        parser = self.parsers.get(raw.channel)
+        if parser is None:
+            return [], RAW_FAILED, f"no parser for channel {raw.channel!r} yet; replay it later"
+        try:
+            result = parser(bytes(raw.body), raw.content_type)
+        except ParseError as exc:
+            return [], RAW_FAILED, str(exc)
+        except Exception as exc:  # a parser bug must not stop the others
+            return [], RAW_FAILED, f"parser crashed: {type(exc).__name__}: {exc}"
+        if not result.events:
+            return [], RAW_IGNORED, "no items in the body"
+        error = "; ".join(result.item_errors) if result.item_errors else None
+        return result.events, RAW_PROCESSED, error
+
+    # ---- one transaction ---------------------------------------------------------------------
+
+    def handle(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Outcome]:
+        """Write the events and messages of these raw rows inside the caller's transaction."""
+        now = datetime.now(UTC)
+        event_rows: list[dict[str, Any]] = []
+        parsed: list[tuple[ParsedEvent, str]] = []
+        per_raw: list[tuple[Row[Any], str, str | None, list[str]]] = []
+        for raw in rows:
+            items, state, error = self._parse(raw)
+            keys = []
+            for index, event in enumerate(items):
+                row = _event_row(event, raw, index)
+                event_rows.append(row)
+                parsed.append((event, row["dedupe_key"]))
+                keys.append(row["dedupe_key"])
+            per_raw.append((raw, state, error, keys))
+
+        new_keys = insert_events_ignoring_duplicates(conn, event_rows) if event_rows else set()
+
+        # Fold the new events into their messages, in arrival order.
+        fresh: list[ParsedEvent] = []
+        seen_keys: set[str] = set()
+        for event, key in parsed:
+            if key in new_keys and key not in seen_keys and event.message_id is not None:
+                seen_keys.add(key)
+                if event.kind in MESSAGE_KINDS:
+                    fresh.append(event)
+        if fresh:
+            self._fold(conn, fresh, now)
+
+        updates = []
+        outcomes = []
+        for raw, state, error, keys in per_raw:
+            updates.append(
+                {
+                    "b_id": raw.id,
+                    "state": state,
+                    "error": error,
+                    "item_count": len(keys),
+                    "processed_at": now,
+                }
+            )
+            outcomes.append(
+                Outcome(
+                    raw_id=raw.id,
+                    channel=raw.channel,
+                    state=state,
+                    items=len(keys),
+                    new_events=sum(1 for k in keys if k in new_keys),
+                    error=error,
+                    received_at=raw.received_at,
+                )
+            )
+        mark_raw(conn, updates)
+        return outcomes
+
+    def _fold(self, conn: Connection, fresh: list[ParsedEvent], now: datetime) -> None:
+        skeletons: dict[tuple[str, str], dict[str, Any]] = {}
+        for event in fresh:
+            assert event.message_id is not None
+            key = (event.channel, event.message_id)
+            if key not in skeletons:
+                direction, state = initial_state(event)
+                skeleton = dict.fromkeys(_MESSAGE_FIELDS)
+                skeleton.update(
+                    channel=event.channel,
+                    message_id=event.message_id,
+                    direction=direction,
+                    state=state,
+                    created_at=now,
+                    updated_at=now,
+                )
+                skeletons[key] = skeleton
+        ensure_messages(conn, list(skeletons.values()))
+        states: dict[tuple[str, str], MessageState] = {}
+        for row in lock_messages(conn, list(skeletons)):
+            values = {name: getattr(row, name) for name in _MESSAGE_FIELDS}
+            states[(row.channel, row.message_id)] = MessageState(id=row.id, **values)
+        for event in fresh:
+            assert event.message_id is not None
+            apply_event(states[(event.channel, event.message_id)], event)
+        updates = []
+        for msg in states.values():
+            if msg.changed:
+                values = msg.values()
+                values["b_id"] = msg.id
+                values["updated_at"] = now
+                updates.append(values)
+        update_messages(conn, updates)
+
+    # ---- claiming and the loop ---------------------------------------------------------------
+
+    def run_once(self) -> list[Outcome]:
+        """Claim and process one batch. Raises only when the database is unavailable."""
+        claimed: list[str] = []
+        started = time.perf_counter()
+        try:
+            with write_transaction(self.engine) as conn:
+                rows = claim_raw(conn, self.batch_size, self.max_attempts)
+                claimed = [r.id for r in rows]
+                if not rows:
+                    return []
+                outcomes = self.handle(conn, rows)
+        except Exception as exc:
+            if is_unavailable(exc) or not claimed:
+                raise
+            log.warning(
+                "batch failed, retrying its rows one by one",
+                rows=len(claimed),
+                error=str(exc).splitlines()[0],
+            )
+            outcomes = self.process_ids(claimed)
+        self._log(outcomes, time.perf_counter() - started)
+        return outcomes
+
+    def process_ids(self, ids: Sequence[str]) -> list[Outcome]:
+        """Process these raw rows whatever their state (replay), each in its own transaction
+        when a batch cannot be written; idempotent through the events' unique key."""
+        outcomes: list[Outcome] = []
+        for start in range(0, len(ids), self.batch_size):
+            chunk = list(ids[start : start + self.batch_size])
+            try:
+                with write_transaction(self.engine) as conn:
+                    outcomes.extend(self.handle(conn, raw_by_ids(conn, chunk)))
+                continue
+            except Exception as exc:
+                if is_unavailable(exc):
+                    raise
+            for raw_id in chunk:
+                outcomes.extend(self._process_one(raw_id))
+        return outcomes
+
+    def _process_one(self, raw_id: str) -> list[Outcome]:
+        try:
+            with write_transaction(self.engine) as conn:
+                return self.handle(conn, raw_by_ids(conn, [raw_id]))
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise
+            reason = f"could not be stored: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+            with write_transaction(self.engine) as conn:
+                rows = raw_by_ids(conn, [raw_id])
+                mark_raw(
+                    conn,
+                    [
+                        {
+                            "b_id": raw_id,
+                            "state": RAW_FAILED,
+                            "error": reason,
+                            "item_count": None,
+                            "processed_at": datetime.now(UTC),
+                        }
+                    ],
+                )
+            return [
+                Outcome(raw_id, r.channel, RAW_FAILED, 0, 0, reason, r.received_at) for r in rows
+            ]
+
+    def _log(self, outcomes: Sequence[Outcome], seconds: float) -> None:
+        """One line per webhook: id, channel, items, outcome, milliseconds since it arrived."""
+        now = datetime.now(UTC)
+        for o in outcomes:
+            log.info(
+                "webhook",
+                id=o.raw_id,
+                channel=o.channel,
+                items=o.items,
+                new=o.new_events,
+                outcome=o.state,
+                ms=round((now - o.received_at).total_seconds() * 1000, 1),
+                **({"error": o.error} if o.error else {}),
+            )
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run_forever(self) -> None:
+        backoff = self.idle_seconds
+        while not self._stop.is_set():
+            try:
+                outcomes = self.run_once()
+                backoff = self.idle_seconds
+            except Exception as exc:
+                log.error(
+                    "processor cannot reach the database",
+                    error=str(exc).splitlines()[0],
+                    retry_in_s=backoff,
+                )
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            if len(outcomes) < self.batch_size:
+                self._wake.wait(self.idle_seconds)
+                self._wake.clear()
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run_forever, name="processor", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)

@@ -1,0 +1,216 @@
+"""The forward-only state machine of a message, as data. Pure: no I/O.
+
+Infobip may deliver reports late, twice or out of order. A message's state only moves forward;
+every event is still kept in its timeline. The README prints TRANSITIONS as a table and
+tests/test_states.py checks it row by row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from events.channels.common import MESSAGE_KINDS, ParsedEvent, Status
+
+# Infobip status groups (FACTS.md b.1) -> the contract's states.
+GROUP_STATES: dict[int, str] = {
+    1: "pending",
+    2: "undeliverable",
+    3: "delivered",
+    4: "expired",
+    5: "rejected",
+}
+# When a report has a group name but no usable id. ACCEPTED is in Infobip's schema enum with no
+# documented id; accepted means "not yet delivered", so it counts as pending.
+GROUP_NAME_STATES: dict[str, str] = {
+    "PENDING": "pending",
+    "ACCEPTED": "pending",
+    "UNDELIVERABLE": "undeliverable",
+    "DELIVERED": "delivered",
+    "EXPIRED": "expired",
+    "REJECTED": "rejected",
+}
+
+# DELIVERED_TO_OPERATOR (group 3, id 2) is delivered, but a later report may still say what
+# the handset did; internally it is its own step so that the table can let it be upgraded.
+TO_OPERATOR = "delivered_to_operator"
+LATE_BOUNCE = "late_bounce"
+
+FINAL_STATES = frozenset({"delivered", "undeliverable", "expired", "rejected"})
+
+# (current step, incoming step) -> new step. A pair not listed leaves the state as it is.
+TRANSITIONS: dict[tuple[str, str], str] = {
+    ("unknown", "pending"): "pending",
+    ("unknown", TO_OPERATOR): TO_OPERATOR,
+    ("unknown", "delivered"): "delivered",
+    ("unknown", "undeliverable"): "undeliverable",
+    ("unknown", "expired"): "expired",
+    ("unknown", "rejected"): "rejected",
+    ("unknown", LATE_BOUNCE): "undeliverable",
+    ("pending", TO_OPERATOR): TO_OPERATOR,
+    ("pending", "delivered"): "delivered",
+    ("pending", "undeliverable"): "undeliverable",
+    ("pending", "expired"): "expired",
+    ("pending", "rejected"): "rejected",
+    ("pending", LATE_BOUNCE): "undeliverable",
+    (TO_OPERATOR, "delivered"): "delivered",
+    (TO_OPERATOR, "undeliverable"): "undeliverable",
+    (TO_OPERATOR, "expired"): "expired",
+    (TO_OPERATOR, "rejected"): "rejected",
+    (TO_OPERATOR, LATE_BOUNCE): "undeliverable",
+    # An email that bounces after it was delivered did not reach its reader.
+    ("delivered", LATE_BOUNCE): "undeliverable",
+}
+
+# Steps that the table knows, for the README and the row-by-row test.
+STEPS = ("unknown", "pending", TO_OPERATOR, "delivered", "undeliverable", "expired", "rejected")
+INCOMING = (*STEPS, LATE_BOUNCE)
+
+
+def public_state(step: str) -> str:
+    return "delivered" if step == TO_OPERATOR else step
+
+
+def status_step(status: Status | None) -> str:
+    """The step a delivery report's status asks for; 'unknown' for an unknown group."""
+    if status is None:
+        return "unknown"
+    state = GROUP_STATES.get(status.group_id) if status.group_id is not None else None
+    if state is None and status.group_name:
+        state = GROUP_NAME_STATES.get(status.group_name.upper())
+    if state is None:
+        return "unknown"
+    if state == "delivered" and (status.id == 2 or status.name == "DELIVERED_TO_OPERATOR"):
+        return TO_OPERATOR
+    return state
+
+
+def incoming_step(event: ParsedEvent) -> str | None:
+    """What an event asks of an outbound message's state, or None when it asks nothing."""
+    if event.kind == "delivery":
+        return status_step(event.status)
+    if event.kind == LATE_BOUNCE:
+        return LATE_BOUNCE
+    return None
+
+
+def next_step(current: str, incoming: str) -> str:
+    return TRANSITIONS.get((current, incoming), current)
+
+
+@dataclass(slots=True)
+class MessageState:
+    """The mutable image of one messages row while a batch is folded into it."""
+
+    channel: str
+    message_id: str
+    direction: str
+    state: str
+    id: int | None = None
+    status_group_id: int | None = None
+    status_group_name: str | None = None
+    status_id: int | None = None
+    status_name: str | None = None
+    status_description: str | None = None
+    error_group_id: int | None = None
+    error_group_name: str | None = None
+    error_id: int | None = None
+    error_name: str | None = None
+    error_description: str | None = None
+    error_permanent: bool | None = None
+    price_amount: Decimal | None = None
+    price_currency: str | None = None
+    sender: str | None = None
+    recipient: str | None = None
+    bulk_id: str | None = None
+    callback_data: str | None = None
+    application_id: str | None = None
+    entity_id: str | None = None
+    sent_at: datetime | None = None
+    done_at: datetime | None = None
+    seen_at: datetime | None = None
+    changed: set[str] = field(default_factory=set)
+
+    @property
+    def step(self) -> str:
+        if self.state == "delivered" and (
+            self.status_group_id == 3
+            and (self.status_id == 2 or self.status_name == TO_OPERATOR.upper())
+        ):
+            return TO_OPERATOR
+        return self.state
+
+    def set(self, name: str, value: Any) -> None:
+        if getattr(self, name) != value:
+            setattr(self, name, value)
+            self.changed.add(name)
+
+    def fill(self, name: str, value: Any) -> None:
+        """Set a field only while it is empty: the first report that knows it wins."""
+        if value is not None and getattr(self, name) is None:
+            setattr(self, name, value)
+            self.changed.add(name)
+
+    def values(self) -> dict[str, Any]:
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("changed", "id")
+        }
+
+
+def initial_state(event: ParsedEvent) -> tuple[str, str]:
+    """(direction, state) of a message first seen through this event."""
+    if event.direction == "inbound":
+        return "inbound", "received"
+    return "outbound", "unknown"
+
+
+def _copy_status(msg: MessageState, event: ParsedEvent) -> None:
+    status, error = event.status, event.error
+    msg.set("status_group_id", status.group_id if status else None)
+    msg.set("status_group_name", status.group_name if status else None)
+    msg.set("status_id", status.id if status else None)
+    msg.set("status_name", status.name if status else None)
+    msg.set("status_description", status.description if status else None)
+    msg.set("error_group_id", error.group_id if error else None)
+    msg.set("error_group_name", error.group_name if error else None)
+    msg.set("error_id", error.id if error else None)
+    msg.set("error_name", error.name if error else None)
+    msg.set("error_description", error.description if error else None)
+    msg.set("error_permanent", error.permanent if error else None)
+
+
+def apply_event(msg: MessageState, event: ParsedEvent) -> bool:
+    """Fold one event into a message. Returns True when the state moved."""
+    if event.kind not in MESSAGE_KINDS:
+        return False
+    msg.fill("sender", event.sender)
+    msg.fill("recipient", event.recipient)
+    msg.fill("bulk_id", event.bulk_id)
+    msg.fill("callback_data", event.callback_data)
+    msg.fill("application_id", event.application_id)
+    msg.fill("entity_id", event.entity_id)
+    msg.fill("sent_at", event.sent_at)
+    if event.price is not None and event.price.amount is not None:
+        msg.fill("price_amount", event.price.amount)
+        msg.fill("price_currency", event.price.currency)
+    if event.kind == "seen":
+        msg.fill("seen_at", event.seen_at)
+        return False
+    incoming = incoming_step(event)
+    if incoming is None or msg.direction != "outbound":
+        return False
+    current = msg.step
+    new = next_step(current, incoming)
+    if new != current:
+        msg.set("state", public_state(new))
+        if event.kind == "delivery":
+            _copy_status(msg, event)
+            msg.set("done_at", event.done_at)
+        return True
+    if event.kind == "delivery" and msg.status_group_id is None and msg.status_group_name is None:
+        # A first report whose group is unknown: the state stays unknown, but show what came.
+        _copy_status(msg, event)
+        msg.fill("done_at", event.done_at)
+    return False

@@ -1,0 +1,135 @@
+"""All tables. Persistence only: nothing here knows about Infobip channels or parsing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, SmallInteger, String, Text
+from sqlmodel import Field, SQLModel
+
+from storage.types import BigIntPK, DecimalString, UTCDateTime
+
+# Raw inbox states (the read API shows them as they are).
+RAW_PENDING = "pending"
+RAW_PROCESSED = "processed"
+RAW_FAILED = "failed"
+RAW_IGNORED = "ignored"
+RAW_STATES = (RAW_PENDING, RAW_PROCESSED, RAW_FAILED, RAW_IGNORED)
+
+metadata = SQLModel.metadata
+
+
+def _dt(*, index: bool = False, nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), index=index, nullable=nullable))
+
+
+def _text() -> Any:
+    return Field(default=None, sa_column=Column(Text(), nullable=True))
+
+
+class RawWebhook(SQLModel, table=True):
+    """A request exactly as it arrived, committed before it is acknowledged."""
+
+    __tablename__ = "raw_webhooks"
+    __table_args__ = (Index("ix_raw_webhooks_claim", "state", "priority", "id"),)
+
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    channel: str = Field(sa_column=Column(String(32), nullable=False, index=True))
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    content_type: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    body: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
+    headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON(), nullable=False))
+    remote_addr: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    # Where it came from: webhook, or a pull API response stored by the reconciler.
+    source: str = Field(default="webhook", sa_column=Column(String(16), nullable=False))
+    # 0 goes first: inbound messages are processed before delivery reports.
+    priority: int = Field(default=1, sa_column=Column(SmallInteger(), nullable=False))
+    state: str = Field(default=RAW_PENDING, sa_column=Column(String(16), nullable=False))
+    attempts: int = Field(default=0, sa_column=Column(SmallInteger(), nullable=False))
+    item_count: int | None = Field(default=None, sa_column=Column(SmallInteger(), nullable=True))
+    error: str | None = _text()
+    processed_at: datetime | None = _dt()
+
+
+class StatusColumns(SQLModel):
+    """Infobip status and error objects, flattened (shared by messages and events)."""
+
+    status_group_id: int | None = None
+    status_group_name: str | None = Field(default=None, sa_type=Text, nullable=True)
+    status_id: int | None = None
+    status_name: str | None = Field(default=None, sa_type=Text, nullable=True)
+    status_description: str | None = Field(default=None, sa_type=Text, nullable=True)
+    error_group_id: int | None = None
+    error_group_name: str | None = Field(default=None, sa_type=Text, nullable=True)
+    error_id: int | None = None
+    error_name: str | None = Field(default=None, sa_type=Text, nullable=True)
+    error_description: str | None = Field(default=None, sa_type=Text, nullable=True)
+    error_permanent: bool | None = None
+    price_amount: Decimal | None = Field(default=None, sa_type=DecimalString, nullable=True)
+    price_currency: str | None = Field(default=None, sa_type=String(16), nullable=True)
+
+
+class Message(StatusColumns, table=True):
+    """One message, in or out, with its current state. Its timeline is its events."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("uq_messages_channel_message_id", "channel", "message_id", unique=True),
+        Index("ix_messages_state", "state"),
+        Index("ix_messages_recipient", "recipient"),
+        Index("ix_messages_bulk_id", "bulk_id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True))
+    channel: str = Field(sa_column=Column(String(32), nullable=False))
+    message_id: str = Field(sa_column=Column(Text(), nullable=False))
+    direction: str = Field(sa_column=Column(String(16), nullable=False))
+    state: str = Field(sa_column=Column(String(16), nullable=False))
+    sender: str | None = _text()
+    recipient: str | None = _text()
+    bulk_id: str | None = _text()
+    callback_data: str | None = _text()
+    application_id: str | None = _text()
+    entity_id: str | None = _text()
+    sent_at: datetime | None = _dt()
+    done_at: datetime | None = _dt()
+    seen_at: datetime | None = _dt()
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class Event(StatusColumns, table=True):
+    """One item of one callback. Unique by dedupe_key, so a redelivery adds nothing."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_message", "channel", "message_id"),
+        Index("ix_events_kind", "kind"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True))
+    dedupe_key: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    raw_id: str = Field(sa_column=Column(String(32), nullable=False, index=True))
+    item_index: int = Field(default=0)
+    source: str = Field(default="webhook", sa_column=Column(String(16), nullable=False))
+    channel: str = Field(sa_column=Column(String(32), nullable=False))
+    # True when the channel could not be read from the URL or the body (see the auto path).
+    channel_uncertain: bool = Field(default=False)
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    sub_type: str | None = _text()
+    message_id: str | None = _text()
+    direction: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    sender: str | None = _text()
+    recipient: str | None = _text()
+    occurred_at: datetime | None = _dt()
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON(), nullable=False))
+    # Why an item could not be fully read (the event is still kept, kind "unknown").
+    note: str | None = _text()
+
+
+raw_webhooks = RawWebhook.__table__  # type: ignore[attr-defined]
+messages = Message.__table__  # type: ignore[attr-defined]
+events = Event.__table__  # type: ignore[attr-defined]
