@@ -48,6 +48,7 @@ def build_engine(settings: Settings) -> Engine:
     return make_engine(
         settings.database_url,
         sqlite_synchronous=settings.sqlite_synchronous,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         pool_size=settings.db_pool_size,
         connect_timeout=settings.db_connect_timeout_seconds,
     )

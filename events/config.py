@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     # FULL makes every acknowledged webhook survive a power cut, not only a crash; the group
     # commit pays one fsync per batch, so the cost is shared by all concurrent requests.
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
     db_connect_timeout_seconds: float = Field(default=3.0, gt=0)
 

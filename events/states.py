@@ -214,3 +214,14 @@ def apply_event(msg: MessageState, event: ParsedEvent) -> bool:
         _copy_status(msg, event)
         msg.fill("done_at", event.done_at)
     return False
+
+
+def markdown_table() -> str:
+    """TRANSITIONS as the Markdown table printed in the README (a test keeps them equal)."""
+    lines = [
+        "| current | incoming report | new state |",
+        "|---|---|---|",
+    ]
+    for (current, incoming), new in TRANSITIONS.items():
+        lines.append(f"| {current} | {incoming} | {public_state(new)} |")
+    return "\n".join(lines)

@@ -99,15 +99,18 @@ def account_notification(doc: Item) -> ParsedEvent:
     """from + content{} + createdAt: identity change, payment or marketing preference."""
     content = doc["content"]
     content_type = as_str(content.get("type"))
+    sub_type = content_type
     if content_type == "user_identity_changed":
         kind = "identity_change"
         sender = as_str(content.get("userNumber"))
     elif content_type == "payment":
         kind = "payment"
         sender = as_str(content.get("from"))
+        sub_type = as_str(content.get("paymentStatus"))
     elif "notificationMessagesStatus" in content:
         kind = "marketing_preference"
         sender = as_str(content.get("from")) or as_str(content.get("userNumber"))
+        sub_type = as_str(content.get("notificationMessagesStatus"))
     else:
         kind = "unknown"
         sender = None
@@ -115,9 +118,7 @@ def account_notification(doc: Item) -> ParsedEvent:
         kind=kind,
         channel=CHANNEL,
         discriminator=fingerprint(doc),
-        sub_type=content_type
-        or as_str(content.get("notificationMessagesStatus"))
-        or as_str(content.get("paymentStatus")),
+        sub_type=sub_type,
         sender=sender,
         recipient=as_str(doc.get("from")),
         occurred_at=as_datetime(doc.get("createdAt")),
