@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.sql.dml import Insert
 
 from storage.models import RAW_PENDING, events, messages, raw_webhooks
 
@@ -18,7 +19,7 @@ from storage.models import RAW_PENDING, events, messages, raw_webhooks
 _CHUNK = 500
 
 
-def _insert(conn: Connection, table: Any) -> Insert:
+def _insert(conn: Connection, table: Any) -> PgInsert | SqliteInsert:
     if conn.dialect.name == "postgresql":
         return pg_insert(table)
     return sqlite_insert(table)
