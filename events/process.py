@@ -19,13 +19,13 @@ import structlog
 from sqlalchemy import Connection, Engine, Row
 
 from events.channels.common import MESSAGE_KINDS, ParsedEvent, ParseError, Parser
-from events.states import MessageState, apply_event, initial_state
+from events.states import MESSAGE_FIELDS, MessageState, apply_event, initial_state
 from storage.db import is_unavailable, write_transaction
 from storage.models import RAW_FAILED, RAW_IGNORED, RAW_PROCESSED
 from storage.queries import (
     claim_raw,
-    ensure_messages,
     insert_events_ignoring_duplicates,
+    insert_new_messages,
     lock_messages,
     mark_raw,
     raw_by_ids,
@@ -33,10 +33,6 @@ from storage.queries import (
 )
 
 log = structlog.get_logger("events.process")
-
-_MESSAGE_FIELDS = tuple(
-    name for name in MessageState.__dataclass_fields__ if name not in ("changed", "id")
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,38 +176,50 @@ class Processor:
         return outcomes
 
     def _fold(self, conn: Connection, fresh: list[ParsedEvent], now: datetime) -> None:
-        skeletons: dict[tuple[str, str], dict[str, Any]] = {}
+        """Apply new events to their messages: existing ones are locked and updated, new ones
+        are inserted whole (no empty row first), and one created meanwhile by another worker
+        is locked and folded like an existing one."""
+        by_key: dict[tuple[str, str], list[ParsedEvent]] = {}
         for event in fresh:
             assert event.message_id is not None
-            key = (event.channel, event.message_id)
-            if key not in skeletons:
-                direction, state = initial_state(event)
-                skeleton = dict.fromkeys(_MESSAGE_FIELDS)
-                skeleton.update(
-                    channel=event.channel,
-                    message_id=event.message_id,
-                    direction=direction,
-                    state=state,
-                    created_at=now,
-                    updated_at=now,
-                )
-                skeletons[key] = skeleton
-        ensure_messages(conn, list(skeletons.values()))
-        states: dict[tuple[str, str], MessageState] = {}
-        for row in lock_messages(conn, list(skeletons)):
-            values = {name: getattr(row, name) for name in _MESSAGE_FIELDS}
-            states[(row.channel, row.message_id)] = MessageState(id=row.id, **values)
-        for event in fresh:
-            assert event.message_id is not None
-            apply_event(states[(event.channel, event.message_id)], event)
-        updates = []
-        for msg in states.values():
-            if msg.changed:
-                values = msg.values()
-                values["b_id"] = msg.id
-                values["updated_at"] = now
-                updates.append(values)
+            by_key.setdefault((event.channel, event.message_id), []).append(event)
+        existing = lock_messages(conn, list(by_key))
+        updates = self._fold_existing(existing, by_key, now)
+        known = {(r.channel, r.message_id) for r in existing}
+        created: dict[tuple[str, str], MessageState] = {}
+        for key, items in by_key.items():
+            if key in known:
+                continue
+            direction, state = initial_state(items[0])
+            msg = MessageState(channel=key[0], message_id=key[1], direction=direction, state=state)
+            for event in items:
+                apply_event(msg, event)
+            created[key] = msg
+        if created:
+            rows = [{**m.values(), "created_at": now, "updated_at": now} for m in created.values()]
+            inserted = insert_new_messages(conn, rows)
+            raced = [key for key in created if key not in inserted]
+            if raced:
+                updates += self._fold_existing(lock_messages(conn, raced), by_key, now)
         update_messages(conn, updates)
+
+    @staticmethod
+    def _fold_existing(
+        rows: Sequence[Row[Any]],
+        by_key: dict[tuple[str, str], list[ParsedEvent]],
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        updates = []
+        for row in rows:
+            values = {name: getattr(row, name) for name in MESSAGE_FIELDS}
+            msg = MessageState(id=row.id, **values)
+            for event in by_key[(row.channel, row.message_id)]:
+                apply_event(msg, event)
+            if msg.changed:
+                updates.append(
+                    {**msg.values(), "id": msg.id, "created_at": row.created_at, "updated_at": now}
+                )
+        return updates
 
     # ---- claiming and the loop ---------------------------------------------------------------
 

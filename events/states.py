@@ -154,9 +154,11 @@ class MessageState:
             self.changed.add(name)
 
     def values(self) -> dict[str, Any]:
-        return {
-            f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("changed", "id")
-        }
+        return {name: getattr(self, name) for name in MESSAGE_FIELDS}
+
+
+# The columns a MessageState carries (all but its id and its change set).
+MESSAGE_FIELDS = tuple(f.name for f in fields(MessageState) if f.name not in ("changed", "id"))
 
 
 def initial_state(event: ParsedEvent) -> tuple[str, str]:
@@ -166,32 +168,59 @@ def initial_state(event: ParsedEvent) -> tuple[str, str]:
     return "outbound", "unknown"
 
 
+_STATUS_FIELDS = (
+    "status_group_id",
+    "status_group_name",
+    "status_id",
+    "status_name",
+    "status_description",
+    "error_group_id",
+    "error_group_name",
+    "error_id",
+    "error_name",
+    "error_description",
+    "error_permanent",
+)
+
+
 def _copy_status(msg: MessageState, event: ParsedEvent) -> None:
+    """The message shows the status and error of the report that set its state."""
     status, error = event.status, event.error
-    msg.set("status_group_id", status.group_id if status else None)
-    msg.set("status_group_name", status.group_name if status else None)
-    msg.set("status_id", status.id if status else None)
-    msg.set("status_name", status.name if status else None)
-    msg.set("status_description", status.description if status else None)
-    msg.set("error_group_id", error.group_id if error else None)
-    msg.set("error_group_name", error.group_name if error else None)
-    msg.set("error_id", error.id if error else None)
-    msg.set("error_name", error.name if error else None)
-    msg.set("error_description", error.description if error else None)
-    msg.set("error_permanent", error.permanent if error else None)
+    msg.status_group_id = status.group_id if status else None
+    msg.status_group_name = status.group_name if status else None
+    msg.status_id = status.id if status else None
+    msg.status_name = status.name if status else None
+    msg.status_description = status.description if status else None
+    msg.error_group_id = error.group_id if error else None
+    msg.error_group_name = error.group_name if error else None
+    msg.error_id = error.id if error else None
+    msg.error_name = error.name if error else None
+    msg.error_description = error.description if error else None
+    msg.error_permanent = error.permanent if error else None
+    msg.changed.update(_STATUS_FIELDS)
+
+
+# Fields a message takes from the first event that knows them.
+_FILLED_FROM_EVENT = (
+    "sender",
+    "recipient",
+    "bulk_id",
+    "callback_data",
+    "application_id",
+    "entity_id",
+    "sent_at",
+)
 
 
 def apply_event(msg: MessageState, event: ParsedEvent) -> bool:
     """Fold one event into a message. Returns True when the state moved."""
     if event.kind not in MESSAGE_KINDS:
         return False
-    msg.fill("sender", event.sender)
-    msg.fill("recipient", event.recipient)
-    msg.fill("bulk_id", event.bulk_id)
-    msg.fill("callback_data", event.callback_data)
-    msg.fill("application_id", event.application_id)
-    msg.fill("entity_id", event.entity_id)
-    msg.fill("sent_at", event.sent_at)
+    for name in _FILLED_FROM_EVENT:
+        value = getattr(event, name)
+        if value is not None and getattr(msg, name) is None:
+            setattr(msg, name, value)
+            msg.changed.add(name)
     if event.price is not None and event.price.amount is not None:
         msg.fill("price_amount", event.price.amount)
         msg.fill("price_currency", event.price.currency)

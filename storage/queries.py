@@ -4,25 +4,19 @@ PostgreSQL (dialect differences are handled here and nowhere else)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, select, tuple_, update
-from sqlalchemy.dialects.postgresql import Insert as PgInsert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+import orjson
+from sqlalchemy import JSON, Boolean, Connection, Row, bindparam, func, select, tuple_, update
 
 from storage.models import RAW_PENDING, events, messages, raw_webhooks
+from storage.types import DecimalString, UTCDateTime
 
 # Bound on parameters per statement (SQLite allows 32766; keep well under it).
 _CHUNK = 500
-
-
-def _insert(conn: Connection, table: Any) -> PgInsert | SqliteInsert:
-    if conn.dialect.name == "postgresql":
-        return pg_insert(table)
-    return sqlite_insert(table)
 
 
 def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -111,29 +105,116 @@ def count_raw_by_state(conn: Connection) -> dict[str, int]:
 # ---- events and messages ----------------------------------------------------------------------
 
 
+# The hot path writes with driver-level SQL: one multi-row statement per chunk, values encoded
+# here once, instead of SQLAlchemy's per-parameter type processing (five times faster on a
+# 2,000-result bucket). Reads stay on SQLAlchemy Core, which decodes the same storage formats.
+
+EVENT_COLUMNS = tuple(c.name for c in events.columns if c.name != "id")
+MESSAGE_COLUMNS = tuple(c.name for c in messages.columns if c.name != "id")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dumps(value: Any) -> str:
+    """JSON for the JSON columns; Decimals (exact prices in parsed items) become numbers.
+    orjson: the standard library's encoder takes 14 µs for one delivery report item, orjson 2."""
+    return orjson.dumps(value, default=_json_default).decode()
+
+
+@lru_cache(maxsize=8192)  # a batch repeats its instants (receipt time, a bucket's doneAt)
+def _sqlite_datetime(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime in a UTCDateTime column")
+    # SQLAlchemy's SQLite DATETIME storage format, in UTC, so that Core reads it back.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _pg_datetime(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime in a UTCDateTime column")
+    return value
+
+
+def _decimal(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _encoders(conn: Connection, table: Any, columns: Sequence[str]) -> list[Any]:
+    """For each column, the function that turns its Python value into what the driver stores
+    (matching what SQLAlchemy writes and reads), or None when the value goes as it is."""
+    sqlite = conn.dialect.name == "sqlite"
+    out: list[Any] = []
+    for name in columns:
+        column_type = table.c[name].type
+        if isinstance(column_type, UTCDateTime):
+            out.append(_sqlite_datetime if sqlite else _pg_datetime)
+        elif isinstance(column_type, DecimalString):
+            out.append(_decimal)
+        elif isinstance(column_type, JSON):
+            out.append(dumps)
+        elif isinstance(column_type, Boolean) and sqlite:
+            out.append(int)
+        else:
+            out.append(None)
+    return out
+
+
+def _encode_rows(
+    conn: Connection, table: Any, columns: Sequence[str], rows: Iterable[dict[str, Any]]
+) -> Iterable[list[Any]]:
+    pairs = list(zip(columns, _encoders(conn, table, columns), strict=True))
+    for row in rows:
+        yield [row[c] if enc is None or row[c] is None else enc(row[c]) for c, enc in pairs]
+
+
+def _placeholder(conn: Connection) -> str:
+    return "?" if conn.dialect.name == "sqlite" else "%s"
+
+
+def _multi_insert(
+    conn: Connection,
+    table: Any,
+    columns: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+    conflict: str,
+    returning: str,
+) -> list[tuple[Any, ...]]:
+    """INSERT ... VALUES (...), (...) ON CONFLICT (conflict) DO NOTHING RETURNING returning."""
+    mark = _placeholder(conn)
+    one = "(" + ",".join([mark] * len(columns)) + ")"
+    head = f"INSERT INTO {table.name} ({','.join(columns)}) VALUES "
+    tail = f" ON CONFLICT ({conflict}) DO NOTHING RETURNING {returning}"
+    # SQLite allows 32766 parameters a statement.
+    per_chunk = max(1, min(_CHUNK, 30000 // len(columns)))
+    out: list[tuple[Any, ...]] = []
+    for chunk in _chunks(rows, per_chunk):
+        params = [v for values in _encode_rows(conn, table, columns, chunk) for v in values]
+        sql = head + ",".join([one] * len(chunk)) + tail
+        out.extend(tuple(r) for r in conn.exec_driver_sql(sql, tuple(params)))
+    return out
+
+
 def insert_events_ignoring_duplicates(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
     """Insert events; those whose dedupe_key exists already are skipped by the database (not by
     a check-then-insert). Returns the keys that were new."""
-    new: set[str] = set()
-    for chunk in _chunks(rows):
-        stmt = (
-            _insert(conn, events)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(events.c.dedupe_key)
-        )
-        new.update(r[0] for r in conn.execute(stmt, list(chunk)))
-    return new
+    got = _multi_insert(conn, events, EVENT_COLUMNS, rows, "dedupe_key", "dedupe_key")
+    return {r[0] for r in got}
 
 
-def ensure_messages(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Create the messages that do not exist yet (sorted, so concurrent workers lock rows in the
-    same order and cannot deadlock)."""
+def insert_new_messages(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
+    """Insert messages that do not exist yet; returns the (channel, message_id) keys inserted.
+    A key not returned was created meanwhile by another worker: the caller locks and folds it.
+    Rows go in key order, so concurrent workers lock in the same order and cannot deadlock."""
     ordered = sorted(rows, key=lambda r: (r["channel"], r["message_id"]))
-    for chunk in _chunks(ordered):
-        stmt = _insert(conn, messages).on_conflict_do_nothing(
-            index_elements=["channel", "message_id"]
-        )
-        conn.execute(stmt, list(chunk))
+    got = _multi_insert(
+        conn, messages, MESSAGE_COLUMNS, ordered, "channel, message_id", "channel, message_id"
+    )
+    return {(r[0], r[1]) for r in got}
 
 
 def lock_messages(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[Row[Any]]:
@@ -152,17 +233,15 @@ def lock_messages(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[Row
 
 
 def update_messages(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Each row has b_id and the full set of updatable columns (one statement shape, so the
-    driver can batch it)."""
+    """Each row has id and every column of MESSAGE_COLUMNS."""
     if not rows:
         return
-    columns = [k for k in rows[0] if k != "b_id"]
-    stmt = (
-        update(messages)
-        .where(messages.c.id == bindparam("b_id"))
-        .values({c: bindparam(c) for c in columns})
-    )
-    conn.execute(stmt, list(rows))
+    mark = _placeholder(conn)
+    sets = ",".join(f"{c}={mark}" for c in MESSAGE_COLUMNS)
+    sql = f"UPDATE messages SET {sets} WHERE id={mark}"
+    encoded = _encode_rows(conn, messages, MESSAGE_COLUMNS, rows)
+    params = [(*values, row["id"]) for values, row in zip(encoded, rows, strict=True)]
+    conn.exec_driver_sql(sql, params)
 
 
 # ---- read API ---------------------------------------------------------------------------------

@@ -14,13 +14,13 @@ from events.channels.common import (
     ParsedEvent,
     ParseError,
     ParseResult,
+    as_data,
     as_datetime,
     as_str,
     decode_body,
     delivery_report,
     each_item,
     fingerprint,
-    jsonable,
     result_kind,
     results_of,
     tracking_event,
@@ -55,7 +55,7 @@ def platform_event(doc: Item) -> ParsedEvent:
         discriminator=as_str(doc.get("eventId")) or fingerprint(doc),
         sub_type=as_str(details.get("type")),
         occurred_at=as_datetime(doc.get("createdAt")),
-        data=jsonable(doc),
+        data=as_data(doc),
     )
 
 

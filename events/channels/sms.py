@@ -10,12 +10,12 @@ from events.channels.common import (
     ParsedEvent,
     ParseError,
     ParseResult,
+    as_data,
     as_datetime,
     as_str,
     decode_body,
     delivery_report,
     each_item,
-    jsonable,
     price_of,
     require_message_id,
     result_kind,
@@ -45,7 +45,7 @@ def inbound(item: Item, channel: str = CHANNEL) -> ParsedEvent:
         occurred_at=received_at,
         sent_at=received_at,
         price=price_of(item.get("price")),
-        data=jsonable(item),
+        data=as_data(item),
     )
 
 

@@ -11,13 +11,13 @@ from events.channels.common import (
     ParsedEvent,
     ParseError,
     ParseResult,
+    as_data,
     as_datetime,
     as_str,
     decode_body,
     delivery_report,
     each_item,
     fingerprint,
-    jsonable,
     price_of,
     require_message_id,
     result_kind,
@@ -46,7 +46,7 @@ def inbound(item: Item, channel: str = CHANNEL) -> ParsedEvent:
     if not isinstance(message, Mapping):
         raise ValueError("message is missing")
     received_at = as_datetime(item.get("receivedAt"))
-    data = jsonable(item)
+    data = dict(item)
     text = _message_text(message)
     if text is not None:
         data["text"] = text
@@ -91,7 +91,7 @@ def template_update(doc: Item) -> ParsedEvent:
         application_id=as_str(doc.get("applicationId")),
         entity_id=as_str(doc.get("entityId")),
         occurred_at=as_datetime(doc.get("timestamp")),
-        data=jsonable(doc),
+        data=as_data(doc),
     )
 
 
@@ -122,7 +122,7 @@ def account_notification(doc: Item) -> ParsedEvent:
         sender=sender,
         recipient=as_str(doc.get("from")),
         occurred_at=as_datetime(doc.get("createdAt")),
-        data=jsonable(doc),
+        data=as_data(doc),
         note=None if kind != "unknown" else "content type not recognised",
     )
 

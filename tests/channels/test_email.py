@@ -84,7 +84,7 @@ CASES: list[tuple[str, str, list[dict[str, Any]], dict[str, str]]] = [
                 "sub_type": "HIGH_BOUNCE_RATE_BLOCKED",
                 "message_id": None,
                 "occurred_at": datetime(2026, 1, 1, 23, 0, tzinfo=UTC),
-                "data.eventDetails.bounceRate": 6.6,
+                "data.eventDetails.bounceRate": Decimal("6.6"),
             }
         ],
         {},

@@ -124,7 +124,7 @@ CASES: list[tuple[str, str, list[dict[str, Any]], dict[str, str]]] = [
                 "data.message.productItems": [
                     {
                         "currency": "EUR",
-                        "itemPrice": 1.99,
+                        "itemPrice": Decimal("1.99"),
                         "productRetailerId": "product-retailer-id",
                         "quantity": 1,
                     }
