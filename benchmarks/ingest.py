@@ -102,7 +102,8 @@ def run_wrk(url: str, body: Path, connections: int, duration: int) -> dict[str, 
 LOADGEN = r"""
 import asyncio, json, sys, time
 import httpx
-url, body, conns, duration = sys.argv[1], open(sys.argv[2], "rb").read(), int(sys.argv[3]), float(sys.argv[4])
+url, body = sys.argv[1], open(sys.argv[2], "rb").read()
+conns, duration = int(sys.argv[3]), float(sys.argv[4])
 lat, errors = [], 0
 async def worker(client, stop_at):
     global errors
