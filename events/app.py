@@ -247,7 +247,10 @@ def create_app(
     # ---- webhooks -------------------------------------------------------------------------------
 
     max_body = settings.max_body_bytes
-    keep_headers = frozenset(settings.keep_headers)
+    # Headers that carry secrets are never kept, whatever KEEP_HEADERS says.
+    keep_headers = tuple(
+        h for h in settings.keep_headers if h not in Verifier.from_settings(settings).secret_headers
+    )
     ack_body = settings.ack_body
     ack_type = settings.ack_content_type
 
@@ -263,21 +266,28 @@ def create_app(
         if reason is not None:
             return _reject(channel, client_ip, reason)
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_body:
-            return _too_large(channel, client_ip)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > max_body:
+        if declared is not None and declared.isdigit():
+            if int(declared) > max_body:
                 return _too_large(channel, client_ip)
-            chunks.append(chunk)
-        body = b"".join(chunks)
+            # The server enforces the declared length, so the whole body may be read at once.
+            body = await request.body()
+        else:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_body:
+                    return _too_large(channel, client_ip)
+                chunks.append(chunk)
+            body = b"".join(chunks)
         reason = s.verifier.check(headers, request.query_params, body)
         if reason is not None:
             return _reject(channel, client_ip, reason)
-        secret = s.verifier.secret_headers
-        kept = {k: v for k, v in headers.items() if k in keep_headers and k not in secret}
+        kept = {}
+        for name in keep_headers:
+            value = headers.get(name)
+            if value is not None:
+                kept[name] = value
         row = raw_row(
             channel=channel,
             body=body,
@@ -324,8 +334,12 @@ def create_app(
                 )
             return None
         peer = request.client.host if request.client else None
-        ip = s.verifier.client_ip(peer, request.headers.get("x-forwarded-for"))
-        if not _is_loopback(ip):
+        forwarded = request.headers.get("x-forwarded-for")
+        ip = s.verifier.client_ip(peer, forwarded)
+        # A local reverse proxy makes every caller look like loopback: a forwarded request
+        # counts as remote unless a trusted proxy vouched for its address.
+        proxied = ip == peer and (forwarded is not None or "forwarded" in request.headers)
+        if proxied or not _is_loopback(ip):
             return _problem(
                 403, "no INFOBIP_EVENTS_API_TOKEN is set, so the read API answers loopback only"
             )

@@ -60,6 +60,8 @@ def _serve(args: argparse.Namespace, *, processor: bool) -> int:
         port=args.port if args.port is not None else settings.port,
         access_log=False,
         log_level="warning",
+        # X-Forwarded-For is judged by the service itself, against TRUSTED_PROXIES.
+        proxy_headers=False,
         # Infobip holds connections open; keep them alive a little longer than the default.
         timeout_keep_alive=30,
     )
@@ -122,6 +124,7 @@ def cmd_db_current(_args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from events.app import build_engine, build_processor
+    from events.ingest import id_floor
     from events.when import parse_since
     from storage.queries import select_raw_ids
 
@@ -145,6 +148,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             conn,
             states=["failed"] if args.failed else None,
             since=since,
+            min_id=id_floor(since) if since else None,
             ids=args.id or None,
             channel=args.channel,
         )

@@ -27,9 +27,19 @@ def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
 # ---- raw inbox --------------------------------------------------------------------------------
 
 
+RAW_COLUMNS = tuple(c.name for c in raw_webhooks.columns)
+
+
 def insert_raw(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """One statement for a whole group commit."""
-    conn.execute(raw_webhooks.insert(), list(rows))
+    """One executemany for a whole group commit, at driver level (the ack waits for it)."""
+    mark = _placeholder(conn)
+    sql = (
+        f"INSERT INTO raw_webhooks ({','.join(RAW_COLUMNS)}) "
+        f"VALUES ({','.join([mark] * len(RAW_COLUMNS))})"
+    )
+    conn.exec_driver_sql(
+        sql, [tuple(v) for v in _encode_rows(conn, raw_webhooks, RAW_COLUMNS, rows)]
+    )
 
 
 def claim_raw(conn: Connection, limit: int, max_attempts: int) -> list[Row[Any]]:
@@ -61,12 +71,15 @@ def select_raw_ids(
     *,
     states: Sequence[str] | None = None,
     since: datetime | None = None,
+    min_id: str | None = None,
     ids: Sequence[str] | None = None,
     channel: str | None = None,
 ) -> list[str]:
     stmt = select(raw_webhooks.c.id).order_by(raw_webhooks.c.id)
     if states:
         stmt = stmt.where(raw_webhooks.c.state.in_(states))
+    if min_id is not None:  # the primary key bounds the scan; received_at makes it exact
+        stmt = stmt.where(raw_webhooks.c.id >= min_id)
     if since is not None:
         stmt = stmt.where(raw_webhooks.c.received_at >= since)
     if ids:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 15:07:50.270299
+Create Date: 2026-11-27 15:23:20.562263
 """
 
 from __future__ import annotations
@@ -57,7 +57,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("dedupe_key"),
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.create_index("ix_events_kind", ["kind"], unique=False)
         batch_op.create_index("ix_events_message", ["channel", "message_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_events_raw_id"), ["raw_id"], unique=False)
 
@@ -98,7 +97,6 @@ def upgrade() -> None:
         batch_op.create_index("ix_messages_bulk_id", ["bulk_id"], unique=False)
         batch_op.create_index("ix_messages_recipient", ["recipient"], unique=False)
         batch_op.create_index("ix_messages_state", ["state"], unique=False)
-        batch_op.create_index(batch_op.f("ix_messages_updated_at"), ["updated_at"], unique=False)
         batch_op.create_index(
             "uq_messages_channel_message_id", ["channel", "message_id"], unique=True
         )
@@ -122,23 +120,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("raw_webhooks", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_raw_webhooks_channel"), ["channel"], unique=False)
         batch_op.create_index("ix_raw_webhooks_claim", ["state", "priority", "id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_raw_webhooks_received_at"), ["received_at"], unique=False
-        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("raw_webhooks", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_raw_webhooks_received_at"))
         batch_op.drop_index("ix_raw_webhooks_claim")
-        batch_op.drop_index(batch_op.f("ix_raw_webhooks_channel"))
 
     op.drop_table("raw_webhooks")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index("uq_messages_channel_message_id")
-        batch_op.drop_index(batch_op.f("ix_messages_updated_at"))
         batch_op.drop_index("ix_messages_state")
         batch_op.drop_index("ix_messages_recipient")
         batch_op.drop_index("ix_messages_bulk_id")
@@ -147,6 +138,5 @@ def downgrade() -> None:
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_events_raw_id"))
         batch_op.drop_index("ix_events_message")
-        batch_op.drop_index("ix_events_kind")
 
     op.drop_table("events")
