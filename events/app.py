@@ -19,10 +19,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from events.channels import CHANNEL_PATHS, PARSERS
 from events.config import Settings
-from events.ingest import GroupCommitter, Unavailable, raw_row
+from events.ingest import GroupCommitter, WebhookReceiver
 from events.process import Processor
 from events.verify import Verifier
 from events.when import parse_since
@@ -197,7 +198,7 @@ def create_app(
     engine: Engine | None = None,
     run_processor: bool = True,
     auto_migrate: bool | None = None,
-) -> Starlette:
+) -> ASGIApp:
     """The ASGI app. Nothing touches the database until the lifespan starts."""
     holder: dict[str, Services] = {}
 
@@ -218,6 +219,7 @@ def create_app(
             on_commit=processor.wake if processor else None,
         )
         await committer.start()
+        receiver.committer = committer
         if processor is not None:
             processor.start()
         holder["s"] = Services(
@@ -244,78 +246,17 @@ def create_app(
             if engine is None:
                 eng.dispose()
 
-    # ---- webhooks -------------------------------------------------------------------------------
+    # ---- webhooks: a plain ASGI handler in front of Starlette (see WebhookReceiver) ----------
 
-    max_body = settings.max_body_bytes
-    # Headers that carry secrets are never kept, whatever KEEP_HEADERS says.
-    keep_headers = tuple(
-        h for h in settings.keep_headers if h not in Verifier.from_settings(settings).secret_headers
+    receiver = WebhookReceiver(
+        channels=CHANNEL_PATHS,
+        verifier=Verifier.from_settings(settings),
+        max_body=settings.max_body_bytes,
+        keep_headers=settings.keep_headers,
+        ack_body=settings.ack_body,
+        ack_content_type=settings.ack_content_type,
+        basic_realm=settings.webhook_username is not None,
     )
-    ack_body = settings.ack_body
-    ack_type = settings.ack_content_type
-
-    async def receive_webhook(request: Request) -> Response:
-        channel = request.path_params["channel"]
-        if channel not in CHANNEL_PATHS:
-            return _problem(404, f"unknown channel {channel!r}", channels=sorted(CHANNEL_PATHS))
-        s = services()
-        headers = request.headers
-        peer = request.client.host if request.client else None
-        client_ip = s.verifier.client_ip(peer, headers.get("x-forwarded-for"))
-        reason = s.verifier.check_address(client_ip)
-        if reason is not None:
-            return _reject(channel, client_ip, reason)
-        declared = headers.get("content-length")
-        if declared is not None and declared.isdigit():
-            if int(declared) > max_body:
-                return _too_large(channel, client_ip)
-            # The server enforces the declared length, so the whole body may be read at once.
-            body = await request.body()
-        else:
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > max_body:
-                    return _too_large(channel, client_ip)
-                chunks.append(chunk)
-            body = b"".join(chunks)
-        reason = s.verifier.check(headers, request.query_params, body)
-        if reason is not None:
-            return _reject(channel, client_ip, reason)
-        kept = {}
-        for name in keep_headers:
-            value = headers.get(name)
-            if value is not None:
-                kept[name] = value
-        row = raw_row(
-            channel=channel,
-            body=body,
-            content_type=headers.get("content-type"),
-            headers=kept,
-            remote_addr=client_ip,
-        )
-        try:
-            await s.committer.submit(row)
-        except Unavailable as exc:
-            log.error("webhook", channel=channel, outcome="503", reason=str(exc), ip=client_ip)
-            return _problem(503, "database unavailable, retry later", id=None)
-        raw_id = row["id"]
-        content = (
-            ack_body.replace("{id}", raw_id) if ack_body is not None else f'{{"id":"{raw_id}"}}'
-        )
-        return Response(content, 200, headers={"X-Webhook-Id": raw_id}, media_type=ack_type)
-
-    def _reject(channel: str, ip: str | None, reason: str) -> Response:
-        log.warning("webhook", channel=channel, outcome="401", reason=reason, ip=ip)
-        headers = {}
-        if settings.webhook_username:
-            headers["WWW-Authenticate"] = 'Basic realm="infobip-events"'
-        return JSONResponse({"error": "unauthorized"}, status_code=401, headers=headers)
-
-    def _too_large(channel: str, ip: str | None) -> Response:
-        log.warning("webhook", channel=channel, outcome="413", ip=ip, limit=max_body)
-        return _problem(413, f"body over {max_body} bytes (INFOBIP_EVENTS_MAX_BODY_BYTES)")
 
     # ---- read API -------------------------------------------------------------------------------
 
@@ -431,7 +372,6 @@ def create_app(
         )
 
     routes = [
-        Route("/webhooks/{channel}", receive_webhook, methods=["POST"]),
         Route("/v1/webhooks/{webhook_id}", reader(get_webhook), methods=["GET"]),
         Route("/v1/messages/{message_id:path}", reader(get_message), methods=["GET"]),
         Route("/v1/messages", reader(list_messages), methods=["GET"]),
@@ -439,8 +379,15 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.services = services
+    framework = Starlette(routes=routes, lifespan=lifespan)
+    framework.state.services = services
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if receiver.handles(scope):
+            await receiver(scope, receive, send)
+        else:
+            await framework(scope, receive, send)
+
     return app
 
 

@@ -13,15 +13,22 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
+import orjson
+import structlog
 from sqlalchemy import Engine
+from starlette.types import Receive, Scope, Send
 
+from events.verify import Verifier
 from storage.db import write_transaction
 from storage.queries import insert_raw
+
+log = structlog.get_logger("events.ingest")
 
 
 class Unavailable(Exception):
@@ -165,3 +172,161 @@ class GroupCommitter:
     def _write(self, rows: list[dict[str, Any]]) -> None:
         with write_transaction(self._engine) as conn:
             insert_raw(conn, rows)
+
+
+# ---- the webhook endpoint -------------------------------------------------------------------
+
+
+class WebhookReceiver:
+    """POST /webhooks/{channel} as a plain ASGI handler.
+
+    This is the path Infobip waits on, so it skips the framework's routing, request and
+    response objects: it reads the body, verifies it, queues it for the group commit and
+    answers. Everything else the app serves goes through Starlette.
+    """
+
+    prefix = "/webhooks/"
+
+    def __init__(
+        self,
+        *,
+        channels: frozenset[str],
+        verifier: Verifier,
+        max_body: int,
+        keep_headers: Sequence[str],
+        ack_body: str | None,
+        ack_content_type: str,
+        basic_realm: bool,
+    ) -> None:
+        self.channels = channels
+        self.verifier = verifier
+        self.max_body = max_body
+        secret = verifier.secret_headers
+        # Headers that carry secrets are never kept, whatever KEEP_HEADERS says.
+        self.keep_headers = tuple(h for h in keep_headers if h not in secret)
+        self.ack_body = ack_body
+        self.ack_type = ack_content_type.encode("latin-1")
+        self.basic_realm = basic_realm
+        self.committer: GroupCommitter | None = None
+        self.on_stored: Callable[[], None] | None = None
+
+    def handles(self, scope: Scope) -> bool:
+        return scope["type"] == "http" and str(scope["path"]).startswith(self.prefix)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        channel = scope["path"][len(self.prefix) :]
+        if scope["method"] != "POST":
+            await _answer(send, 405, {"error": "use POST"}, extra=[(b"allow", b"POST")])
+            return
+        if channel not in self.channels:
+            await _answer(
+                send,
+                404,
+                {"error": f"unknown channel {channel!r}", "channels": sorted(self.channels)},
+            )
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        client = scope.get("client")
+        peer = client[0] if client else None
+        client_ip = self.verifier.client_ip(peer, headers.get("x-forwarded-for"))
+        reason = self.verifier.check_address(client_ip)
+        if reason is not None:
+            await self._reject(send, channel, client_ip, reason)
+            return
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            await self._too_large(send, channel, client_ip)
+            return
+        body = await _read_body(receive, self.max_body)
+        if body is None:
+            await self._too_large(send, channel, client_ip)
+            return
+        query: dict[str, str] = {}
+        if scope.get("query_string"):
+            query = dict(parse_qsl(scope["query_string"].decode("latin-1")))
+        reason = self.verifier.check(headers, query, body)
+        if reason is not None:
+            await self._reject(send, channel, client_ip, reason)
+            return
+        kept = {name: headers[name] for name in self.keep_headers if name in headers}
+        row = raw_row(
+            channel=channel,
+            body=body,
+            content_type=headers.get("content-type"),
+            headers=kept,
+            remote_addr=client_ip,
+        )
+        assert self.committer is not None, "the app's lifespan has not started"
+        try:
+            await self.committer.submit(row)
+        except Unavailable as exc:
+            log.error("webhook", channel=channel, outcome="503", reason=str(exc), ip=client_ip)
+            await _answer(
+                send,
+                503,
+                {"error": "database unavailable, retry later"},
+                extra=[(b"retry-after", b"5")],
+            )
+            return
+        raw_id: str = row["id"]
+        if self.ack_body is not None:
+            content = self.ack_body.replace("{id}", raw_id).encode()
+        else:
+            content = b'{"id":"' + raw_id.encode() + b'"}'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", self.ack_type),
+                    (b"content-length", str(len(content)).encode()),
+                    (b"x-webhook-id", raw_id.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": content})
+
+    async def _reject(self, send: Send, channel: str, ip: str | None, reason: str) -> None:
+        log.warning("webhook", channel=channel, outcome="401", reason=reason, ip=ip)
+        extra = [(b"www-authenticate", b'Basic realm="infobip-events"')] if self.basic_realm else []
+        await _answer(send, 401, {"error": "unauthorized"}, extra=extra)
+
+    async def _too_large(self, send: Send, channel: str, ip: str | None) -> None:
+        log.warning("webhook", channel=channel, outcome="413", ip=ip, limit=self.max_body)
+        message = f"body over {self.max_body} bytes (INFOBIP_EVENTS_MAX_BODY_BYTES)"
+        await _answer(send, 413, {"error": message})
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it passes the limit (chunked bodies included)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionError("client went away before sending its body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _answer(
+    send: Send, status: int, payload: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    content = orjson.dumps(payload)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(content)).encode()),
+                *(extra or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": content})
