@@ -55,13 +55,16 @@ def build_engine(settings: Settings) -> Engine:
     )
 
 
-def build_processor(settings: Settings, engine: Engine) -> Processor:
+def build_processor(
+    settings: Settings, engine: Engine, ingest_idle: Callable[[], bool] | None = None
+) -> Processor:
     return Processor(
         engine,
         PARSERS,
         batch_size=settings.process_batch_size,
         max_attempts=settings.process_max_attempts,
         idle_seconds=settings.process_idle_seconds,
+        ingest_idle=ingest_idle,
     )
 
 
@@ -211,13 +214,14 @@ def create_app(
         if migrate:
             await run_in_threadpool(upgrade, settings.database_url)
         eng = engine or build_engine(settings)
-        processor = build_processor(settings, eng) if run_processor else None
         committer = GroupCommitter(
             eng,
             max_batch=settings.ingest_max_batch,
             timeout=settings.ingest_commit_timeout_seconds,
-            on_commit=processor.wake if processor else None,
         )
+        processor = build_processor(settings, eng, committer.idle) if run_processor else None
+        if processor is not None:
+            committer.on_commit = processor.wake
         await committer.start()
         receiver.committer = committer
         if processor is not None:

@@ -107,7 +107,7 @@ class GroupCommitter:
         self._engine = engine
         self._max_batch = max_batch
         self._timeout = timeout
-        self._on_commit = on_commit
+        self.on_commit = on_commit
         self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -115,6 +115,7 @@ class GroupCommitter:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-commit")
         self.commits = 0
         self.rows = 0
+        self.last_submit = 0.0  # time.monotonic() of the latest request
 
     async def start(self) -> None:
         self._wake = asyncio.Event()
@@ -134,6 +135,7 @@ class GroupCommitter:
         """Return once the row is committed; raise Unavailable when it cannot be."""
         assert self._wake is not None, "GroupCommitter.start() was not awaited"
         loop = asyncio.get_running_loop()
+        self.last_submit = time.monotonic()
         future: asyncio.Future[None] = loop.create_future()
         self._pending.append((row, future))
         self._wake.set()
@@ -166,8 +168,12 @@ class GroupCommitter:
                 for _, future in batch:
                     if not future.done():
                         future.set_result(None)
-                if self._on_commit is not None:
-                    self._on_commit()
+                if self.on_commit is not None:
+                    self.on_commit()
+
+    def idle(self, quiet_seconds: float = 0.02) -> bool:
+        """True when no webhook arrived for a little while (the processor's cue)."""
+        return not self._pending and time.monotonic() - self.last_submit > quiet_seconds
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
         with write_transaction(self._engine) as conn:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +33,11 @@ from storage.queries import (
 )
 
 log = structlog.get_logger("events.process")
+
+# While webhooks are arriving: a small batch every BUSY_PAUSE_SECONDS (a few ms of work, so a
+# waiting ack is never held long, and still some hundreds of webhooks a second processed).
+BUSY_BATCH_SIZE = 20
+BUSY_PAUSE_SECONDS = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +95,17 @@ class Processor:
         batch_size: int = 200,
         max_attempts: int = 5,
         idle_seconds: float = 0.5,
+        ingest_idle: Callable[[], bool] | None = None,
     ) -> None:
         self.engine = engine
         self.parsers = parsers
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.idle_seconds = idle_seconds
+        # In `serve` the processor shares the process with the receiver: while webhooks are
+        # arriving it takes small batches now and then, and the full batches when ingest is
+        # quiet, so that acks stay fast and the backlog is worked off between bursts.
+        self.ingest_idle = ingest_idle
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -176,32 +186,27 @@ class Processor:
         return outcomes
 
     def _fold(self, conn: Connection, fresh: list[ParsedEvent], now: datetime) -> None:
-        """Apply new events to their messages: existing ones are locked and updated, new ones
-        are inserted whole (no empty row first), and one created meanwhile by another worker
-        is locked and folded like an existing one."""
+        """Apply new events to their messages. Each message is first folded as if it were new
+        and inserted whole; the keys that already exist (the insert skips them) are then locked,
+        folded onto what is stored, and updated."""
         by_key: dict[tuple[str, str], list[ParsedEvent]] = {}
         for event in fresh:
             assert event.message_id is not None
             by_key.setdefault((event.channel, event.message_id), []).append(event)
-        existing = lock_messages(conn, list(by_key))
-        updates = self._fold_existing(existing, by_key, now)
-        known = {(r.channel, r.message_id) for r in existing}
-        created: dict[tuple[str, str], MessageState] = {}
-        for key, items in by_key.items():
-            if key in known:
-                continue
+        rows = []
+        for (channel, message_id), items in by_key.items():
             direction, state = initial_state(items[0])
-            msg = MessageState(channel=key[0], message_id=key[1], direction=direction, state=state)
+            msg = MessageState(
+                channel=channel, message_id=message_id, direction=direction, state=state
+            )
             for event in items:
                 apply_event(msg, event)
-            created[key] = msg
-        if created:
-            rows = [{**m.values(), "created_at": now, "updated_at": now} for m in created.values()]
-            inserted = insert_new_messages(conn, rows)
-            raced = [key for key in created if key not in inserted]
-            if raced:
-                updates += self._fold_existing(lock_messages(conn, raced), by_key, now)
-        update_messages(conn, updates)
+            rows.append({**msg.values(), "created_at": now, "updated_at": now})
+        inserted = insert_new_messages(conn, rows)
+        existing = [key for key in by_key if key not in inserted]
+        if existing:
+            stored = lock_messages(conn, existing)
+            update_messages(conn, self._fold_existing(stored, by_key, now))
 
     @staticmethod
     def _fold_existing(
@@ -223,13 +228,13 @@ class Processor:
 
     # ---- claiming and the loop ---------------------------------------------------------------
 
-    def run_once(self) -> list[Outcome]:
+    def run_once(self, limit: int | None = None) -> list[Outcome]:
         """Claim and process one batch. Raises only when the database is unavailable."""
         claimed: list[str] = []
         started = time.perf_counter()
         try:
             with write_transaction(self.engine) as conn:
-                rows = claim_raw(conn, self.batch_size, self.max_attempts)
+                rows = claim_raw(conn, limit or self.batch_size, self.max_attempts)
                 claimed = [r.id for r in rows]
                 if not rows:
                     return []
@@ -307,11 +312,19 @@ class Processor:
     def wake(self) -> None:
         self._wake.set()
 
+    def _pace(self) -> int:
+        """How many rows to take now (see ingest_idle)."""
+        if self.ingest_idle is None or self.ingest_idle():
+            return self.batch_size
+        self._stop.wait(BUSY_PAUSE_SECONDS)
+        return BUSY_BATCH_SIZE
+
     def run_forever(self) -> None:
         backoff = self.idle_seconds
         while not self._stop.is_set():
             try:
-                outcomes = self.run_once()
+                limit = self._pace()
+                outcomes = self.run_once(limit)
                 backoff = self.idle_seconds
             except Exception as exc:
                 log.error(
@@ -322,7 +335,7 @@ class Processor:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
-            if len(outcomes) < self.batch_size:
+            if len(outcomes) < limit:
                 self._wake.wait(self.idle_seconds)
                 self._wake.clear()
 

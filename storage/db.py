@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -89,12 +91,32 @@ def make_engine(
     )
 
 
+# SQLite has one writer. Threads of one process that write through the same engine queue on
+# this lock instead of on SQLite's busy handler, which polls with sleeps of up to 100 ms.
+_WRITE_LOCKS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(engine: Engine) -> threading.Lock | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    with _LOCKS_GUARD:
+        lock = _WRITE_LOCKS.get(engine)
+        if lock is None:
+            lock = _WRITE_LOCKS[engine] = threading.Lock()
+        return lock
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that will write: on SQLite it holds the write lock from its first step."""
-    with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            conn = conn.execution_options(sqlite_immediate=True)
+    lock = _write_lock(engine)
+    if lock is None:
+        with engine.connect() as conn, conn.begin():
+            yield conn
+        return
+    with lock, engine.connect() as conn:
+        conn = conn.execution_options(sqlite_immediate=True)
         with conn.begin():
             yield conn
 

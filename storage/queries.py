@@ -180,9 +180,14 @@ def _encoders(conn: Connection, table: Any, columns: Sequence[str]) -> list[Any]
 def _encode_rows(
     conn: Connection, table: Any, columns: Sequence[str], rows: Iterable[dict[str, Any]]
 ) -> Iterable[list[Any]]:
-    pairs = list(zip(columns, _encoders(conn, table, columns), strict=True))
+    encoded = [(i, enc) for i, enc in enumerate(_encoders(conn, table, columns)) if enc is not None]
     for row in rows:
-        yield [row[c] if enc is None or row[c] is None else enc(row[c]) for c, enc in pairs]
+        values = [row[c] for c in columns]
+        for i, enc in encoded:
+            value = values[i]
+            if value is not None:
+                values[i] = enc(value)
+        yield values
 
 
 def _placeholder(conn: Connection) -> str:
@@ -197,14 +202,31 @@ def _multi_insert(
     conflict: str,
     returning: str,
 ) -> list[tuple[Any, ...]]:
-    """INSERT ... VALUES (...), (...) ON CONFLICT (conflict) DO NOTHING RETURNING returning."""
+    """INSERT ... ON CONFLICT (conflict) DO NOTHING RETURNING returning, for many rows."""
     mark = _placeholder(conn)
     one = "(" + ",".join([mark] * len(columns)) + ")"
     head = f"INSERT INTO {table.name} ({','.join(columns)}) VALUES "
     tail = f" ON CONFLICT ({conflict}) DO NOTHING RETURNING {returning}"
-    # SQLite allows 32766 parameters a statement.
-    per_chunk = max(1, min(_CHUNK, 30000 // len(columns)))
     out: list[tuple[Any, ...]] = []
+    if conn.dialect.name == "postgresql":
+        # psycopg pipelines an executemany with RETURNING; one multi-row statement would cost
+        # more to convert client-side (a query string with thousands of placeholders).
+        cursor = conn.connection.cursor()
+        try:
+            cursor.executemany(  # type: ignore[call-arg]
+                head + one + tail,
+                [tuple(v) for v in _encode_rows(conn, table, columns, rows)],
+                returning=True,
+            )
+            while True:
+                out.extend(tuple(r) for r in cursor.fetchall())
+                if not cursor.nextset():
+                    break
+        finally:
+            cursor.close()
+        return out
+    # SQLite: multi-row VALUES (its executemany cannot return rows); 32766 parameters at most.
+    per_chunk = max(1, min(_CHUNK, 30000 // len(columns)))
     for chunk in _chunks(rows, per_chunk):
         params = [v for values in _encode_rows(conn, table, columns, chunk) for v in values]
         sql = head + ",".join([one] * len(chunk)) + tail

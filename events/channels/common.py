@@ -46,6 +46,8 @@ MESSAGE_KINDS = frozenset(
     {"delivery", "seen", "inbound", "click", "open", "unsubscribe", "complaint", "late_bounce"}
 )
 
+# Decoded JSON and XML are plain dicts; checks use dict, not Mapping (an ABC check costs more
+# than the rest of reading a field).
 Item = Mapping[str, Any]
 
 
@@ -222,7 +224,7 @@ def as_datetime(value: Any) -> datetime | None:
 
 
 def status_of(value: Any) -> Status | None:
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         return None
     return Status(
         group_id=as_int(value.get("groupId")),
@@ -234,7 +236,7 @@ def status_of(value: Any) -> Status | None:
 
 
 def error_of(value: Any) -> Error | None:
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         return None
     return Error(
         group_id=as_int(value.get("groupId")),
@@ -248,7 +250,7 @@ def error_of(value: Any) -> Error | None:
 
 
 def price_of(value: Any) -> Price | None:
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         return None
     amount = value.get("pricePerMessage")
     if amount is None:
@@ -259,7 +261,7 @@ def price_of(value: Any) -> Price | None:
 def platform_ids(item: Item) -> tuple[str | None, str | None]:
     """(application_id, entity_id): v3 nests them in platform{}, legacy puts them at the top."""
     platform = item.get("platform")
-    if isinstance(platform, Mapping):
+    if isinstance(platform, dict):
         return as_str(platform.get("applicationId")), as_str(platform.get("entityId"))
     return as_str(item.get("applicationId")), as_str(item.get("entityId"))
 
@@ -333,13 +335,13 @@ def decode_body(body: bytes, content_type: str | None) -> Any:
 
 def results_of(doc: Any) -> list[Any] | None:
     """The results[] list of an enveloped callback, or None when the body is not enveloped."""
-    if isinstance(doc, Mapping) and "results" in doc:
+    if isinstance(doc, dict) and "results" in doc:
         results = doc["results"]
         if results is None:
             return []
         if isinstance(results, list):
             return results
-        if isinstance(results, Mapping):  # a one-item XML <results> with another child name
+        if isinstance(results, dict):  # a one-item XML <results> with another child name
             return list(results.values()) if len(results) == 1 else [results]
     return None
 
@@ -355,7 +357,7 @@ def each_item(
     errors: list[str] = []
     for index, item in enumerate(items):
         try:
-            if not isinstance(item, Mapping):
+            if not isinstance(item, dict):
                 raise ValueError(f"item is {type(item).__name__}, not an object")
             events.append(read(item))
         except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
@@ -366,13 +368,13 @@ def each_item(
 
 
 def unknown_event(channel: str, item: Any, note: str | None = None) -> ParsedEvent:
-    message_id = as_str(item.get("messageId")) if isinstance(item, Mapping) else None
+    message_id = as_str(item.get("messageId")) if isinstance(item, dict) else None
     return ParsedEvent(
         kind="unknown",
         channel=channel,
         discriminator=fingerprint(item),
         message_id=message_id,
-        data=as_data(item) if isinstance(item, Mapping) else {"value": item},
+        data=as_data(item) if isinstance(item, dict) else {"value": item},
         note=note,
     )
 
@@ -466,7 +468,7 @@ def tracking_event(item: Item, channel: str, kind: str) -> ParsedEvent:
 
 def result_kind(item: Item) -> str | None:
     """Which kind an item of results[] is, by its fields (FACTS.md a.2, rows 13 to 15)."""
-    if isinstance(item.get("status"), Mapping):
+    if isinstance(item.get("status"), dict):
         return "delivery"
     if "seenAt" in item:
         return "seen"

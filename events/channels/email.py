@@ -4,7 +4,6 @@ platform events, and inbound (parsed) email, which arrives as multipart/form-dat
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from email import policy
 from email.parser import BytesParser
 from typing import Any
@@ -98,8 +97,8 @@ def _form_fields(body: bytes, content_type: str) -> tuple[dict[str, Any], list[d
 
 def inbound_email(body: bytes, content_type: str) -> ParsedEvent:
     fields, files = _form_fields(body, content_type)
-    envelope = fields.get("envelope") if isinstance(fields.get("envelope"), Mapping) else {}
-    assert isinstance(envelope, Mapping)
+    envelope = fields.get("envelope") if isinstance(fields.get("envelope"), dict) else {}
+    assert isinstance(envelope, dict)
     message_id = as_str(fields.get("id"))
     if message_id is None:
         raise ParseError("inbound email has no id field")
@@ -128,12 +127,12 @@ def parse(body: bytes, content_type: str | None) -> ParseResult:
     items = results_of(doc)
     if items is not None:
         return each_item(CHANNEL, items, _report)
-    if not isinstance(doc, Mapping):
+    if not isinstance(doc, dict):
         raise ParseError(f"body is a JSON {type(doc).__name__}, not an object")
     notification = as_str(doc.get("notificationType"))
     if notification in TRACKING_KINDS:
         kind = TRACKING_KINDS[notification]
         return each_item(CHANNEL, [doc], lambda d: tracking_event(d, CHANNEL, kind))
-    if isinstance(doc.get("eventDetails"), Mapping):
+    if isinstance(doc.get("eventDetails"), dict):
         return each_item(CHANNEL, [doc], platform_event)
     return ParseResult(events=[unknown_event(CHANNEL, doc, "not a known email callback")])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from events.channels.common import (
@@ -65,9 +64,9 @@ def parse(body: bytes, content_type: str | None) -> ParseResult:
     items = results_of(doc)
     if items is not None:
         return each_item(CHANNEL, items, _item)
-    if isinstance(doc, Mapping) and doc.get("notificationType") == "CLICKED":
+    if isinstance(doc, dict) and doc.get("notificationType") == "CLICKED":
         return each_item(CHANNEL, [doc], lambda d: tracking_event(d, CHANNEL, "click"))
-    if isinstance(doc, Mapping):
+    if isinstance(doc, dict):
         return ParseResult(
             events=[unknown_event(CHANNEL, doc, "not a known SMS callback shape")],
             item_errors=[],

@@ -43,7 +43,7 @@ def _message_text(message: Mapping[str, Any]) -> str | None:
 def inbound(item: Item, channel: str = CHANNEL) -> ParsedEvent:
     message_id = require_message_id(item)
     message = item.get("message")
-    if not isinstance(message, Mapping):
+    if not isinstance(message, dict):
         raise ValueError("message is missing")
     received_at = as_datetime(item.get("receivedAt"))
     data = dict(item)
@@ -80,8 +80,8 @@ def _item(item: Item) -> ParsedEvent:
 
 
 def template_update(doc: Item) -> ParsedEvent:
-    change = doc.get("change") if isinstance(doc.get("change"), Mapping) else {}
-    assert isinstance(change, Mapping)
+    change = doc.get("change") if isinstance(doc.get("change"), dict) else {}
+    assert isinstance(change, dict)
     return ParsedEvent(
         kind="template_update",
         channel=CHANNEL,
@@ -132,10 +132,10 @@ def parse(body: bytes, content_type: str | None) -> ParseResult:
     items = results_of(doc)
     if items is not None:
         return each_item(CHANNEL, items, _item)
-    if not isinstance(doc, Mapping):
+    if not isinstance(doc, dict):
         raise ParseError(f"body is a JSON {type(doc).__name__}, not an object")
-    if "messageTemplateId" in doc and isinstance(doc.get("change"), Mapping):
+    if "messageTemplateId" in doc and isinstance(doc.get("change"), dict):
         return each_item(CHANNEL, [doc], template_update)
-    if isinstance(doc.get("content"), Mapping) and "from" in doc:
+    if isinstance(doc.get("content"), dict) and "from" in doc:
         return each_item(CHANNEL, [doc], account_notification)
     return ParseResult(events=[unknown_event(CHANNEL, doc, "not a known WhatsApp callback")])
