@@ -107,18 +107,47 @@ def _write_lock(engine: Engine) -> threading.Lock | None:
         return lock
 
 
+class WriteBusy(Exception):
+    """write_transaction(wait=False) could not start without waiting."""
+
+
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that will write: on SQLite it holds the write lock from its first step."""
+def write_transaction(engine: Engine, *, wait: bool = True) -> Iterator[Connection]:
+    """A transaction that will write: on SQLite it holds the write lock from its first step.
+
+    With wait=False (SQLite only) it raises WriteBusy instead of waiting for another writer,
+    in this process or another: the caller can then wait somewhere it blocks nothing.
+    """
     lock = _write_lock(engine)
     if lock is None:
+        if not wait:
+            raise WriteBusy("only SQLite writes without waiting")
         with engine.connect() as conn, conn.begin():
             yield conn
         return
-    with lock, engine.connect() as conn:
-        conn = conn.execution_options(sqlite_immediate=True)
-        with conn.begin():
-            yield conn
+    if not lock.acquire(blocking=wait):
+        raise WriteBusy("another thread of this process is writing")
+    try:
+        with engine.connect() as conn:
+            restore = None
+            raw = conn.connection.dbapi_connection
+            if not wait and raw is not None:
+                # On the driver connection, outside any transaction SQLAlchemy would begin.
+                restore = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+                raw.execute("PRAGMA busy_timeout=0")
+            try:
+                conn = conn.execution_options(sqlite_immediate=True)
+                with conn.begin():
+                    yield conn
+            except OperationalError as exc:
+                if not wait and "locked" in str(exc):
+                    raise WriteBusy("another process is writing") from exc
+                raise
+            finally:
+                if restore is not None and raw is not None:
+                    raw.execute(f"PRAGMA busy_timeout={int(restore)}")
+    finally:
+        lock.release()
 
 
 def migrations_dir() -> Path:
