@@ -232,3 +232,26 @@ def test_two_processors_never_process_the_same_row(client: Any, engine: Engine) 
         attempts = conn.execute(select(raw_webhooks.c.attempts)).scalars().all()
     assert set(attempts) == {1}
     assert count(engine, events) == 120
+
+
+def test_one_log_line_per_webhook_with_its_id_and_no_body(
+    client: Any, processor: Processor, capsys: Any
+) -> None:
+    import structlog
+
+    from events.logs import configure_logging
+
+    configure_logging("INFO", "json")
+    try:
+        webhook = post(client, "sms", fixture_bytes("sms/dlr_v3_delivered_batch_of_2.json"))
+        capsys.readouterr()
+        drain(processor)
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    finally:
+        structlog.reset_defaults()
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["id"] == webhook.headers["x-webhook-id"]
+    assert (line["channel"], line["items"], line["outcome"]) == ("sms", 2, "processed")
+    assert isinstance(line["ms"], float)
+    assert "InfoSMS" not in json.dumps(line)  # nothing of the body

@@ -97,6 +97,31 @@ def _form_fields(body: bytes, content_type: str) -> tuple[dict[str, Any], list[d
 
 def inbound_email(body: bytes, content_type: str) -> ParsedEvent:
     fields, files = _form_fields(body, content_type)
+    return _inbound_from_fields(fields, files)
+
+
+def _json_form_fields(doc: Item) -> ParsedEvent:
+    """The same form fields sent as JSON (the spec shows them so; attachments are byte
+    arrays there)."""
+    fields: dict[str, Any] = {}
+    files: list[dict[str, Any]] = []
+    info = {i.get("name"): i for i in doc.get("attachmentInfo") or [] if isinstance(i, dict)}
+    for name, value in doc.items():
+        if name in info and isinstance(value, list):
+            files.append(
+                {
+                    "field": name,
+                    "filename": info[name].get("filename"),
+                    "content_type": info[name].get("contentType"),
+                    "size": len(value),
+                }
+            )
+        else:
+            fields[name] = value
+    return _inbound_from_fields(fields, files)
+
+
+def _inbound_from_fields(fields: dict[str, Any], files: list[dict[str, Any]]) -> ParsedEvent:
     envelope = fields.get("envelope") if isinstance(fields.get("envelope"), dict) else {}
     assert isinstance(envelope, dict)
     message_id = as_str(fields.get("id"))
@@ -135,4 +160,6 @@ def parse(body: bytes, content_type: str | None) -> ParseResult:
         return each_item(CHANNEL, [doc], lambda d: tracking_event(d, CHANNEL, kind))
     if isinstance(doc.get("eventDetails"), dict):
         return each_item(CHANNEL, [doc], platform_event)
+    if "spfCheck" in doc or "attachmentInfo" in doc or isinstance(doc.get("envelope"), dict):
+        return each_item(CHANNEL, [doc], _json_form_fields)
     return ParseResult(events=[unknown_event(CHANNEL, doc, "not a known email callback")])
