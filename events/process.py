@@ -18,17 +18,35 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, Engine, Row
 
-from events.channels.common import MESSAGE_KINDS, ParsedEvent, ParseError, Parser
-from events.states import MESSAGE_FIELDS, MessageState, apply_event, initial_state
+from events.channels.common import (
+    MESSAGE_KINDS,
+    ParsedEvent,
+    ParseError,
+    Parser,
+    as_bool,
+    as_str,
+)
+from events.states import (
+    MESSAGE_FIELDS,
+    CallState,
+    MessageState,
+    apply_call_event,
+    apply_event,
+    initial_state,
+)
 from storage.db import is_unavailable, write_transaction
 from storage.models import RAW_FAILED, RAW_IGNORED, RAW_PROCESSED
 from storage.queries import (
     claim_raw,
     insert_events_ignoring_duplicates,
+    insert_lookups,
+    insert_new_calls,
     insert_new_messages,
+    lock_calls,
     lock_messages,
     mark_raw,
     raw_by_ids,
+    update_calls,
     update_messages,
 )
 
@@ -83,6 +101,33 @@ def _event_row(event: ParsedEvent, raw: Row[Any], index: int) -> dict[str, Any]:
         "error_permanent": error.permanent if error else None,
         "price_amount": price.amount if price else None,
         "price_currency": price.currency if price else None,
+    }
+
+
+def lookup_row(event: ParsedEvent, key: str, raw_id: str, received_at: datetime) -> dict[str, Any]:
+    """A Number Lookup result as a lookups row."""
+    item = event.data
+
+    def network(name: str) -> str | None:
+        value = item.get(name)
+        if not isinstance(value, dict):
+            return None
+        return as_str(value.get("networkName")) or as_str(value.get("networkPrefix"))
+
+    return {
+        "number": event.recipient,
+        "event_key": key,
+        "raw_id": raw_id,
+        "mcc_mnc": as_str(item.get("mccMnc")),
+        "network": network("originalNetwork"),
+        "ported": as_bool(item.get("ported")),
+        "ported_network": network("portedNetwork"),
+        "roaming": as_bool(item.get("roaming")),
+        "roaming_network": network("roamingNetwork"),
+        "outcome": event.status.group_name if event.status else None,
+        "error_name": event.error.name if event.error else None,
+        "error_permanent": event.error.permanent if event.error else None,
+        "looked_up_at": event.occurred_at or received_at,
     }
 
 
@@ -148,16 +193,26 @@ class Processor:
 
         new_keys = insert_events_ignoring_duplicates(conn, event_rows) if event_rows else set()
 
-        # Fold the new events into their messages, in arrival order.
+        # Fold the new events into their messages, calls and lookups, in arrival order.
         fresh: list[ParsedEvent] = []
+        fresh_calls: list[ParsedEvent] = []
+        lookup_rows: list[dict[str, Any]] = []
         seen_keys: set[str] = set()
-        for event, key in parsed:
-            if key in new_keys and key not in seen_keys and event.message_id is not None:
-                seen_keys.add(key)
-                if event.kind in MESSAGE_KINDS:
-                    fresh.append(event)
+        for (event, key), row in zip(parsed, event_rows, strict=True):
+            if key not in new_keys or key in seen_keys:
+                continue
+            seen_keys.add(key)
+            if event.kind in MESSAGE_KINDS and event.message_id is not None:
+                fresh.append(event)
+            elif event.kind == "call" and event.message_id is not None:
+                fresh_calls.append(event)
+            elif event.kind == "number_lookup" and event.recipient is not None:
+                lookup_rows.append(lookup_row(event, key, row["raw_id"], row["received_at"]))
         if fresh:
             self._fold(conn, fresh, now)
+        if fresh_calls:
+            self._fold_calls(conn, fresh_calls, now)
+        insert_lookups(conn, lookup_rows)
 
         updates = []
         outcomes = []
@@ -197,7 +252,11 @@ class Processor:
         for (channel, message_id), items in by_key.items():
             direction, state = initial_state(items[0])
             msg = MessageState(
-                channel=channel, message_id=message_id, direction=direction, state=state
+                channel=channel,
+                message_id=message_id,
+                direction=direction,
+                state=state,
+                channel_uncertain=items[0].channel_uncertain,
             )
             for event in items:
                 apply_event(msg, event)
@@ -207,6 +266,28 @@ class Processor:
         if existing:
             stored = lock_messages(conn, existing)
             update_messages(conn, self._fold_existing(stored, by_key, now))
+
+    @staticmethod
+    def _fold_calls(conn: Connection, fresh: list[ParsedEvent], now: datetime) -> None:
+        by_call: dict[str, list[ParsedEvent]] = {}
+        for event in fresh:
+            assert event.message_id is not None
+            by_call.setdefault(event.message_id, []).append(event)
+        new_rows = []
+        for call_id, items in by_call.items():
+            call = CallState(call_id=call_id)
+            for event in items:
+                apply_call_event(call, event)
+            new_rows.append({**call.values(), "created_at": now, "updated_at": now})
+        inserted = insert_new_calls(conn, new_rows)
+        existing = [call_id for call_id in by_call if call_id not in inserted]
+        updates = []
+        for row in lock_calls(conn, existing):
+            call = CallState(**{name: getattr(row, name) for name in CallState.__slots__})
+            for event in by_call[row.call_id]:
+                apply_call_event(call, event)
+            updates.append({**call.values(), "b_id": row.id, "updated_at": now})
+        update_calls(conn, updates)
 
     @staticmethod
     def _fold_existing(

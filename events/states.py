@@ -12,7 +12,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from events.channels.common import MESSAGE_KINDS, ParsedEvent, Status
+from events.channels.common import (
+    MESSAGE_KINDS,
+    ParsedEvent,
+    Status,
+    as_datetime,
+    as_int,
+    as_str,
+)
 
 # Infobip status groups (FACTS.md b.1) -> the contract's states.
 GROUP_STATES: dict[int, str] = {
@@ -131,6 +138,7 @@ class MessageState:
     sent_at: datetime | None = None
     done_at: datetime | None = None
     seen_at: datetime | None = None
+    channel_uncertain: bool = False
     changed: set[str] = field(default_factory=set)
 
     @property
@@ -254,3 +262,74 @@ def markdown_table() -> str:
     for (current, incoming), new in TRANSITIONS.items():
         lines.append(f"| {current} | {incoming} | {public_state(new)} |")
     return "\n".join(lines)
+
+
+# ---- calls (Calls API) ---------------------------------------------------------------------------
+
+# Event type -> the call state it reports. A call moves forward only, like a message.
+CALL_EVENT_STATES: dict[str, str] = {
+    "CALL_RECEIVED": "received",
+    "CALL_PRE_ESTABLISHED": "ringing",
+    "CALL_RINGING": "ringing",
+    "CALL_ESTABLISHED": "established",
+    "CALL_FINISHED": "finished",
+    "CALL_FAILED": "failed",
+}
+CALL_STATE_RANK = {
+    "unknown": 0,
+    "received": 1,
+    "ringing": 2,
+    "established": 3,
+    "finished": 4,
+    "failed": 4,
+}
+
+
+@dataclass(slots=True)
+class CallState:
+    call_id: str
+    state: str = "unknown"
+    last_event: str | None = None
+    direction: str | None = None
+    sender: str | None = None
+    recipient: str | None = None
+    started_at: datetime | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_seconds: int | None = None
+    hangup_cause: str | None = None
+    hangup_description: str | None = None
+
+    def values(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def apply_call_event(call: CallState, event: ParsedEvent) -> bool:
+    """Fold one Calls API event into its call. Returns True when the state moved."""
+    call.last_event = event.sub_type
+    if call.direction is None:
+        call.direction = event.direction
+    call.sender = call.sender or event.sender
+    call.recipient = call.recipient or event.recipient
+    if call.started_at is None or (event.occurred_at and event.occurred_at < call.started_at):
+        call.started_at = event.occurred_at
+    props = event.data.get("properties")
+    log = props.get("callLog") if isinstance(props, dict) else None
+    if isinstance(log, dict):
+        call.started_at = as_datetime(log.get("startTime")) or call.started_at
+        call.answered_at = as_datetime(log.get("answerTime")) or call.answered_at
+        call.ended_at = as_datetime(log.get("endTime")) or call.ended_at
+        call.duration_seconds = as_int(log.get("duration"))
+        error = log.get("errorCode")
+        if isinstance(error, dict):
+            call.hangup_cause = as_str(error.get("name"))
+            call.hangup_description = as_str(error.get("description"))
+    new = CALL_EVENT_STATES.get(event.sub_type or "")
+    if new is None or CALL_STATE_RANK[new] <= CALL_STATE_RANK.get(call.state, 0):
+        return False
+    call.state = new
+    if new == "established" and call.answered_at is None:
+        call.answered_at = event.occurred_at
+    if new in ("finished", "failed") and call.ended_at is None:
+        call.ended_at = event.occurred_at
+    return True

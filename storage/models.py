@@ -87,6 +87,8 @@ class Message(StatusColumns, table=True):
     id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True))
     channel: str = Field(sa_column=Column(String(32), nullable=False))
     message_id: str = Field(sa_column=Column(Text(), nullable=False))
+    # True when the channel was a best guess (a shared-shape report posted to /webhooks/auto).
+    channel_uncertain: bool = Field(default=False)
     direction: str = Field(sa_column=Column(String(16), nullable=False))
     state: str = Field(sa_column=Column(String(16), nullable=False))
     sender: str | None = _text()
@@ -132,3 +134,67 @@ class Event(StatusColumns, table=True):
 raw_webhooks = RawWebhook.__table__  # type: ignore[attr-defined]
 messages = Message.__table__  # type: ignore[attr-defined]
 events = Event.__table__  # type: ignore[attr-defined]
+
+
+class Call(SQLModel, table=True):
+    """One call of the Calls API, folded from its events (the timeline is the events)."""
+
+    __tablename__ = "calls"
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True))
+    call_id: str = Field(sa_column=Column(String(128), nullable=False, unique=True))
+    state: str = Field(sa_column=Column(String(32), nullable=False))
+    last_event: str | None = _text()
+    direction: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    sender: str | None = _text()
+    recipient: str | None = _text()
+    started_at: datetime | None = _dt()
+    answered_at: datetime | None = _dt()
+    ended_at: datetime | None = _dt()
+    duration_seconds: int | None = None
+    hangup_cause: str | None = _text()
+    hangup_description: str | None = _text()
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Lookup(SQLModel, table=True):
+    """One Number Lookup (HLR) result: can this number be reached, and through which network."""
+
+    __tablename__ = "lookups"
+    __table_args__ = (Index("ix_lookups_number", "number", "looked_up_at"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True))
+    number: str = Field(sa_column=Column(String(64), nullable=False))
+    event_key: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    raw_id: str = Field(sa_column=Column(String(32), nullable=False))
+    mcc_mnc: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    network: str | None = _text()
+    ported: bool | None = None
+    ported_network: str | None = _text()
+    roaming: bool | None = None
+    roaming_network: str | None = _text()
+    outcome: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    error_name: str | None = _text()
+    error_permanent: bool | None = None
+    looked_up_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class MaskingSession(SQLModel, table=True):
+    """A Number Masking pair: a call from one party to the masking number reaches the other."""
+
+    __tablename__ = "masking_sessions"
+    __table_args__ = (Index("ix_masking_sessions_number", "masking_number", "expires_at"),)
+
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    party_a: str = Field(sa_column=Column(String(64), nullable=False))
+    party_b: str = Field(sa_column=Column(String(64), nullable=False))
+    masking_number: str = Field(sa_column=Column(String(64), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    ended_at: datetime | None = _dt()
+
+
+calls = Call.__table__  # type: ignore[attr-defined]
+lookups = Lookup.__table__  # type: ignore[attr-defined]
+masking_sessions = MaskingSession.__table__  # type: ignore[attr-defined]

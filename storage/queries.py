@@ -12,7 +12,15 @@ from typing import Any
 import orjson
 from sqlalchemy import JSON, Boolean, Connection, Row, bindparam, func, select, tuple_, update
 
-from storage.models import RAW_PENDING, events, messages, raw_webhooks
+from storage.models import (
+    RAW_PENDING,
+    calls,
+    events,
+    lookups,
+    masking_sessions,
+    messages,
+    raw_webhooks,
+)
 from storage.types import DecimalString, UTCDateTime
 
 # Bound on parameters per statement (SQLite allows 32766; keep well under it).
@@ -277,6 +285,110 @@ def update_messages(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     encoded = _encode_rows(conn, messages, MESSAGE_COLUMNS, rows)
     params = [(*values, row["id"]) for values, row in zip(encoded, rows, strict=True)]
     conn.exec_driver_sql(sql, params)
+
+
+# ---- calls, lookups, masking sessions (SQLAlchemy Core: not on the hot path) ------------------
+
+
+def _insert_ignore(
+    conn: Connection, table: Any, rows: Sequence[dict[str, Any]], conflict: Sequence[str]
+) -> Any:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+
+
+def insert_new_calls(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+    if not rows:
+        return set()
+    stmt = _insert_ignore(conn, calls, rows, ["call_id"]).returning(calls.c.call_id)
+    return {r[0] for r in conn.execute(stmt, sorted(rows, key=lambda r: r["call_id"]))}
+
+
+def lock_calls(conn: Connection, call_ids: Sequence[str]) -> list[Row[Any]]:
+    stmt = select(calls).where(calls.c.call_id.in_(sorted(call_ids))).order_by(calls.c.call_id)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return list(conn.execute(stmt))
+
+
+def update_calls(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    columns = [k for k in rows[0] if k != "b_id"]
+    stmt = (
+        update(calls)
+        .where(calls.c.id == bindparam("b_id"))
+        .values({c: bindparam(c) for c in columns})
+    )
+    conn.execute(stmt, list(rows))
+
+
+def get_call(conn: Connection, call_id: str) -> Row[Any] | None:
+    return conn.execute(select(calls).where(calls.c.call_id == call_id)).first()
+
+
+def insert_lookups(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(_insert_ignore(conn, lookups, rows, ["event_key"]), list(rows))
+
+
+def lookups_for(conn: Connection, number: str, limit: int) -> list[Row[Any]]:
+    return list(
+        conn.execute(
+            select(lookups)
+            .where(lookups.c.number == number)
+            .order_by(lookups.c.looked_up_at.desc(), lookups.c.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def insert_masking_session(conn: Connection, row: dict[str, Any]) -> None:
+    conn.execute(masking_sessions.insert(), [row])
+
+
+def get_masking_session(conn: Connection, session_id: str) -> Row[Any] | None:
+    return conn.execute(select(masking_sessions).where(masking_sessions.c.id == session_id)).first()
+
+
+def list_masking_sessions(conn: Connection, now: datetime, include_ended: bool) -> list[Row[Any]]:
+    stmt = select(masking_sessions).order_by(masking_sessions.c.created_at.desc())
+    if not include_ended:
+        stmt = stmt.where(
+            masking_sessions.c.ended_at.is_(None), masking_sessions.c.expires_at > now
+        )
+    return list(conn.execute(stmt))
+
+
+def end_masking_session(conn: Connection, session_id: str, now: datetime) -> bool:
+    result = conn.execute(
+        update(masking_sessions)
+        .where(masking_sessions.c.id == session_id, masking_sessions.c.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    return bool(result.rowcount)
+
+
+def live_masking_session(
+    conn: Connection, masking_number: str, caller: str, now: datetime
+) -> Row[Any] | None:
+    """The live session in which this caller may reach someone through this masking number."""
+    return conn.execute(
+        select(masking_sessions)
+        .where(
+            masking_sessions.c.masking_number == masking_number,
+            masking_sessions.c.ended_at.is_(None),
+            masking_sessions.c.expires_at > now,
+            (masking_sessions.c.party_a == caller) | (masking_sessions.c.party_b == caller),
+        )
+        .order_by(masking_sessions.c.created_at.desc())
+        .limit(1)
+    ).first()
 
 
 # ---- read API ---------------------------------------------------------------------------------

@@ -6,32 +6,40 @@ its table of tests, and add one line here.
 
 from __future__ import annotations
 
-from events.channels import email, sms, whatsapp
+from events.channels import (
+    calls,
+    email,
+    messages_api,
+    mms,
+    number_lookup,
+    number_masking,
+    omni,
+    push,
+    rcs,
+    sms,
+    viber,
+    voice,
+    webrtc,
+    whatsapp,
+)
 from events.channels.common import Parser
 
 PARSERS: dict[str, Parser] = {
     "sms": sms.parse,
+    "mms": mms.parse,
     "whatsapp": whatsapp.parse,
+    "viber": viber.parse,
     "email": email.parse,
+    "voice": voice.parse,
+    "calls": calls.parse,
+    "push": push.parse,
+    "rcs": rcs.parse,
+    "messages-api": messages_api.parse,
+    "omni": omni.parse,
+    "webrtc": webrtc.parse,
+    "number-masking": number_masking.parse,
+    "number-lookup": number_lookup.parse,
 }
 
-# Every channel path of the contract (DESIGN.md). A path without a parser yet still stores what
-# arrives (as failed, with the reason), so that it can be replayed once its parser exists.
-CHANNEL_PATHS: frozenset[str] = frozenset(
-    {
-        "sms",
-        "mms",
-        "whatsapp",
-        "viber",
-        "email",
-        "voice",
-        "calls",
-        "push",
-        "rcs",
-        "messages-api",
-        "omni",
-        "webrtc",
-        "number-masking",
-        "number-lookup",
-    }
-)
+# Every channel path of the contract (DESIGN.md) has a parser; "auto" reads the body to tell.
+CHANNEL_PATHS: frozenset[str] = frozenset(PARSERS)

@@ -302,8 +302,11 @@ def _xml_value(element: Element) -> Any:
         text = (element.text or "").strip()
         return text if text else None
     # Infobip XML wraps repeated items as <results><result/>...</results>.
+    # (the legacy voice report nests <results><results>...</results></results>: the inner one
+    # holds fields, not items).
     tags = [c.tag for c in children]
-    if element.tag == "results" or (len(tags) > 1 and len(set(tags)) == 1):
+    holds_items = all(len(c) > 0 for c in children)
+    if (element.tag == "results" and holds_items) or (len(tags) > 1 and len(set(tags)) == 1):
         return [_xml_value(c) for c in children]
     out: dict[str, Any] = {}
     for child in children:
@@ -475,3 +478,73 @@ def result_kind(item: Item) -> str | None:
     if "receivedAt" in item:
         return "inbound"
     return None
+
+
+# Where the human-readable text of each chat-app inbound type lives (renderer MO_OTT_CONTACT:
+# WhatsApp, Viber, RCS).
+_TEXT_FIELDS = ("text", "caption", "title", "emoji", "payload", "name", "address", "fileName")
+
+
+def _message_text(message: Item) -> str | None:
+    for name in _TEXT_FIELDS:
+        value = as_str(message.get(name))
+        if value:
+            return value
+    return None
+
+
+def ott_inbound(item: Item, channel: str) -> ParsedEvent:
+    """A chat-app inbound item: message{type, ...}; WhatsApp says from, Viber and RCS sender."""
+    message_id = require_message_id(item)
+    message = item.get("message")
+    if not isinstance(message, dict):
+        raise ValueError("message is missing")
+    received_at = as_datetime(item.get("receivedAt"))
+    data = dict(item)
+    text = _message_text(message)
+    if text is not None:
+        data["text"] = text
+    application_id, entity_id = platform_ids(item)
+    return ParsedEvent(
+        kind="inbound",
+        channel=channel,
+        # Inbound ids are unique per message; the type guards against ids reused across types.
+        discriminator=as_str(message.get("type")) or "",
+        message_id=message_id,
+        direction="inbound",
+        sub_type=as_str(message.get("type")),
+        sender=as_str(item.get("from")) or as_str(item.get("sender")),
+        recipient=as_str(item.get("to")),
+        callback_data=as_str(item.get("callbackData")),
+        application_id=application_id,
+        entity_id=entity_id,
+        occurred_at=received_at,
+        sent_at=received_at,
+        price=price_of(item.get("price")),
+        data=data,
+    )
+
+
+def results_parser(
+    channel: str, read: Callable[[Item], ParsedEvent], others: Callable[[Item], ParseResult]
+) -> Parser:
+    """A parser for a product whose callbacks are results[] envelopes (read item by item) or,
+    for the rest, single objects (others)."""
+
+    def parse(body: bytes, content_type: str | None) -> ParseResult:
+        doc = decode_body(body, content_type)
+        items = results_of(doc)
+        if items is not None:
+            return each_item(channel, items, read)
+        if not isinstance(doc, dict):
+            raise ParseError(f"body is a JSON {type(doc).__name__}, not an object")
+        return others(doc)
+
+    return parse
+
+
+def not_known(channel: str, what: str) -> Callable[[Item], ParseResult]:
+    def others(doc: Item) -> ParseResult:
+        return ParseResult(events=[unknown_event(channel, doc, f"not a known {what} callback")])
+
+    return others

@@ -3,7 +3,6 @@ notifications (template updates, identity changes, payments, marketing preferenc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from events.channels.common import (
@@ -18,8 +17,7 @@ from events.channels.common import (
     delivery_report,
     each_item,
     fingerprint,
-    price_of,
-    require_message_id,
+    ott_inbound,
     result_kind,
     results_of,
     seen_report,
@@ -28,44 +26,9 @@ from events.channels.common import (
 
 CHANNEL = "whatsapp"
 
-# Where the human-readable text of each inbound type lives (renderer MO_OTT_CONTACT).
-_TEXT_FIELDS = ("text", "caption", "title", "emoji", "payload", "name", "address")
 
-
-def _message_text(message: Mapping[str, Any]) -> str | None:
-    for name in _TEXT_FIELDS:
-        value = as_str(message.get(name))
-        if value:
-            return value
-    return None
-
-
-def inbound(item: Item, channel: str = CHANNEL) -> ParsedEvent:
-    message_id = require_message_id(item)
-    message = item.get("message")
-    if not isinstance(message, dict):
-        raise ValueError("message is missing")
-    received_at = as_datetime(item.get("receivedAt"))
-    data = dict(item)
-    text = _message_text(message)
-    if text is not None:
-        data["text"] = text
-    return ParsedEvent(
-        kind="inbound",
-        channel=channel,
-        # Inbound ids are unique per message; the type guards against ids reused across types.
-        discriminator=as_str(message.get("type")) or "",
-        message_id=message_id,
-        direction="inbound",
-        sub_type=as_str(message.get("type")),
-        sender=as_str(item.get("from")) or as_str(item.get("sender")),
-        recipient=as_str(item.get("to")),
-        callback_data=as_str(item.get("callbackData")),
-        occurred_at=received_at,
-        sent_at=received_at,
-        price=price_of(item.get("price")),
-        data=data,
-    )
+def inbound(item: Item) -> ParsedEvent:
+    return ott_inbound(item, CHANNEL)
 
 
 def _item(item: Item) -> ParsedEvent:

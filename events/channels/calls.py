@@ -1,0 +1,65 @@
+"""Calls API events: one object with a type (CALL_RECEIVED, CALL_RINGING, CALL_ESTABLISHED,
+CALL_FINISHED, CALL_FAILED, DTMF_CAPTURED, CONFERENCE_*, DIALOG_*, PARTICIPANT_*, ...).
+
+Each event joins its call's timeline (message_id is the callId, kind "call"); the processor
+keeps a call record per callId with its state, duration and hang-up cause.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from events.channels.common import (
+    Item,
+    ParsedEvent,
+    ParseError,
+    ParseResult,
+    as_datetime,
+    as_str,
+    decode_body,
+    each_item,
+    not_known,
+)
+
+CHANNEL = "calls"
+
+
+def _props(doc: Item) -> dict[str, Any]:
+    props = doc.get("properties")
+    return props if isinstance(props, dict) else {}
+
+
+def call_event(doc: Item) -> ParsedEvent:
+    event_type = as_str(doc.get("type"))
+    if event_type is None:
+        raise ValueError("type is missing")
+    props = _props(doc)
+    call = props.get("call") if isinstance(props.get("call"), dict) else None
+    log = props.get("callLog") if isinstance(props.get("callLog"), dict) else None
+    source: dict[str, Any] = call or log or props
+    key = (
+        as_str(doc.get("callId")) or as_str(doc.get("dialogId")) or as_str(doc.get("conferenceId"))
+    )
+    return ParsedEvent(
+        kind="call",
+        channel=CHANNEL,
+        discriminator=f"{event_type}:{doc.get('timestamp')}",
+        message_id=key,
+        direction=(as_str(source.get("direction")) or "").lower() or None,
+        sub_type=event_type,
+        sender=as_str(source.get("from")) or as_str(props.get("sender")),
+        recipient=as_str(source.get("to")),
+        occurred_at=as_datetime(doc.get("timestamp")),
+        data=dict(doc),
+    )
+
+
+def parse(body: bytes, content_type: str | None) -> ParseResult:
+    doc = decode_body(body, content_type)
+    if not isinstance(doc, dict):
+        raise ParseError(f"body is a JSON {type(doc).__name__}, not an object")
+    if isinstance(doc.get("type"), str) and any(
+        k in doc for k in ("callId", "conferenceId", "dialogId", "timestamp")
+    ):
+        return each_item(CHANNEL, [doc], call_event)
+    return not_known(CHANNEL, "Calls")(doc)

@@ -1,0 +1,74 @@
+"""Number Masking: the status report after a call (masking_status), and the callback that
+asks where to connect a call (masking_callback), which the receiver answers from the masking
+sessions before it is processed like any other webhook."""
+
+from __future__ import annotations
+
+from events.channels.common import (
+    Item,
+    ParsedEvent,
+    ParseError,
+    ParseResult,
+    Price,
+    as_datetime,
+    as_decimal,
+    as_str,
+    decode_body,
+    each_item,
+    not_known,
+)
+
+CHANNEL = "number-masking"
+
+
+def is_callback(doc: Item) -> bool:
+    """FACTS.md a.2 row 3: nmCorrelationId + correlationId, and no action/status."""
+    return (
+        "nmCorrelationId" in doc
+        and "correlationId" in doc
+        and "action" not in doc
+        and "status" not in doc
+    )
+
+
+def callback(doc: Item) -> ParsedEvent:
+    return ParsedEvent(
+        kind="masking_callback",
+        channel=CHANNEL,
+        discriminator=f"{doc.get('correlationId')}:{doc.get('dtmfCaptured', False)}",
+        message_id=as_str(doc.get("nmCorrelationId")),
+        direction="inbound",
+        sub_type="DTMF" if doc.get("dtmfCaptured") else "CALL",
+        sender=as_str(doc.get("from")),
+        recipient=as_str(doc.get("to")),
+        data=dict(doc),
+    )
+
+
+def status_report(doc: Item) -> ParsedEvent:
+    # Infobip writes these times as "2018-01-01 12:00:00": no offset, read as UTC.
+    return ParsedEvent(
+        kind="masking_status",
+        channel=CHANNEL,
+        discriminator=f"{doc.get('correlationId')}:{doc.get('action')}:{doc.get('status')}",
+        message_id=as_str(doc.get("nmCorrelationId")),
+        sub_type=as_str(doc.get("status")),
+        sender=as_str(doc.get("from")),
+        recipient=as_str(doc.get("transferTo")) or as_str(doc.get("to")),
+        occurred_at=as_datetime(doc.get("answeredTime")) or as_datetime(doc.get("ringingTime")),
+        price=Price(as_decimal(doc.get("pricePerSecond")), as_str(doc.get("currency")))
+        if doc.get("pricePerSecond") is not None
+        else None,
+        data=dict(doc),
+    )
+
+
+def parse(body: bytes, content_type: str | None) -> ParseResult:
+    doc = decode_body(body, content_type)
+    if not isinstance(doc, dict):
+        raise ParseError(f"body is a JSON {type(doc).__name__}, not an object")
+    if is_callback(doc):
+        return each_item(CHANNEL, [doc], callback)
+    if "nmCorrelationId" in doc and "action" in doc and "status" in doc:
+        return each_item(CHANNEL, [doc], status_report)
+    return not_known(CHANNEL, "Number Masking")(doc)

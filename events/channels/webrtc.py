@@ -1,0 +1,57 @@
+"""WebRTC call link reports (kind call_link): one object per finished call through a link."""
+
+from __future__ import annotations
+
+from events.channels.common import (
+    Item,
+    ParsedEvent,
+    ParseError,
+    ParseResult,
+    as_datetime,
+    as_str,
+    decode_body,
+    each_item,
+    fingerprint,
+    not_known,
+)
+
+CHANNEL = "webrtc"
+
+
+def call_link(doc: Item) -> ParsedEvent:
+    details = doc["callDetails"]
+    if not isinstance(details, dict):
+        raise ValueError("callDetails is not an object")
+    caller = details.get("caller") if isinstance(details.get("caller"), dict) else {}
+    callee = details.get("callee") if isinstance(details.get("callee"), dict) else {}
+    assert isinstance(caller, dict) and isinstance(callee, dict)
+    error = doc.get("errorCode") if isinstance(doc.get("errorCode"), dict) else {}
+    assert isinstance(error, dict)
+
+    def endpoint(leg: dict[str, object]) -> str | None:
+        point = leg.get("endpoint")
+        if not isinstance(point, dict):
+            return None
+        return as_str(point.get("phoneNumber")) or as_str(point.get("identity"))
+
+    return ParsedEvent(
+        kind="call_link",
+        channel=CHANNEL,
+        discriminator=as_str(details.get("dialogId")) or fingerprint(doc),
+        message_id=as_str(doc.get("callLinkId")),
+        sub_type=as_str(error.get("name")),
+        sender=endpoint(caller),
+        recipient=endpoint(callee),
+        occurred_at=as_datetime(caller.get("leaveTime")) or as_datetime(caller.get("startTime")),
+        sent_at=as_datetime(caller.get("startTime")),
+        data=dict(doc),
+    )
+
+
+def parse(body: bytes, content_type: str | None) -> ParseResult:
+    doc = decode_body(body, content_type)
+    if not isinstance(doc, dict):
+        raise ParseError(f"body is a JSON {type(doc).__name__}, not an object")
+    if "callLinkId" in doc and isinstance(doc.get("callDetails"), dict):
+        return each_item(CHANNEL, [doc], call_link)
+    return not_known(CHANNEL, "WebRTC")(doc)
