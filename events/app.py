@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from events.channels import CHANNEL_PATHS, PARSERS
 from events.config import Settings
 from events.ingest import GroupCommitter, WebhookReceiver
+from events.masking import MaskingSessions, normalize_number
 from events.process import Processor
 from events.verify import Verifier
 from events.when import parse_since
@@ -43,6 +44,7 @@ class Services:
     committer: GroupCommitter
     processor: Processor | None
     head: str | None
+    masking: MaskingSessions
 
 
 def build_engine(settings: Settings) -> Engine:
@@ -135,10 +137,49 @@ def event_json(row: Row[Any]) -> dict[str, Any]:
     }
 
 
+def call_json(row: Row[Any], timeline: list[Row[Any]]) -> dict[str, Any]:
+    return {
+        "call_id": row.call_id,
+        "state": row.state,
+        "last_event": row.last_event,
+        "direction": row.direction,
+        "sender": row.sender,
+        "recipient": row.recipient,
+        "started_at": _iso(row.started_at),
+        "answered_at": _iso(row.answered_at),
+        "ended_at": _iso(row.ended_at),
+        "duration_seconds": row.duration_seconds,
+        "hangup_cause": row.hangup_cause,
+        "hangup_description": row.hangup_description,
+        "updated_at": _iso(row.updated_at),
+        "events": [event_json(e) for e in timeline],
+    }
+
+
+def lookup_json(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "number": row.number,
+        "outcome": row.outcome,
+        "reachable": row.outcome == "DELIVERED" if row.outcome else None,
+        "mcc_mnc": row.mcc_mnc,
+        "network": row.network,
+        "ported": row.ported,
+        "ported_network": row.ported_network,
+        "roaming": row.roaming,
+        "roaming_network": row.roaming_network,
+        "error": {"name": row.error_name, "permanent": row.error_permanent}
+        if row.error_name
+        else None,
+        "looked_up_at": _iso(row.looked_up_at),
+        "webhook_id": row.raw_id,
+    }
+
+
 def message_json(row: Row[Any], timeline: list[Row[Any]] | None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "message_id": row.message_id,
         "channel": row.channel,
+        "channel_uncertain": row.channel_uncertain,
         "direction": row.direction,
         "state": row.state,
         "status": _status(row),
@@ -224,6 +265,8 @@ def create_app(
             committer.on_commit = processor.wake
         await committer.start()
         receiver.committer = committer
+        masking = MaskingSessions(eng, fallback_file_url=settings.masking_fallback_file_url)
+        receiver.masking_answer = masking.answer
         if processor is not None:
             processor.start()
         holder["s"] = Services(
@@ -233,6 +276,7 @@ def create_app(
             committer=committer,
             processor=processor,
             head=head_revision(settings.database_url),
+            masking=masking,
         )
         if not settings.webhook_auth_configured:
             log.warning(
@@ -375,6 +419,75 @@ def create_app(
             {"status": "ready" if ok else "not ready", **detail}, 200 if ok else 503
         )
 
+    def get_call(request: Request, s: Services) -> Any:
+        call_id = request.path_params["call_id"]
+        with s.engine.connect() as conn:
+            row = queries.get_call(conn, call_id)
+            if row is None:
+                return _problem(404, f"no call {call_id!r}")
+            timeline = queries.timeline(conn, "calls", call_id)
+        return call_json(row, timeline)
+
+    def get_lookups(request: Request, s: Services) -> Any:
+        number = request.path_params["number"]
+        try:
+            digits = normalize_number(number)
+            limit = int(request.query_params.get("limit", "20"))
+        except ValueError as exc:
+            raise _BadQuery(str(exc)) from None
+        with s.engine.connect() as conn:
+            rows = queries.lookups_for(conn, digits, max(1, min(limit, MAX_PAGE)))
+        if not rows:
+            return _problem(404, f"no lookup for {digits}")
+        items = [lookup_json(r) for r in rows]
+        return {"number": digits, "latest": items[0], "history": items}
+
+    def list_sessions(request: Request, s: Services) -> Any:
+        include_ended = request.query_params.get("all", "").lower() in ("1", "true", "yes")
+        return {"items": s.masking.list(include_ended)}
+
+    def get_session(request: Request, s: Services) -> Any:
+        found = s.masking.get(request.path_params["session_id"])
+        return found if found is not None else _problem(404, "no such masking session")
+
+    def end_session(request: Request, s: Services) -> Any:
+        session_id = request.path_params["session_id"]
+        if not s.masking.end(session_id):
+            return _problem(404, "no live masking session with this id")
+        return s.masking.get(session_id)
+
+    async def create_session(request: Request) -> Response:
+        denied = _reader_denied(request)
+        if denied is not None:
+            return denied
+        try:
+            doc = await request.json()
+        except ValueError:
+            return _problem(
+                400, "send a JSON object: party_a, party_b, masking_number, ttl_seconds"
+            )
+        if not isinstance(doc, dict):
+            return _problem(
+                400, "send a JSON object: party_a, party_b, masking_number, ttl_seconds"
+            )
+        missing = [k for k in ("party_a", "party_b", "masking_number") if not doc.get(k)]
+        if missing:
+            return _problem(400, f"missing: {', '.join(missing)}")
+        try:
+            expires = parse_since(doc["expires_at"]) if doc.get("expires_at") else None
+            ttl = int(doc["ttl_seconds"]) if doc.get("ttl_seconds") is not None else None
+            created = await run_in_threadpool(
+                services().masking.create,
+                str(doc["party_a"]),
+                str(doc["party_b"]),
+                str(doc["masking_number"]),
+                ttl_seconds=ttl,
+                expires_at=expires,
+            )
+        except (ValueError, TypeError) as exc:
+            return _problem(400, str(exc))
+        return JSONResponse(created, status_code=201)
+
     routes = [
         Route("/v1/webhooks/{webhook_id}", reader(get_webhook), methods=["GET"]),
         Route("/v1/messages/{message_id:path}", reader(get_message), methods=["GET"]),
@@ -382,6 +495,12 @@ def create_app(
         Route("/v1/events", reader(list_events), methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/v1/calls/{call_id}", reader(get_call), methods=["GET"]),
+        Route("/v1/lookups/{number}", reader(get_lookups), methods=["GET"]),
+        Route("/v1/masking/sessions", reader(list_sessions), methods=["GET"]),
+        Route("/v1/masking/sessions", create_session, methods=["POST"]),
+        Route("/v1/masking/sessions/{session_id}", reader(get_session), methods=["GET"]),
+        Route("/v1/masking/sessions/{session_id}", reader(end_session), methods=["DELETE"]),
     ]
     framework = Starlette(routes=routes, lifespan=lifespan)
     framework.state.services = services

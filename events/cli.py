@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from events.config import Settings, SettingsError, load_settings
 from events.logs import configure_logging
+
+if TYPE_CHECKING:
+    from events.masking import MaskingSessions
 
 
 def _settings() -> Settings:
@@ -179,6 +184,45 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _masking() -> MaskingSessions:
+    from events.app import build_engine
+    from events.masking import MaskingSessions
+
+    settings = _settings()
+    return MaskingSessions(build_engine(settings))
+
+
+def cmd_masking_create(args: argparse.Namespace) -> int:
+    try:
+        session = _masking().create(args.party_a, args.party_b, args.number, ttl_seconds=args.ttl)
+    except ValueError as exc:
+        print(f"infobip-events masking create: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(session, indent=2))
+    return 0
+
+
+def cmd_masking_list(args: argparse.Namespace) -> int:
+    sessions = _masking().list(include_ended=args.all)
+    if not sessions:
+        print("no masking sessions" + ("" if args.all else " live (--all shows ended ones)"))
+    for s in sessions:
+        state = "live" if s["live"] else "ended"
+        print(
+            f"{s['id']}  {s['party_a']} <-> {s['party_b']} via {s['masking_number']}  "
+            f"{state}, expires {s['expires_at']}"
+        )
+    return 0
+
+
+def cmd_masking_end(args: argparse.Namespace) -> int:
+    if not _masking().end(args.id):
+        print(f"no live masking session {args.id}", file=sys.stderr)
+        return 1
+    print(f"ended {args.id}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="infobip-events",
@@ -245,6 +289,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every stored webhook")
     p.add_argument("--dry-run", action="store_true", help="list what would be replayed")
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser(
+        "masking",
+        help="Number Masking sessions",
+        description="Pairs of parties that reach each other through a masking number: a call "
+        "from one party to the masking number is connected to the other.",
+    )
+    m_sub = p.add_subparsers(dest="masking_command", required=True, metavar="MASKING_COMMAND")
+    q = m_sub.add_parser("create", help="pair two parties", description="Create a session.")
+    q.add_argument("party_a", help="a phone number (digits, + allowed)")
+    q.add_argument("party_b", help="the other phone number")
+    q.add_argument("--number", required=True, help="the masking number they call")
+    q.add_argument("--ttl", type=int, default=3600, help="seconds the session lives (3600)")
+    q.set_defaults(func=cmd_masking_create)
+    q = m_sub.add_parser("list", help="show sessions", description="List live sessions.")
+    q.add_argument("--all", action="store_true", help="ended and expired ones too")
+    q.set_defaults(func=cmd_masking_list)
+    q = m_sub.add_parser("end", help="end a session now", description="End a session.")
+    q.add_argument("id", help="the session id")
+    q.set_defaults(func=cmd_masking_end)
     return parser
 
 

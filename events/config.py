@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     process_idle_seconds: float = Field(default=0.5, gt=0)
     process_max_attempts: int = Field(default=5, ge=1)
 
+    # Number Masking: what a callback with no live session hears (a recording URL); with none
+    # set, the answer carries no instruction and Infobip does not connect the call.
+    masking_fallback_file_url: str | None = None
+
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 

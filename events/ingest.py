@@ -230,7 +230,9 @@ class WebhookReceiver:
         self.ack_type = ack_content_type.encode("latin-1")
         self.basic_realm = basic_realm
         self.committer: GroupCommitter | None = None
-        self.on_stored: Callable[[], None] | None = None
+        # Number Masking callbacks answer with instructions, computed from local data after the
+        # callback is stored (see events.masking).
+        self.masking_answer: Callable[[bytes], bytes | None] | None = None
 
     def handles(self, scope: Scope) -> bool:
         return scope["type"] == "http" and str(scope["path"]).startswith(self.prefix)
@@ -291,7 +293,15 @@ class WebhookReceiver:
             )
             return
         raw_id: str = row["id"]
-        if self.ack_body is not None:
+        content_type = self.ack_type
+        instruction = None
+        if channel == "number-masking" and self.masking_answer is not None:
+            instruction = await asyncio.get_running_loop().run_in_executor(
+                None, self.masking_answer, body
+            )
+        if instruction is not None:
+            content, content_type = instruction, b"application/json"
+        elif self.ack_body is not None:
             content = self.ack_body.replace("{id}", raw_id).encode()
         else:
             content = b'{"id":"' + raw_id.encode() + b'"}'
@@ -300,7 +310,7 @@ class WebhookReceiver:
                 "type": "http.response.start",
                 "status": 200,
                 "headers": [
-                    (b"content-type", self.ack_type),
+                    (b"content-type", content_type),
                     (b"content-length", str(len(content)).encode()),
                     (b"x-webhook-id", raw_id.encode()),
                 ],

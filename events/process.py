@@ -8,6 +8,7 @@ if a batch cannot be written, its rows are retried one by one and only the culpr
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +38,7 @@ from events.states import (
 from storage.db import is_unavailable, write_transaction
 from storage.models import RAW_FAILED, RAW_IGNORED, RAW_PROCESSED
 from storage.queries import (
+    channels_of_messages,
     claim_raw,
     insert_events_ignoring_duplicates,
     insert_lookups,
@@ -181,8 +183,9 @@ class Processor:
         event_rows: list[dict[str, Any]] = []
         parsed: list[tuple[ParsedEvent, str]] = []
         per_raw: list[tuple[Row[Any], str, str | None, list[str]]] = []
-        for raw in rows:
-            items, state, error = self._parse(raw)
+        parsed_rows = [(raw, *self._parse(raw)) for raw in rows]
+        self._resolve_channels(conn, parsed_rows)
+        for raw, items, state, error in parsed_rows:
             keys = []
             for index, event in enumerate(items):
                 row = _event_row(event, raw, index)
@@ -239,6 +242,31 @@ class Processor:
             )
         mark_raw(conn, updates)
         return outcomes
+
+    @staticmethod
+    def _resolve_channels(
+        conn: Connection, parsed_rows: list[tuple[Row[Any], list[ParsedEvent], str, str | None]]
+    ) -> None:
+        """A shared-shape report from /webhooks/auto takes the channel of the message already
+        known by its id, when exactly one channel knows it."""
+        ids = [
+            e.message_id
+            for _, items, _, _ in parsed_rows
+            for e in items
+            if e.channel_uncertain and e.message_id is not None
+        ]
+        if not ids:
+            return
+        known = channels_of_messages(conn, ids)
+        for _, items, _, _ in parsed_rows:
+            for index, event in enumerate(items):
+                if not event.channel_uncertain or event.message_id is None:
+                    continue
+                channels = known.get(event.message_id, set())
+                if len(channels) == 1:
+                    items[index] = dataclasses.replace(
+                        event, channel=channels.pop(), channel_uncertain=False
+                    )
 
     def _fold(self, conn: Connection, fresh: list[ParsedEvent], now: datetime) -> None:
         """Apply new events to their messages. Each message is first folded as if it were new

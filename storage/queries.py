@@ -287,6 +287,20 @@ def update_messages(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     conn.exec_driver_sql(sql, params)
 
 
+def channels_of_messages(conn: Connection, message_ids: Sequence[str]) -> dict[str, set[str]]:
+    """For each message id, the channels that have a message with it."""
+    out: dict[str, set[str]] = {}
+    for chunk in _chunks(sorted(set(message_ids))):
+        rows = conn.execute(
+            select(messages.c.message_id, messages.c.channel).where(
+                messages.c.message_id.in_(list(chunk)), messages.c.channel_uncertain.is_(False)
+            )
+        )
+        for message_id, channel in rows:
+            out.setdefault(message_id, set()).add(channel)
+    return out
+
+
 # ---- calls, lookups, masking sessions (SQLAlchemy Core: not on the hot path) ------------------
 
 

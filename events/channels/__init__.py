@@ -7,6 +7,7 @@ its table of tests, and add one line here.
 from __future__ import annotations
 
 from events.channels import (
+    auto,
     calls,
     email,
     messages_api,
@@ -39,6 +40,8 @@ PARSERS: dict[str, Parser] = {
     "webrtc": webrtc.parse,
     "number-masking": number_masking.parse,
     "number-lookup": number_lookup.parse,
+    # One URL for everything: the decision table of FACTS.md (see events/channels/auto.py).
+    "auto": auto.parse,
 }
 
 # Every channel path of the contract (DESIGN.md) has a parser; "auto" reads the body to tell.

@@ -91,7 +91,7 @@ def typing(item: Item) -> ParsedEvent:
     )
 
 
-def _item(item: Item) -> ParsedEvent:
+def read_item(item: Item) -> ParsedEvent:
     event = as_str(item.get("event"))
     if event == "DELIVERY":
         report = delivery_report(_with_from_to(item), real_channel(item))
@@ -109,4 +109,4 @@ def _item(item: Item) -> ParsedEvent:
     return unknown_event(CHANNEL, item, f"Messages API event {event!r} is not known")
 
 
-parse = results_parser(CHANNEL, _item, not_known(CHANNEL, "Messages API"))
+parse = results_parser(CHANNEL, read_item, not_known(CHANNEL, "Messages API"))
