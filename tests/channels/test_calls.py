@@ -1,0 +1,80 @@
+"""Calls API events: each joins its call's timeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.channels.helpers import check_end_to_end, check_parse
+
+CHANNEL = "calls"
+
+CASES: list[tuple[str, str, list[dict[str, Any]], dict[str, str]]] = [
+    (
+        "call established (verbatim)",
+        "calls/call_established.json",
+        [
+            {
+                "kind": "call",
+                "sub_type": "CALL_ESTABLISHED",
+                "message_id": "123e4567-e89b-12d3-a456-426614174000",
+                "sender": "441134960000",
+            }
+        ],
+        {},
+    ),
+    (
+        "call received",
+        "calls/derived_call_received.json",
+        [{"kind": "call", "sub_type": "CALL_RECEIVED", "direction": "inbound"}],
+        {},
+    ),
+    (
+        "call ringing",
+        "calls/derived_call_ringing.json",
+        [{"kind": "call", "sub_type": "CALL_RINGING"}],
+        {},
+    ),
+    (
+        "DTMF captured",
+        "calls/derived_dtmf_captured.json",
+        [{"kind": "call", "sub_type": "DTMF_CAPTURED", "data.properties.dtmf": "12#"}],
+        {},
+    ),
+    (
+        "call finished with its log",
+        "calls/derived_call_finished.json",
+        [{"kind": "call", "sub_type": "CALL_FINISHED", "recipient": "441134960001"}],
+        {},
+    ),
+    (
+        "call failed",
+        "calls/derived_call_failed.json",
+        [{"kind": "call", "sub_type": "CALL_FAILED", "direction": "outbound"}],
+        {},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "fixture", "expected", "states"), CASES, ids=[c[0] for c in CASES]
+)
+def test_calls_fixture_parses_to_expected_fields(
+    label: str, fixture: str, expected: list[dict[str, Any]], states: dict[str, str]
+) -> None:
+    check_parse(CHANNEL, fixture, expected)
+
+
+@pytest.mark.parametrize(
+    ("label", "fixture", "expected", "states"), CASES, ids=[c[0] for c in CASES]
+)
+def test_calls_fixture_is_stored_processed_and_readable(
+    client: Any,
+    processor: Any,
+    label: str,
+    fixture: str,
+    expected: list[dict[str, Any]],
+    states: dict[str, str],
+) -> None:
+    check_end_to_end(client, processor, CHANNEL, fixture, expected, states)
