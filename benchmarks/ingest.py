@@ -1,12 +1,14 @@
 """Ingest benchmark: the service against a bare Starlette endpoint, same machine, same run.
 
-    python benchmarks/ingest.py [--duration 10] [--connections 32] [--postgres URL]
+    python benchmarks/ingest.py [--duration 10] [--connections 32] [--database URL]
 
 1. Ack rate and latency. Starts `infobip-events serve` on a fresh SQLite file (processor on,
    as in production) and a bare Starlette endpoint under the same uvicorn options, drives each
    with the same load of POSTs of a real SMS delivery report from a separate process (wrk when
    installed, else a Python load generator), and prints both rates, their ratio, and p50/p99
    ack latency.
+3. Number Masking callbacks: the same load of callbacks that match a live session; each is
+   stored, then answered with the session's instructions. Prints p50/p99 answer time.
 2. Processor throughput: normalized results per second on 2,000-result buckets (the largest
    bucket Infobip sends), against a baseline that only decodes the same JSON and inserts one
    row per result into a scratch table (the floor of any processor on this disk).
@@ -145,6 +147,10 @@ def load(url: str, body: Path, connections: int, duration: int) -> dict[str, flo
 def ingest(args: argparse.Namespace, work: Path) -> None:
     body = work / "body.json"
     body.write_bytes(FIXTURE.read_bytes())
+    masking_body = work / "masking.json"
+    masking_body.write_bytes(
+        (ROOT / "tests/fixtures/number-masking/callback_request.json").read_bytes()
+    )
     uvicorn_opts = ["--no-access-log", "--log-level", "warning", "--timeout-keep-alive", "30"]
     results: dict[str, list[dict[str, float]]] = {"bare": [], "service": []}
     for round_no in range(args.rounds):
@@ -174,6 +180,8 @@ def ingest(args: argparse.Namespace, work: Path) -> None:
                 wait_up(url)
                 load(url, body, args.connections, 2)  # warm up
                 results[name].append(load(url, body, args.connections, args.duration))
+                if name == "service" and not args.skip_masking:
+                    results.setdefault("masking", []).append(masking_load(port, masking_body, args))
             finally:
                 stop(proc)
     bare = {k: statistics.median(r[k] for r in results["bare"]) for k in results["bare"][0]}
@@ -195,6 +203,40 @@ def ingest(args: argparse.Namespace, work: Path) -> None:
         f"ratio service/bare      : {svc['rate'] / bare['rate']:.2f}x  (target >= 0.8x); "
         f"p99 ack {svc['p99_ms']:.1f} ms (target <= 20 ms)"
     )
+    if results.get("masking"):
+        m = {k: statistics.median(r[k] for r in results["masking"]) for k in results["masking"][0]}
+        print(
+            f"masking callbacks       : {m['rate']:9.0f} req/s  p50 {m['p50_ms']:.2f} ms"
+            f"  p99 {m['p99_ms']:.2f} ms  non-200: {m['errors']:.0f}  (target p99 <= 20 ms)"
+        )
+        print(
+            f"masking, 4 connections : {m['light_rate']:9.0f} req/s  p50 {m['light_p50_ms']:.2f} ms"
+            f"  p99 {m['light_p99_ms']:.2f} ms"
+        )
+
+
+def masking_load(port: int, body: Path, args: argparse.Namespace) -> dict[str, float]:
+    """Create the session the callbacks match, check one answer, then load the path."""
+    import httpx
+
+    base = f"http://127.0.0.1:{port}"
+    doc = json.loads(body.read_bytes())
+    session = httpx.post(
+        f"{base}/v1/masking/sessions",
+        json={"party_a": doc["from"], "party_b": "41700000001", "masking_number": doc["to"]},
+    )
+    session.raise_for_status()
+    answer = httpx.post(
+        f"{base}/webhooks/number-masking",
+        content=body.read_bytes(),
+        headers={"content-type": "application/json"},
+    ).json()
+    assert answer == {"phoneNumber": "41700000001", "callerId": doc["to"]}, answer
+    url = f"{base}/webhooks/number-masking"
+    load(url, body, args.connections, 2)
+    saturated = load(url, body, args.connections, args.duration)
+    light = load(url, body, 4, args.duration)
+    return {**saturated, **{f"light_{k}": v for k, v in light.items()}}
 
 
 # ---- processor ----------------------------------------------------------------------------------
@@ -289,6 +331,7 @@ def main() -> None:
     parser.add_argument("--database", help="run against this database URL instead of SQLite")
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-processor", action="store_true")
+    parser.add_argument("--skip-masking", action="store_true")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory(prefix="infobip-events-bench-") as tmp:

@@ -266,7 +266,7 @@ def create_app(
         await committer.start()
         receiver.committer = committer
         masking = MaskingSessions(eng, fallback_file_url=settings.masking_fallback_file_url)
-        receiver.masking_answer = masking.answer
+        receiver.answer_masking_with(masking.answer, inline=eng.dialect.name == "sqlite")
         if processor is not None:
             processor.start()
         holder["s"] = Services(

@@ -144,9 +144,10 @@ class MaskingSessions:
                 except Exception:  # the fallback is still an answer; the call must go on
                     row = None
                 if row is not None:
-                    other = row.party_b if row.party_a == caller_n else row.party_a
+                    party_a, party_b, masking_number = row
+                    other = party_b if party_a == caller_n else party_a
                     # The other party sees the masking number, never the caller's own.
-                    instruction = {"phoneNumber": other, "callerId": row.masking_number}
+                    instruction = {"phoneNumber": other, "callerId": masking_number}
         if not instruction and self.fallback_file_url:
             instruction = {"fileUrl": self.fallback_file_url}
         return json.dumps(instruction).encode()

@@ -52,10 +52,17 @@ def make_engine(
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        memory = not path or path == ":memory:"
+        # Keep connections: opening one runs the pragmas below, which is slower than a query.
+        pool_args: dict[str, Any] = (
+            {"poolclass": NullPool}
+            if memory
+            else {"pool_size": pool_size, "max_overflow": 2 * pool_size}
+        )
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
-            poolclass=NullPool if not path or path == ":memory:" else None,
+            **pool_args,
         )
 
         @event.listens_for(engine, "connect")

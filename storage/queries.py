@@ -390,19 +390,24 @@ def end_masking_session(conn: Connection, session_id: str, now: datetime) -> boo
 
 def live_masking_session(
     conn: Connection, masking_number: str, caller: str, now: datetime
-) -> Row[Any] | None:
-    """The live session in which this caller may reach someone through this masking number."""
-    return conn.execute(
-        select(masking_sessions)
-        .where(
-            masking_sessions.c.masking_number == masking_number,
-            masking_sessions.c.ended_at.is_(None),
-            masking_sessions.c.expires_at > now,
-            (masking_sessions.c.party_a == caller) | (masking_sessions.c.party_b == caller),
+) -> tuple[str, str, str] | None:
+    """(party_a, party_b, masking_number) of the live session in which this caller may reach
+    someone through this masking number. Driver-level SQL: a masking callback waits for it."""
+    mark = _placeholder(conn)
+    stamp = _sqlite_datetime(now) if conn.dialect.name == "sqlite" else now
+    # On the driver cursor: one SELECT, without the BEGIN/ROLLBACK of a SQLAlchemy transaction.
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(
+            "SELECT party_a, party_b, masking_number FROM masking_sessions "
+            f"WHERE masking_number = {mark} AND ended_at IS NULL AND expires_at > {mark} "
+            f"AND (party_a = {mark} OR party_b = {mark}) ORDER BY created_at DESC LIMIT 1",
+            (masking_number, stamp, caller, caller),
         )
-        .order_by(masking_sessions.c.created_at.desc())
-        .limit(1)
-    ).first()
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    return (str(row[0]), str(row[1]), str(row[2])) if row is not None else None
 
 
 # ---- read API ---------------------------------------------------------------------------------
