@@ -256,3 +256,31 @@ def test_one_log_line_per_webhook_with_its_id_and_no_body(
     assert (line["channel"], line["items"], line["outcome"]) == ("sms", 2, "processed")
     assert isinstance(line["ms"], float)
     assert "InfoSMS" not in json.dumps(line)  # nothing of the body
+
+
+def test_xml_bomb_posted_as_a_webhook_is_kept_failed_and_expands_nothing(
+    client: Any, processor: Processor, engine: Engine
+) -> None:
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+        b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+        b"<DeliveryReports><results><result><messageId>&lol3;</messageId></result>"
+        b"</results></DeliveryReports>"
+    )
+    external = (
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b"<DeliveryReports><results><result><messageId>&x;</messageId></result>"
+        b"</results></DeliveryReports>"
+    )
+    ids = [
+        post(client, channel, body, "application/xml").headers["x-webhook-id"]
+        for channel, body in (("sms", bomb), ("mms", external), ("auto", bomb))
+    ]
+    drain(processor)
+    for webhook_id in ids:
+        raw = client.get(f"/v1/webhooks/{webhook_id}").json()
+        assert raw["state"] == "failed"
+        assert "refused for safety" in raw["error"]
+        assert raw["events"] == []
+    assert count(engine, events) == 0
