@@ -23,13 +23,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from events.channels import CHANNEL_PATHS, PARSERS
 from events.config import Settings
-from events.ingest import GroupCommitter, WebhookReceiver
+from events.dispatch import Dispatcher, enqueue
+from events.ingest import GroupCommitter, WebhookReceiver, new_id
 from events.masking import MaskingSessions, normalize_number
+from events.membrane.catalogue import SEND_ACTIONS, TEMPLATE_SEND_ACTIONS, Action
+from events.membrane.factory import build_catalogue, build_client
 from events.process import Processor
 from events.verify import Verifier
 from events.when import parse_since
 from storage import queries
-from storage.db import current_revision, head_revision, make_engine, upgrade
+from storage.db import current_revision, head_revision, make_engine, upgrade, write_transaction
+from storage.models import ACTION_STATES
 
 log = structlog.get_logger("events.app")
 
@@ -45,6 +49,8 @@ class Services:
     processor: Processor | None
     head: str | None
     masking: MaskingSessions
+    catalogue: dict[str, Action]
+    dispatcher: Dispatcher | None
 
 
 def build_engine(settings: Settings) -> Engine:
@@ -54,6 +60,21 @@ def build_engine(settings: Settings) -> Engine:
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         pool_size=settings.db_pool_size,
         connect_timeout=settings.db_connect_timeout_seconds,
+    )
+
+
+def build_dispatcher(settings: Settings, engine: Engine) -> Dispatcher:
+    return Dispatcher(
+        engine,
+        build_client(settings),
+        build_catalogue(settings),
+        concurrency=settings.dispatch_concurrency,
+        lease_seconds=settings.dispatch_lease_seconds,
+        backoff_seconds=settings.dispatch_backoff_seconds,
+        backoff_cap_seconds=settings.dispatch_backoff_cap_seconds,
+        idle_seconds=settings.dispatch_idle_seconds,
+        notify_url=settings.notify_url,
+        send_via_proxy=frozenset(settings.membrane_send_via_proxy),
     )
 
 
@@ -135,6 +156,68 @@ def event_json(row: Row[Any]) -> dict[str, Any]:
         "data": row.data,
         "note": row.note,
     }
+
+
+def action_json(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "action": row.action,
+        "channel": row.channel,
+        "state": row.state,
+        "attempts": row.attempts,
+        "max_attempts": row.max_attempts,
+        "next_attempt_at": _iso(row.next_attempt_at)
+        if row.state in ("pending", "unknown_outcome") and row.next_attempt_at.year < 9999
+        else None,
+        "last_error": row.last_error,
+        "input": row.input,
+        "tracking_id": row.tracking_id,
+        "output": row.output,
+        "message_ids": row.message_ids or [],
+        "caused_by_event_id": row.caused_by_event_id,
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+    }
+
+
+SEND_FIELDS = (
+    "to",
+    "text",
+    "from",
+    "subject",
+    "html",
+    "template",
+    "language",
+    "placeholders",
+    "callback_data",
+)
+
+
+def send_request(doc: Any) -> tuple[str, dict[str, Any]]:
+    """POST /v1/send's body -> (catalogue action, its values); ValueError says what is wrong."""
+    if not isinstance(doc, dict):
+        raise ValueError("send a JSON object: channel, to, text, ...")
+    channel = doc.get("channel")
+    if channel not in SEND_ACTIONS:
+        raise ValueError(f"channel must be one of {', '.join(sorted(SEND_ACTIONS))}")
+    unknown = set(doc) - {"channel", *SEND_FIELDS}
+    if unknown:
+        raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
+    values = {k: doc[k] for k in SEND_FIELDS if doc.get(k) not in (None, "")}
+    if "to" not in values:
+        raise ValueError("'to' is required")
+    action = SEND_ACTIONS[channel]
+    if channel == "whatsapp" and "template" in values:
+        action = TEMPLATE_SEND_ACTIONS["whatsapp"]
+    elif "text" not in values and not (channel == "email" and "html" in values):
+        raise ValueError("'text' is required" + (" (or 'html')" if channel == "email" else ""))
+    if channel == "email":
+        missing = [k for k in ("from", "subject") if k not in values]
+        if missing:
+            raise ValueError(f"email needs {' and '.join(repr(m) for m in missing)}")
+    if channel == "whatsapp" and "from" not in values:
+        raise ValueError("whatsapp needs 'from' (your WhatsApp sender number)")
+    return action, values
 
 
 def call_json(row: Row[Any], timeline: list[Row[Any]]) -> dict[str, Any]:
@@ -266,6 +349,10 @@ def create_app(
         await committer.start()
         receiver.committer = committer
         masking = MaskingSessions(eng, fallback_file_url=settings.masking_fallback_file_url)
+        catalogue = build_catalogue(settings)
+        dispatcher = build_dispatcher(settings, eng) if run_processor else None
+        if dispatcher is not None:
+            dispatcher.start()
         receiver.answer_masking_with(masking.answer, inline=eng.dialect.name == "sqlite")
         if processor is not None:
             processor.start()
@@ -277,6 +364,8 @@ def create_app(
             processor=processor,
             head=head_revision(settings.database_url),
             masking=masking,
+            catalogue=catalogue,
+            dispatcher=dispatcher,
         )
         if not settings.webhook_auth_configured:
             log.warning(
@@ -291,6 +380,8 @@ def create_app(
             await committer.stop()
             if processor is not None:
                 await run_in_threadpool(processor.stop)
+            if dispatcher is not None:
+                await run_in_threadpool(dispatcher.stop)
             if engine is None:
                 eng.dispose()
 
@@ -488,6 +579,58 @@ def create_app(
             return _problem(400, str(exc))
         return JSONResponse(created, status_code=201)
 
+    def get_action(request: Request, s: Services) -> Any:
+        action_id = request.path_params["action_id"]
+        with s.engine.connect() as conn:
+            row = queries.get_action(conn, action_id)
+        return action_json(row) if row else _problem(404, f"no action {action_id!r}")
+
+    def list_actions(request: Request, s: Services) -> Any:
+        state = request.query_params.get("state")
+        if state and state not in ACTION_STATES:
+            raise _BadQuery(f"state must be one of {', '.join(ACTION_STATES)}")
+        _, _, limit = _list_query(request, ())
+        cursor = request.query_params.get("cursor")
+        with s.engine.connect() as conn:
+            rows = queries.list_actions(conn, state, cursor, limit)
+        items = [action_json(r) for r in rows]
+        return {"items": items, "next_cursor": rows[-1].id if len(rows) == limit else None}
+
+    async def send(request: Request) -> Response:
+        denied = _reader_denied(request)
+        if denied is not None:
+            return denied
+        try:
+            doc = await request.json()
+        except ValueError:
+            return _problem(400, "send a JSON object: channel, to, text, ...")
+        try:
+            action_key, values = send_request(doc)
+        except ValueError as exc:
+            return _problem(400, str(exc))
+        s = services()
+        key = request.headers.get("idempotency-key") or new_id()
+
+        def enqueue_it() -> tuple[str, bool]:
+            with write_transaction(s.engine) as conn:
+                return enqueue(
+                    conn,
+                    s.catalogue,
+                    action_key,
+                    values,
+                    idempotency_key=f"send:{key}",
+                    max_attempts=settings.dispatch_max_attempts,
+                )
+
+        action_id, created = await run_in_threadpool(enqueue_it)
+        if s.dispatcher is not None:
+            s.dispatcher.wake()
+        return JSONResponse(
+            {"id": action_id, "action": action_key, "created": created},
+            status_code=202,
+            headers={"Location": f"/v1/actions/{action_id}"},
+        )
+
     routes = [
         Route("/v1/webhooks/{webhook_id}", reader(get_webhook), methods=["GET"]),
         Route("/v1/messages/{message_id:path}", reader(get_message), methods=["GET"]),
@@ -496,6 +639,9 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/v1/calls/{call_id}", reader(get_call), methods=["GET"]),
+        Route("/v1/send", send, methods=["POST"]),
+        Route("/v1/actions", reader(list_actions), methods=["GET"]),
+        Route("/v1/actions/{action_id}", reader(get_action), methods=["GET"]),
         Route("/v1/lookups/{number}", reader(get_lookups), methods=["GET"]),
         Route("/v1/masking/sessions", reader(list_sessions), methods=["GET"]),
         Route("/v1/masking/sessions", create_session, methods=["POST"]),

@@ -84,13 +84,14 @@ def cmd_receiver(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     import signal
 
-    from events.app import build_engine, build_processor
+    from events.app import build_dispatcher, build_engine, build_processor
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
     _check_schema(settings)
     engine = build_engine(settings)
     processor = build_processor(settings, engine)
+    dispatcher = build_dispatcher(settings, engine)
     if args.once:
         total = 0
         while True:
@@ -98,11 +99,21 @@ def cmd_worker(args: argparse.Namespace) -> int:
             total += len(outcomes)
             if len(outcomes) < processor.batch_size:
                 break
-        print(f"processed {total} webhooks", file=sys.stderr)
+        ran = 0
+        while (n := dispatcher.run_once()) > 0:
+            ran += n
+        print(f"processed {total} webhooks, ran {ran} actions", file=sys.stderr)
         return 0
-    signal.signal(signal.SIGTERM, lambda *_: processor.stop(0))
+    dispatcher.start()
+
+    def stop(*_: object) -> None:
+        processor.stop(0)
+        dispatcher.stop(0)
+
+    signal.signal(signal.SIGTERM, stop)
     with contextlib.suppress(KeyboardInterrupt):
         processor.run_forever()
+    dispatcher.stop()
     return 0
 
 
@@ -223,6 +234,121 @@ def cmd_masking_end(args: argparse.Namespace) -> int:
     return 0
 
 
+def _enqueue_and_run(action_key: str, values: dict[str, object], run: bool) -> int:
+    """Put an action in the outbox; with run, dispatch until it has an outcome."""
+    from events.app import action_json, build_dispatcher, build_engine
+    from events.dispatch import enqueue
+    from events.ingest import new_id
+    from storage.db import write_transaction
+    from storage.queries import get_action
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    _check_schema(settings)
+    engine = build_engine(settings)
+    dispatcher = build_dispatcher(settings, engine)
+    try:
+        with write_transaction(engine) as conn:
+            action_id, _ = enqueue(
+                conn,
+                dispatcher.catalogue,
+                action_key,
+                values,
+                idempotency_key=f"cli:{new_id()}",
+                max_attempts=settings.dispatch_max_attempts,
+            )
+    except ValueError as exc:
+        print(f"infobip-events: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"queued {action_key} as {action_id} (transport {dispatcher.client.name})", file=sys.stderr
+    )
+    if run:
+        dispatcher.run_once()
+    with engine.connect() as conn:
+        row = get_action(conn, action_id)
+    assert row is not None
+    print(json.dumps(action_json(row), indent=2))
+    dispatcher.stop(0)
+    return 0 if row.state in ("done", "pending") else 1
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from events.app import send_request
+
+    doc = {
+        "channel": args.channel,
+        "to": args.to,
+        "text": args.text,
+        "from": args.sender,
+        "subject": args.subject,
+        "html": args.html,
+        "template": args.template,
+        "callback_data": args.callback_data,
+    }
+    try:
+        action_key, values = send_request({k: v for k, v in doc.items() if v is not None})
+    except ValueError as exc:
+        print(f"infobip-events send: {exc}", file=sys.stderr)
+        return 2
+    return _enqueue_and_run(action_key, values, run=not args.queue_only)
+
+
+def cmd_actions_run(args: argparse.Namespace) -> int:
+    try:
+        values = json.loads(args.input)
+    except ValueError as exc:
+        print(f"infobip-events actions run: --input is not JSON: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(values, dict):
+        print("infobip-events actions run: --input must be a JSON object", file=sys.stderr)
+        return 2
+    return _enqueue_and_run(args.key, values, run=not args.queue_only)
+
+
+def cmd_actions_ls(args: argparse.Namespace) -> int:
+    from events.app import build_engine
+    from storage.queries import list_actions
+
+    settings = _settings()
+    engine = build_engine(settings)
+    with engine.connect() as conn:
+        rows = list_actions(conn, args.state, None, args.limit)
+    if not rows:
+        print("no actions" + (f" in state {args.state}" if args.state else ""))
+    for r in rows:
+        error = f"  {r.last_error[:80]}" if r.last_error else ""
+        print(f"{r.id}  {r.state:<15} {r.action:<32} attempts {r.attempts}{error}")
+    return 0
+
+
+def cmd_actions_retry(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from events.app import build_engine
+    from storage.db import write_transaction
+    from storage.queries import retry_action
+
+    settings = _settings()
+    engine = build_engine(settings)
+    with write_transaction(engine) as conn:
+        ok = retry_action(conn, args.id, datetime.now(UTC))
+    if not ok:
+        print(f"no failed, dead or unknown-outcome action {args.id}", file=sys.stderr)
+        return 1
+    print(f"{args.id} is pending again")
+    return 0
+
+
+def cmd_membrane_check(_args: argparse.Namespace) -> int:
+    from events.membrane.check import check
+
+    settings = _settings()
+    lines, ok = check(settings)
+    print("\n".join(lines))
+    return 0 if ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="infobip-events",
@@ -309,6 +435,60 @@ def build_parser() -> argparse.ArgumentParser:
     q = m_sub.add_parser("end", help="end a session now", description="End a session.")
     q.add_argument("id", help="the session id")
     q.set_defaults(func=cmd_masking_end)
+
+    p = sub.add_parser(
+        "send",
+        help="send a message through Membrane (via the outbox)",
+        description="Queue a message in the outbox and dispatch it through Membrane (the "
+        "transport of INFOBIP_EVENTS_MEMBRANE_TRANSPORT; dry-run by default).",
+    )
+    p.add_argument("--channel", required=True, choices=["sms", "email", "whatsapp", "voice"])
+    p.add_argument("--to", required=True)
+    p.add_argument("--text")
+    p.add_argument("--from", dest="sender", help="sender id, number or address")
+    p.add_argument("--subject", help="email subject")
+    p.add_argument("--html", help="email HTML body")
+    p.add_argument("--template", help="WhatsApp template name")
+    p.add_argument("--callback-data")
+    p.add_argument("--queue-only", action="store_true", help="leave it to the dispatcher")
+    p.set_defaults(func=cmd_send)
+
+    p = sub.add_parser("actions", help="the outbox", description="Outbox actions.")
+    a_sub = p.add_subparsers(dest="actions_command", required=True, metavar="ACTIONS_COMMAND")
+    q = a_sub.add_parser(
+        "run",
+        help="run a catalogue action",
+        description="Queue a catalogue action (KEY, e.g. get-sms-message-logs) with the values "
+        "its template takes (--input '{\"to\": ...}') and run it.",
+    )
+    q.add_argument("key")
+    q.add_argument("--input", default="{}", help="JSON object of template values")
+    q.add_argument("--queue-only", action="store_true")
+    q.set_defaults(func=cmd_actions_run)
+    q = a_sub.add_parser("ls", help="list actions", description="List actions, newest first.")
+    q.add_argument(
+        "--state", choices=["pending", "running", "done", "failed", "dead", "unknown_outcome"]
+    )
+    q.add_argument("--limit", type=int, default=50)
+    q.set_defaults(func=cmd_actions_ls)
+    q = a_sub.add_parser(
+        "retry",
+        help="queue a failed, dead or unknown-outcome action again",
+        description="Put an action back in the queue. For an unknown outcome this sends again: "
+        "check first that Infobip did not send it.",
+    )
+    q.add_argument("id")
+    q.set_defaults(func=cmd_actions_retry)
+
+    p = sub.add_parser("membrane", help="Membrane", description="Membrane commands.")
+    m2 = p.add_subparsers(dest="membrane_command", required=True, metavar="MEMBRANE_COMMAND")
+    q = m2.add_parser(
+        "check",
+        help="validate the action templates against the connection's schemas",
+        description="List the connection's actions and validate every catalogue template "
+        "against the action's inputSchema (jsonschema), saying what does not fit.",
+    )
+    q.set_defaults(func=cmd_membrane_check)
     return parser
 
 

@@ -100,6 +100,31 @@ class Settings(BaseSettings):
     process_idle_seconds: float = Field(default=0.5, gt=0)
     process_max_attempts: int = Field(default=5, ge=1)
 
+    # Membrane (see events/membrane/): dry-run unless configured.
+    membrane_transport: Literal["dry-run", "cli", "http"] = "dry-run"
+    membrane_cli: str | None = None
+    membrane_api_url: str = "https://api.getmembrane.com"
+    membrane_token: SecretStr | None = None
+    membrane_workspace_key: str | None = None
+    membrane_workspace_secret: SecretStr | None = None
+    membrane_tenant_key: str | None = None
+    membrane_connection_id: str | None = None
+    membrane_timeout_seconds: float = Field(default=30.0, gt=0)
+    # A JSON file {action key: input template} overriding the catalogue's templates.
+    membrane_templates: Path | None = None
+    # Channels whose sends go through the proxied Infobip API instead of the action ("sms").
+    membrane_send_via_proxy: CsvList = Field(default_factory=list)
+    # Where Infobip should post the delivery reports of what the service sends.
+    notify_url: str | None = None
+
+    # Dispatcher (outbox -> Membrane)
+    dispatch_concurrency: int = Field(default=32, ge=1, le=512)
+    dispatch_max_attempts: int = Field(default=6, ge=1)
+    dispatch_lease_seconds: float = Field(default=120.0, gt=0)
+    dispatch_backoff_seconds: float = Field(default=2.0, gt=0)
+    dispatch_backoff_cap_seconds: float = Field(default=600.0, gt=0)
+    dispatch_idle_seconds: float = Field(default=0.5, gt=0)
+
     # Number Masking: what a callback with no live session hears (a recording URL); with none
     # set, the answer carries no instruction and Infobip does not connect the call.
     masking_fallback_file_url: str | None = None
@@ -107,7 +132,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 
-    @field_validator("webhook_allowed_ips", "trusted_proxies", "keep_headers", mode="before")
+    @field_validator(
+        "webhook_allowed_ips",
+        "trusted_proxies",
+        "keep_headers",
+        "membrane_send_via_proxy",
+        mode="before",
+    )
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
@@ -157,6 +188,23 @@ class Settings(BaseSettings):
             raise ValueError(
                 "set both INFOBIP_EVENTS_WEBHOOK_USERNAME and INFOBIP_EVENTS_WEBHOOK_PASSWORD, "
                 "or neither"
+            )
+        if self.membrane_transport == "cli" and not self.membrane_cli:
+            raise ValueError(
+                "INFOBIP_EVENTS_MEMBRANE_TRANSPORT=cli needs INFOBIP_EVENTS_MEMBRANE_CLI, the "
+                "absolute path of the membrane executable"
+            )
+        if self.membrane_transport != "dry-run" and not self.membrane_connection_id:
+            raise ValueError(
+                "set INFOBIP_EVENTS_MEMBRANE_CONNECTION_ID to the Infobip connection "
+                "(membrane connection list --json)"
+            )
+        if self.membrane_transport == "http" and not (
+            self.membrane_token or (self.membrane_workspace_key and self.membrane_workspace_secret)
+        ):
+            raise ValueError(
+                "INFOBIP_EVENTS_MEMBRANE_TRANSPORT=http needs INFOBIP_EVENTS_MEMBRANE_TOKEN, or "
+                "INFOBIP_EVENTS_MEMBRANE_WORKSPACE_KEY and _WORKSPACE_SECRET"
             )
         if self.webhook_hmac_secret is not None and not self.webhook_hmac_header:
             raise ValueError(

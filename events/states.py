@@ -139,6 +139,7 @@ class MessageState:
     done_at: datetime | None = None
     seen_at: datetime | None = None
     channel_uncertain: bool = False
+    action_id: str | None = None
     changed: set[str] = field(default_factory=set)
 
     @property

@@ -89,6 +89,8 @@ class Message(StatusColumns, table=True):
     message_id: str = Field(sa_column=Column(Text(), nullable=False))
     # True when the channel was a best guess (a shared-shape report posted to /webhooks/auto).
     channel_uncertain: bool = Field(default=False)
+    # The outbox action that sent it, when this service sent it.
+    action_id: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
     direction: str = Field(sa_column=Column(String(16), nullable=False))
     state: str = Field(sa_column=Column(String(16), nullable=False))
     sender: str | None = _text()
@@ -198,3 +200,39 @@ class MaskingSession(SQLModel, table=True):
 calls = Call.__table__  # type: ignore[attr-defined]
 lookups = Lookup.__table__  # type: ignore[attr-defined]
 masking_sessions = MaskingSession.__table__  # type: ignore[attr-defined]
+
+
+# Outbox states (the read API shows them as they are).
+ACTION_STATES = ("pending", "running", "done", "failed", "dead", "unknown_outcome")
+
+
+class OutboxAction(SQLModel, table=True):
+    """One action to run through Membrane: enqueued in the transaction of what caused it, run
+    by the dispatcher under a lease, retried with backoff, dead after its last attempt."""
+
+    __tablename__ = "actions"
+    __table_args__ = (Index("ix_actions_due", "state", "next_attempt_at"),)
+
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    idempotency_key: str = Field(sa_column=Column(String(200), nullable=False, unique=True))
+    action: str = Field(sa_column=Column(String(64), nullable=False))
+    channel: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    input: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON(), nullable=False))
+    # Our own message id, sent with the message, so that the logs can find it after a send
+    # whose outcome is unknown.
+    tracking_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    state: str = Field(sa_column=Column(String(16), nullable=False))
+    attempts: int = Field(default=0)
+    max_attempts: int = Field(default=5)
+    next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    lease_until: datetime | None = _dt()
+    leased_by: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    last_error: str | None = _text()
+    output: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON(), nullable=True))
+    message_ids: list[str] | None = Field(default=None, sa_column=Column(JSON(), nullable=True))
+    caused_by_event_id: int | None = Field(default=None, sa_type=BigIntPK, nullable=True)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+outbox = OutboxAction.__table__  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from storage.models import (
     lookups,
     masking_sessions,
     messages,
+    outbox,
     raw_webhooks,
 )
 from storage.types import DecimalString, UTCDateTime
@@ -408,6 +409,97 @@ def live_masking_session(
     finally:
         cursor.close()
     return (str(row[0]), str(row[1]), str(row[2])) if row is not None else None
+
+
+# ---- outbox ------------------------------------------------------------------------------------
+
+
+def enqueue_action(conn: Connection, row: dict[str, Any]) -> tuple[str, bool]:
+    """(action id, whether it is new): a second enqueue with the same idempotency key is a
+    no-op that returns the first action (the unique index decides, not a check)."""
+    stmt = _insert_ignore(conn, outbox, [row], ["idempotency_key"]).returning(outbox.c.id)
+    created = conn.execute(stmt, [row]).first()
+    if created is not None:
+        return str(created[0]), True
+    existing = conn.execute(
+        select(outbox.c.id).where(outbox.c.idempotency_key == row["idempotency_key"])
+    ).scalar_one()
+    return str(existing), False
+
+
+def claim_actions(
+    conn: Connection, now: datetime, limit: int, lease_until: datetime, worker: str
+) -> list[dict[str, Any]]:
+    """Due actions, leased to this worker: pending ones whose time has come, unknown outcomes
+    due for a check, and running ones whose lease expired (their dispatcher died). Each row
+    comes back with the state it had before (claimed_from)."""
+    due = (
+        outbox.c.state.in_(["pending", "unknown_outcome"]) & (outbox.c.next_attempt_at <= now)
+    ) | ((outbox.c.state == "running") & (outbox.c.lease_until < now))
+    stmt = select(outbox).where(due).order_by(outbox.c.next_attempt_at).limit(limit)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = [dict(r._mapping) for r in conn.execute(stmt)]
+    if not rows:
+        return []
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.id.in_([r["id"] for r in rows]))
+        .values(state="running", lease_until=lease_until, leased_by=worker, updated_at=now)
+    )
+    for row in rows:
+        row["claimed_from"] = row["state"]
+    return rows
+
+
+def finish_action(conn: Connection, action_id: str, worker: str, values: dict[str, Any]) -> bool:
+    """Write an action's outcome, only while this worker still holds its lease (a dispatcher
+    whose lease expired must not overwrite the one that took the row over)."""
+    result = conn.execute(
+        update(outbox)
+        .where(outbox.c.id == action_id, outbox.c.leased_by == worker)
+        .values(lease_until=None, leased_by=None, **values)
+    )
+    return bool(result.rowcount)
+
+
+def get_action(conn: Connection, action_id: str) -> Row[Any] | None:
+    return conn.execute(select(outbox).where(outbox.c.id == action_id)).first()
+
+
+def list_actions(
+    conn: Connection, state: str | None, before_id: str | None, limit: int
+) -> list[Row[Any]]:
+    stmt = select(outbox)
+    if state:
+        stmt = stmt.where(outbox.c.state == state)
+    if before_id:
+        stmt = stmt.where(outbox.c.id < before_id)
+    return list(conn.execute(stmt.order_by(outbox.c.id.desc()).limit(limit)))
+
+
+def retry_action(conn: Connection, action_id: str, now: datetime) -> bool:
+    """Put a failed, dead or unknown-outcome action back in the queue (a person decided)."""
+    result = conn.execute(
+        update(outbox)
+        .where(outbox.c.id == action_id, outbox.c.state.in_(["failed", "dead", "unknown_outcome"]))
+        .values(state="pending", next_attempt_at=now, attempts=0, updated_at=now, tracking_id=None)
+    )
+    return bool(result.rowcount)
+
+
+def link_messages(conn: Connection, keys: Sequence[tuple[str, str]], action_id: str) -> None:
+    """Messages that already existed (their report came first) learn which action sent them."""
+    for channel, message_id in keys:
+        conn.execute(
+            update(messages)
+            .where(
+                messages.c.channel == channel,
+                messages.c.message_id == message_id,
+                messages.c.action_id.is_(None),
+            )
+            .values(action_id=action_id)
+        )
 
 
 # ---- read API ---------------------------------------------------------------------------------

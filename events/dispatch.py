@@ -1,0 +1,388 @@
+"""The dispatcher: outbox -> Membrane, with leases, bounded concurrency, retries with capped
+exponential backoff and jitter, dead letters, and no blind resend of a send whose outcome is
+unknown.
+
+A send carries a message id of ours (tracking_id). When its outcome is unknown (a timeout, a 5xx,
+a dispatcher that died holding the lease) the next attempt first reads the logs for that id:
+found means it was sent, and the action is done with what the logs say; not found means Infobip
+never had it, and only then is it sent again. A channel with no logs to read (WhatsApp) parks
+the action as unknown_outcome for a person (`infobip-events actions retry ID`).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine
+
+from events.ingest import new_id
+from events.membrane.catalogue import Action, message_ids, render
+from events.membrane.client import Failure, MembraneClient, MembraneError, classify
+from events.states import MessageState
+from storage.db import is_unavailable, write_transaction
+from storage.queries import (
+    claim_actions,
+    enqueue_action,
+    finish_action,
+    insert_new_messages,
+    link_messages,
+)
+
+log = structlog.get_logger("events.dispatch")
+
+# An unknown outcome that no log can settle waits for a person, not for a clock.
+PARKED = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def enqueue(
+    conn: Any,
+    catalogue: dict[str, Action],
+    action_key: str,
+    values: dict[str, Any],
+    *,
+    idempotency_key: str,
+    caused_by_event_id: int | None = None,
+    max_attempts: int = 6,
+    now: datetime | None = None,
+) -> tuple[str, bool]:
+    """Put an action in the outbox inside the caller's transaction (with the events that cause
+    it). Returns (action id, created)."""
+    action = catalogue.get(action_key)
+    if action is None:
+        raise ValueError(f"{action_key!r} is not in the action catalogue")
+    now = now or datetime.now(UTC)
+    action_id = new_id()
+    row = {
+        "id": action_id,
+        "idempotency_key": idempotency_key,
+        "action": action_key,
+        "channel": action.channel,
+        "input": values,
+        # Infobip lets the sender choose the message id; ours makes a send findable in the logs.
+        "tracking_id": f"ie-{action_id}" if action.sends else None,
+        "state": "pending",
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "next_attempt_at": now,
+        "lease_until": None,
+        "leased_by": None,
+        "last_error": None,
+        "output": None,
+        "message_ids": None,
+        "caused_by_event_id": caused_by_event_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return enqueue_action(conn, row)
+
+
+@dataclass
+class Outcome:
+    values: dict[str, Any]
+    messages: list[tuple[str, str]]
+    recipient: str | None = None
+    callback_data: str | None = None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: Engine,
+        client: MembraneClient,
+        catalogue: dict[str, Action],
+        *,
+        concurrency: int = 32,
+        lease_seconds: float = 120.0,
+        backoff_seconds: float = 2.0,
+        backoff_cap_seconds: float = 600.0,
+        idle_seconds: float = 0.5,
+        notify_url: str | None = None,
+        send_via_proxy: frozenset[str] = frozenset(),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.client = client
+        self.catalogue = catalogue
+        self.concurrency = concurrency
+        self.lease = timedelta(seconds=lease_seconds)
+        self.backoff = backoff_seconds
+        self.backoff_cap = backoff_cap_seconds
+        self.idle_seconds = idle_seconds
+        self.notify_url = notify_url
+        self.send_via_proxy = send_via_proxy
+        self.clock = clock
+        self.worker = f"{os.getpid()}-{new_id()[-8:]}"
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="dispatch")
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---- one action (no database inside: only Membrane) ---------------------------------------
+
+    def _values(self, row: dict[str, Any]) -> dict[str, Any]:
+        values = dict(row["input"])
+        if row.get("tracking_id"):
+            values["message_id"] = row["tracking_id"]
+        if self.notify_url and "notify_url" not in values:
+            values["notify_url"] = self.notify_url
+        return values
+
+    def _send(self, action: Action, values: dict[str, Any]) -> Any:
+        if action.proxy is not None and action.channel in self.send_via_proxy:
+            method, path, body = action.proxy
+            return self.client.request(method, path, body=render(body, values))
+        return self.client.run_action(action.key, render(action.template, values) or {}).output
+
+    def _lookup(self, action: Action, tracking_id: str) -> Any | None:
+        """What the logs know of our message id, or None when Infobip has no trace of it."""
+        assert action.lookup is not None
+        key, template = action.lookup
+        output = self.client.run_action(key, render(template, {"message_id": tracking_id}) or {})
+        found = [i for i in message_ids(output.output) if i == tracking_id]
+        return output.output if found else None
+
+    def execute(self, row: dict[str, Any]) -> Outcome:
+        """Run one claimed action and say what to write back. Never raises."""
+        now = self.clock()
+        action = self.catalogue.get(row["action"])
+        attempts = int(row["attempts"])
+        if action is None:
+            return Outcome(
+                {
+                    "state": "failed",
+                    "last_error": f"unknown action {row['action']!r}",
+                    "updated_at": now,
+                },
+                [],
+            )
+        values = self._values(row)
+        # A send that may already have happened is looked up before anything is sent again.
+        uncertain = action.sends and row["claimed_from"] in ("unknown_outcome", "running")
+        try:
+            if uncertain:
+                if action.lookup is None or not row.get("tracking_id"):
+                    return Outcome(
+                        {
+                            "state": "unknown_outcome",
+                            "next_attempt_at": PARKED,
+                            "updated_at": now,
+                            "last_error": (row.get("last_error") or "")
+                            + " | no log can tell whether it was sent: check, then "
+                            "`infobip-events actions retry`",
+                        },
+                        [],
+                    )
+                found = self._lookup(action, str(row["tracking_id"]))
+                if found is not None:
+                    return self._done(action, row, found, values, now, note="found in the logs")
+            attempts += 1
+            output = self._send(action, values)
+            return self._done(action, row, output, values, now, attempts=attempts)
+        except MembraneError as error:
+            failure = classify(error, sends=action.sends and not uncertain)
+            if uncertain and failure is not Failure.PERMANENT:
+                failure = Failure.UNKNOWN_OUTCOME  # the check itself failed: still unknown
+            return self._failed(row, error, failure, attempts, now)
+        except Exception as exc:  # a bug must not kill the dispatcher
+            return Outcome(
+                {
+                    "state": "failed",
+                    "attempts": attempts,
+                    "updated_at": now,
+                    "last_error": f"{type(exc).__name__}: {exc}",
+                },
+                [],
+            )
+
+    def _done(
+        self,
+        action: Action,
+        row: dict[str, Any],
+        output: Any,
+        values: dict[str, Any],
+        now: datetime,
+        *,
+        attempts: int | None = None,
+        note: str | None = None,
+    ) -> Outcome:
+        ids = message_ids(output) if action.sends else []
+        result: dict[str, Any] = {
+            "state": "done",
+            "output": output if isinstance(output, dict) else {"value": output},
+            "message_ids": ids,
+            "last_error": note,
+            "updated_at": now,
+        }
+        if attempts is not None:
+            result["attempts"] = attempts
+        messages = [(action.channel, i) for i in ids] if action.channel else []
+        to = values.get("to")
+        return Outcome(
+            result,
+            messages,
+            recipient=str(to) if isinstance(to, (str, int)) else None,
+            callback_data=values.get("callback_data"),
+        )
+
+    def _failed(
+        self,
+        row: dict[str, Any],
+        error: MembraneError,
+        failure: Failure,
+        attempts: int,
+        now: datetime,
+    ) -> Outcome:
+        message = str(error)[:2000]
+        if error.stderr:
+            message += f" | stderr: {error.stderr.strip()[:500]}"
+        if failure is Failure.PERMANENT:
+            return Outcome(
+                {"state": "failed", "attempts": attempts, "last_error": message, "updated_at": now},
+                [],
+            )
+        if attempts >= int(row["max_attempts"]):
+            state = "unknown_outcome" if failure is Failure.UNKNOWN_OUTCOME else "dead"
+            return Outcome(
+                {
+                    "state": state,
+                    "attempts": attempts,
+                    "last_error": message,
+                    "next_attempt_at": PARKED,
+                    "updated_at": now,
+                },
+                [],
+            )
+        delay = self.delay(attempts, error.retry_after)
+        state = "unknown_outcome" if failure is Failure.UNKNOWN_OUTCOME else "pending"
+        return Outcome(
+            {
+                "state": state,
+                "attempts": attempts,
+                "last_error": message,
+                "next_attempt_at": now + timedelta(seconds=delay),
+                "updated_at": now,
+            },
+            [],
+        )
+
+    def delay(self, attempts: int, retry_after: float | None) -> float:
+        """Capped exponential backoff with full jitter; a Retry-After is a floor."""
+        ceiling = min(self.backoff_cap, self.backoff * 2 ** max(0, attempts - 1))
+        delay = random.uniform(ceiling / 2, ceiling)
+        return max(delay, retry_after or 0.0)
+
+    # ---- claiming and writing back -------------------------------------------------------------
+
+    def claim(self, limit: int) -> list[dict[str, Any]]:
+        now = self.clock()
+        with write_transaction(self.engine) as conn:
+            return claim_actions(conn, now, limit, now + self.lease, self.worker)
+
+    def write(self, done: list[tuple[dict[str, Any], Outcome]]) -> None:
+        with write_transaction(self.engine) as conn:
+            for row, outcome in done:
+                if not finish_action(conn, row["id"], self.worker, outcome.values):
+                    log.warning("lease lost before the result was written", action=row["id"])
+                    continue
+                if outcome.messages:
+                    self._track(conn, row, outcome)
+                log.info(
+                    "action",
+                    id=row["id"],
+                    action=row["action"],
+                    outcome=outcome.values["state"],
+                    attempts=outcome.values.get("attempts"),
+                    messages=len(outcome.messages),
+                )
+
+    def _track(self, conn: Any, row: dict[str, Any], outcome: Outcome) -> None:
+        """Outbound messages wait as `unknown` for their reports, linked to the action."""
+        now = self.clock()
+        rows = []
+        for channel, message_id in outcome.messages:
+            msg = MessageState(
+                channel=channel,
+                message_id=message_id,
+                direction="outbound",
+                state="unknown",
+                recipient=outcome.recipient,
+                callback_data=outcome.callback_data,
+                action_id=row["id"],
+            )
+            rows.append({**msg.values(), "created_at": now, "updated_at": now})
+        inserted = insert_new_messages(conn, rows)
+        link_messages(conn, [k for k in outcome.messages if k not in inserted], row["id"])
+
+    def run_once(self) -> int:
+        """Claim what is due, run it, write it back. Returns how many actions ran."""
+        rows = self.claim(self.concurrency)
+        if not rows:
+            return 0
+        results = list(self._pool.map(self.execute, rows))
+        self.write(list(zip(rows, results, strict=True)))
+        return len(rows)
+
+    def run_forever(self) -> None:
+        """Keep up to `concurrency` actions in flight; claim more as slots free up."""
+        running: dict[Future[Outcome], dict[str, Any]] = {}
+        backoff = self.idle_seconds
+        while not self._stop.is_set() or running:
+            free = self.concurrency - len(running)
+            if not self._stop.is_set() and free >= max(1, self.concurrency // 4):
+                try:
+                    for row in self.claim(free):
+                        running[self._pool.submit(self.execute, row)] = row
+                    backoff = self.idle_seconds
+                except Exception as exc:
+                    if not is_unavailable(exc):
+                        log.exception("claiming actions failed")
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 30.0)
+            if not running:
+                self._wake.wait(self.idle_seconds)
+                self._wake.clear()
+                continue
+            finished, _ = wait(
+                list(running), timeout=self.idle_seconds, return_when=FIRST_COMPLETED
+            )
+            if finished:
+                batch = [(running.pop(f), f.result()) for f in finished]
+                self._write_with_retry(batch)
+
+    def _write_with_retry(self, batch: list[tuple[dict[str, Any], Outcome]]) -> None:
+        for attempt in range(5):
+            try:
+                self.write(batch)
+                return
+            except Exception as exc:
+                log.error(
+                    "cannot write action results",
+                    error=str(exc).splitlines()[0],
+                    attempt=attempt + 1,
+                )
+                time.sleep(min(2**attempt, 10))
+        # The leases expire and another dispatcher checks the logs before sending again.
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run_forever, name="dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)

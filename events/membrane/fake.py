@@ -1,0 +1,487 @@
+"""A fake Membrane and a fake Infobip behind it, for tests, demos and benchmarks.
+
+FakeInfobip answers like Infobip (message ids, reports once, logs again and again, using the
+real pull-API responses as seeds); FakeMembrane puts Membrane's shapes, auth and errors around
+it (CONTRACT.md section 5); fake_api() serves it over HTTP and `events/membrane/fake_cli.py` as
+an executable. Knobs: latency, hangs, failures, 429 with Retry-After, garbage output, and
+"apply then hang" (the send happens, the answer never comes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from events.membrane.catalogue import ACTIONS
+
+PULL_RESPONSES = Path(__file__).resolve().parent.parent.parent / "tests/fixtures/pull"
+PENDING = {
+    "groupId": 1,
+    "groupName": "PENDING",
+    "id": 26,
+    "name": "PENDING_ACCEPTED",
+    "description": "Message sent to next instance",
+}
+DELIVERED = {
+    "groupId": 3,
+    "groupName": "DELIVERED",
+    "id": 5,
+    "name": "DELIVERED_TO_HANDSET",
+    "description": "Message delivered to handset",
+}
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+@dataclass
+class FakeInfobip:
+    """What Infobip keeps: sent messages, and which reports were already handed out."""
+
+    sent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reported: set[str] = field(default_factory=set)
+    counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, channel: str, to: Any, fields: dict[str, Any]) -> dict[str, Any]:
+        recipients = to if isinstance(to, list) else [to]
+        with self.lock:
+            bulk_id = f"fake-bulk-{next(self.counter)}"
+            messages = []
+            for number in recipients:
+                message_id = fields.get("messageId") or f"fake-{next(self.counter)}"
+                self.sent[message_id] = {
+                    "channel": channel,
+                    "to": number,
+                    "bulkId": bulk_id,
+                    "sentAt": _now(),
+                    **fields,
+                }
+                messages.append(
+                    {
+                        "messageId": message_id,
+                        "status": PENDING,
+                        "destination": number,
+                        "to": number,
+                    }
+                )
+        if channel == "whatsapp" and len(messages) == 1:
+            return {
+                "to": messages[0]["to"],
+                "messageCount": 1,
+                "messageId": messages[0]["messageId"],
+                "status": PENDING,
+            }
+        return {"bulkId": bulk_id, "messages": messages}
+
+    def logs(self, ids: list[str]) -> dict[str, Any]:
+        with self.lock:
+            found = [(i, self.sent[i]) for i in ids if i in self.sent]
+        return {
+            "results": [
+                {
+                    "messageId": i,
+                    "destination": m["to"],
+                    "bulkId": m["bulkId"],
+                    "sentAt": m["sentAt"],
+                    "doneAt": m["sentAt"],
+                    "status": DELIVERED,
+                    "messageCount": 1,
+                }
+                for i, m in found
+            ]
+        }
+
+    def reports(self, channel: str) -> dict[str, Any]:
+        """Each report once (as Infobip does), for what was sent on this channel."""
+        with self.lock:
+            fresh = [
+                (i, m)
+                for i, m in self.sent.items()
+                if m["channel"] == channel and i not in self.reported
+            ]
+            self.reported.update(i for i, _ in fresh)
+        return {
+            "results": [
+                {
+                    "messageId": i,
+                    "to": m["to"],
+                    "bulkId": m["bulkId"],
+                    "sentAt": m["sentAt"],
+                    "doneAt": _now(),
+                    "status": DELIVERED,
+                    "messageCount": 1,
+                    "callbackData": m.get("callbackData"),
+                }
+                for i, m in fresh
+            ]
+        }
+
+
+@dataclass
+class Knobs:
+    latency: float = 0.0
+    hang: bool = False
+    fail_status: int | None = None  # answer this status (500, 404, ...)
+    rate_limit: bool = False
+    retry_after: float | None = None
+    garbage: bool = False
+    apply_then_hang: bool = False  # the send happens, the answer never comes
+    fail_times: int = 0  # fail this many calls, then work
+
+
+class FakeMembrane:
+    """Membrane's behaviour around FakeInfobip (CONTRACT.md 5.1), transport-neutral."""
+
+    def __init__(
+        self,
+        *,
+        secret: str = "fake-secret",
+        workspace_key: str = "fake-ws",
+        connection_id: str = "con_fake",
+        pat_tokens: tuple[str, ...] = ("pat-fake",),
+        infobip: FakeInfobip | None = None,
+        knobs: Knobs | None = None,
+    ) -> None:
+        self.secret = secret
+        self.workspace_key = workspace_key
+        self.connection_id = connection_id
+        self.pat_tokens = pat_tokens
+        self.infobip = infobip or FakeInfobip()
+        self.knobs = knobs or Knobs()
+        self.runs: list[tuple[str, dict[str, Any]]] = []
+        self.requests: list[tuple[str, str, Any]] = []
+        self._run_ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    # ---- auth ------------------------------------------------------------------------------
+
+    def authenticate(self, header: str | None) -> tuple[int, dict[str, Any]] | None:
+        if not header or not header.startswith("Bearer "):
+            return 401, _error("bad_request", "not_authenticated", "missing bearer token")
+        token = header[len("Bearer ") :]
+        if token in self.pat_tokens:
+            return None
+        try:
+            claims = jwt.decode(token, self.secret, algorithms=["HS256"])
+        except jwt.PyJWTError as exc:
+            return 401, _error("bad_request", "not_authenticated", f"invalid token: {exc}")
+        if (claims.get("workspaceKey") or claims.get("iss")) != self.workspace_key:
+            return 401, _error("bad_request", "not_authenticated", "unknown workspace")
+        return None
+
+    # ---- calls -----------------------------------------------------------------------------
+
+    def actions(self, connection_id: str | None) -> tuple[int, dict[str, Any]]:
+        if connection_id != self.connection_id:
+            return 404, _error(
+                "bad_request", "not_found", f"Connection '{connection_id}' not found"
+            )
+        items = []
+        for index, action in enumerate(ACTIONS.values()):
+            items.append(
+                {
+                    "id": f"act_{index}",
+                    "key": action.key,
+                    "name": action.description,
+                    "type": "connector-operation",
+                    "state": "READY",
+                    "connectionId": self.connection_id,
+                    "inputSchema": _schema_of(action.key),
+                }
+            )
+        return 200, {"items": items}
+
+    def connections(self) -> tuple[int, dict[str, Any]]:
+        return 200, {
+            "items": [
+                {
+                    "id": self.connection_id,
+                    "name": "Infobip",
+                    "key": "infobip",
+                    "connected": True,
+                    "disconnected": False,
+                    "state": "READY",
+                }
+            ]
+        }
+
+    def knob_failure(self) -> tuple[int, dict[str, Any]] | None:
+        """A forced failure from the knobs, before anything runs."""
+        knobs = self.knobs
+        if knobs.fail_times > 0:
+            with self._lock:
+                knobs.fail_times -= 1
+            return 500, _error("internal", None, "forced failure")
+        if knobs.rate_limit:
+            return 429, _error("bad_request", "rate_limit_exceeded", "too many requests")
+        if knobs.fail_status is not None:
+            kind = "internal" if knobs.fail_status >= 500 else "bad_request"
+            return knobs.fail_status, _error(kind, None, "forced failure")
+        return None
+
+    def run(self, key: str, connection_id: str | None, input: Any) -> tuple[int, dict[str, Any]]:
+        if connection_id != self.connection_id:
+            return 404, _error(
+                "bad_request", "not_found", f"Connection '{connection_id}' not found"
+            )
+        if key not in ACTIONS and not key.startswith("act_"):
+            return 404, _error("bad_request", "not_found", f"Action '{key}' not found")
+        if not isinstance(input, dict):
+            return 400, _error("bad_request", None, "input must be an object")
+        missing = [f for f in _schema_of(key).get("required", []) if f not in input]
+        if missing:
+            return 400, _error("bad_request", None, f"input is missing {', '.join(missing)}")
+        with self._lock:
+            self.runs.append((key, input))
+            run_id = f"arl_{next(self._run_ids)}"
+        return 200, {"output": self.output(key, input), "actionRunId": run_id}
+
+    def output(self, key: str, input: dict[str, Any]) -> Any:
+        action = ACTIONS.get(key)
+        if action is not None and action.sends and action.channel and "pin" not in key:
+            fields = {k: v for k, v in input.items() if k not in ("to",)}
+            return self.infobip.send(action.channel, input.get("to"), fields)
+        if key in ("get-sms-message-logs", "get-email-logs"):
+            ids = input.get("messageId") or []
+            return self.infobip.logs(ids if isinstance(ids, list) else [ids])
+        if key.endswith("delivery-reports"):
+            channel = key.split("-")[1]
+            return self.infobip.reports(channel)
+        if key == "send-tfa-pin-sms" or key == "resend-tfa-pin-sms":
+            return {
+                "pinId": f"pin-{next(self._run_ids)}",
+                "to": input.get("to"),
+                "smsStatus": "MESSAGE_SENT",
+            }
+        if key == "verify-tfa-pin":
+            return {
+                "pinId": input.get("pinId"),
+                "verified": input.get("pin") == "1234",
+                "attemptsRemaining": 2,
+            }
+        if key == "preview-sms-message":
+            text = str(input.get("text", ""))
+            return {
+                "originalText": text,
+                "previews": [
+                    {
+                        "textPreview": text,
+                        "messageCount": max(1, -(-len(text) // 160)),
+                        "charactersRemaining": 160 - len(text) % 160,
+                    }
+                ],
+            }
+        if key == "validate-email-addresses":
+            return {"to": input.get("to"), "validMailbox": "true", "validSyntax": True}
+        if key == "list-tfa-applications":
+            return [{"applicationId": "app-1", "name": "login", "enabled": True}]
+        return {"ok": True, "input": input}
+
+    def proxy(self, method: str, path: str, body: Any, query: dict[str, str]) -> tuple[int, Any]:
+        with self._lock:
+            self.requests.append((method, path, body))
+        path = "/" + path.lstrip("/")
+        if method == "POST" and path == "/sms/3/messages" and isinstance(body, dict):
+            out: dict[str, Any] = {"bulkId": None, "messages": []}
+            for message in body.get("messages", []):
+                for dest in message.get("destinations", []):
+                    sent = self.infobip.send(
+                        "sms",
+                        dest.get("to"),
+                        {
+                            "messageId": dest.get("messageId"),
+                            "callbackData": message.get("callbackData"),
+                            "text": (message.get("content") or {}).get("text"),
+                        },
+                    )
+                    out["bulkId"] = sent["bulkId"]
+                    out["messages"] += sent["messages"]
+            return 200, out
+        if method == "POST" and path.startswith("/whatsapp/1/message/text"):
+            return 200, self.infobip.send(
+                "whatsapp",
+                body.get("to"),
+                {"messageId": body.get("messageId"), "callbackData": body.get("callbackData")},
+            )
+        if method == "GET" and path.endswith("/logs"):
+            ids = query.get("messageId", "")
+            return 200, self.infobip.logs([i for i in ids.split(",") if i])
+        if method == "GET" and path.endswith("/reports"):
+            channel = {
+                "sms": "sms",
+                "mms": "mms",
+                "viber": "viber",
+                "tts": "voice",
+                "voice": "voice",
+                "email": "email",
+            }.get(path.split("/")[1], "sms")
+            return 200, self.infobip.reports(channel)
+        return 404, {
+            "requestError": {
+                "serviceException": {"messageId": "NOT_FOUND", "text": f"no such path {path}"}
+            }
+        }
+
+
+def _no_connection(connection_id: str | None) -> tuple[int, dict[str, Any]]:
+    return 404, _error("bad_request", "not_found", f"Connection '{connection_id}' not found")
+
+
+def _error(kind: str, key: str | None, message: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": kind, "message": message}
+    if key:
+        out["key"] = key
+    return out
+
+
+def _schema_of(key: str) -> dict[str, Any]:
+    """A plausible inputSchema (Membrane's real ones are not published): what our templates
+    send, with the fields each action cannot do without."""
+    required = {
+        "send-sms-message": ["to", "text"],
+        "send-email": ["to", "subject"],
+        "send-whatsapp-text-message": ["from", "to", "text"],
+        "send-whatsapp-template-message": ["from", "to", "templateName"],
+        "send-voice-message-tts": ["to", "text"],
+        "verify-tfa-pin": ["pinId", "pin"],
+        "send-tfa-pin-sms": ["applicationId", "to"],
+        "resend-tfa-pin-sms": ["pinId"],
+        "create-tfa-application": ["name"],
+        "validate-email-addresses": ["to"],
+        "preview-sms-message": ["text"],
+    }.get(key, [])
+    return {"type": "object", "required": required}
+
+
+# ---- HTTP ------------------------------------------------------------------------------------
+
+
+def fake_api(membrane: FakeMembrane) -> Any:
+    """The fake Membrane REST API as an ASGI app (CONTRACT.md 5.1)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    async def gate(request: Request) -> Response | None:
+        knobs = membrane.knobs
+        if knobs.latency:
+            await asyncio.sleep(knobs.latency)
+        if knobs.hang:
+            await asyncio.sleep(3600)
+        denied = membrane.authenticate(request.headers.get("authorization"))
+        if denied:
+            return JSONResponse(denied[1], status_code=denied[0])
+        failure = membrane.knob_failure()
+        if failure:
+            headers = {}
+            if failure[0] == 429 and knobs.retry_after is not None:
+                headers["Retry-After"] = str(knobs.retry_after)
+            return JSONResponse(failure[1], status_code=failure[0], headers=headers)
+        if knobs.garbage:
+            return Response("<html>oops</html>", media_type="text/html")
+        return None
+
+    async def actions(request: Request) -> Response:
+        stop = await gate(request)
+        if stop:
+            return stop
+        status, doc = membrane.actions(request.query_params.get("connectionId"))
+        return JSONResponse(doc, status_code=status)
+
+    async def connections(request: Request) -> Response:
+        stop = await gate(request)
+        if stop:
+            return stop
+        status, doc = membrane.connections()
+        return JSONResponse(doc, status_code=status)
+
+    async def run(request: Request) -> Response:
+        stop = await gate(request)
+        if stop:
+            return stop
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse(_error("bad_request", None, "body is not JSON"), 400)
+        status, doc = membrane.run(
+            request.path_params["key"],
+            request.query_params.get("connectionId"),
+            body.get("input") if isinstance(body, dict) else None,
+        )
+        if membrane.knobs.apply_then_hang:
+            await asyncio.sleep(3600)
+        return JSONResponse(doc, status_code=status)
+
+    async def proxy(request: Request) -> Response:
+        stop = await gate(request)
+        if stop:
+            return stop
+        if request.path_params["connection"] != membrane.connection_id:
+            return JSONResponse(_error("bad_request", "not_found", "Connection not found"), 404)
+        raw = await request.body()
+        body = json.loads(raw) if raw else None
+        status, doc = membrane.proxy(
+            request.method, request.path_params["path"], body, dict(request.query_params)
+        )
+        if membrane.knobs.apply_then_hang:
+            await asyncio.sleep(3600)
+        return JSONResponse(doc, status_code=status)
+
+    return Starlette(
+        routes=[
+            Route("/actions", actions, methods=["GET"]),
+            Route("/connections", connections, methods=["GET"]),
+            Route("/actions/{key}/run", run, methods=["POST"]),
+            Route(
+                "/connections/{connection}/proxy/{path:path}",
+                proxy,
+                methods=["GET", "POST", "PUT", "DELETE"],
+            ),
+        ]
+    )
+
+
+class FakeApiServer:
+    """fake_api() under uvicorn in a thread, on a free loopback port."""
+
+    def __init__(self, membrane: FakeMembrane) -> None:
+        import socket
+
+        import uvicorn
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            fake_api(membrane),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> FakeApiServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(5)
