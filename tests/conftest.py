@@ -30,7 +30,7 @@ PG_ADMIN_URL = os.environ.get(
     "INFOBIP_EVENTS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_PG = os.environ.get("INFOBIP_EVENTS_REQUIRE_POSTGRES") == "1"
-TABLES = ("events", "messages", "raw_webhooks", "calls", "lookups", "masking_sessions")
+TABLES = ("events", "messages", "raw_webhooks", "calls", "lookups", "masking_sessions", "actions")
 
 
 def fixture_bytes(path: str) -> bytes:

@@ -146,7 +146,7 @@ class FakeMembrane:
     def __init__(
         self,
         *,
-        secret: str = "fake-secret",
+        secret: str = "fake-workspace-secret-0123456789abcdef",
         workspace_key: str = "fake-ws",
         connection_id: str = "con_fake",
         pat_tokens: tuple[str, ...] = ("pat-fake",),
@@ -376,8 +376,6 @@ def fake_api(membrane: FakeMembrane) -> Any:
 
     async def gate(request: Request) -> Response | None:
         knobs = membrane.knobs
-        if knobs.latency:
-            await asyncio.sleep(knobs.latency)
         if knobs.hang:
             await asyncio.sleep(3600)
         denied = membrane.authenticate(request.headers.get("authorization"))
@@ -398,6 +396,7 @@ def fake_api(membrane: FakeMembrane) -> Any:
         if stop:
             return stop
         status, doc = membrane.actions(request.query_params.get("connectionId"))
+        await respond_later()
         return JSONResponse(doc, status_code=status)
 
     async def connections(request: Request) -> Response:
@@ -405,38 +404,45 @@ def fake_api(membrane: FakeMembrane) -> Any:
         if stop:
             return stop
         status, doc = membrane.connections()
+        await respond_later()
         return JSONResponse(doc, status_code=status)
 
     async def run(request: Request) -> Response:
-        stop = await gate(request)
-        if stop:
-            return stop
+        # The body is read first: Membrane has the request before it takes its time.
         try:
             body = await request.json()
         except ValueError:
             return JSONResponse(_error("bad_request", None, "body is not JSON"), 400)
+        stop = await gate(request)
+        if stop:
+            return stop
         status, doc = membrane.run(
             request.path_params["key"],
             request.query_params.get("connectionId"),
             body.get("input") if isinstance(body, dict) else None,
         )
-        if membrane.knobs.apply_then_hang:
-            await asyncio.sleep(3600)
+        await respond_later()
         return JSONResponse(doc, status_code=status)
 
+    async def respond_later() -> None:
+        """The action ran; the answer takes `latency` (or forever, with apply_then_hang)."""
+        if membrane.knobs.apply_then_hang:
+            await asyncio.sleep(3600)
+        if membrane.knobs.latency:
+            await asyncio.sleep(membrane.knobs.latency)
+
     async def proxy(request: Request) -> Response:
+        raw = await request.body()
         stop = await gate(request)
         if stop:
             return stop
         if request.path_params["connection"] != membrane.connection_id:
             return JSONResponse(_error("bad_request", "not_found", "Connection not found"), 404)
-        raw = await request.body()
         body = json.loads(raw) if raw else None
         status, doc = membrane.proxy(
             request.method, request.path_params["path"], body, dict(request.query_params)
         )
-        if membrane.knobs.apply_then_hang:
-            await asyncio.sleep(3600)
+        await respond_later()
         return JSONResponse(doc, status_code=status)
 
     return Starlette(
@@ -471,6 +477,8 @@ class FakeApiServer:
             port=self.port,
             log_level="warning",
             access_log=False,
+            # Hanging requests (the hang knobs) must not hold the shutdown.
+            timeout_graceful_shutdown=0.2,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -130,7 +130,9 @@ def main() -> int:
         return 2
     if status >= 400:
         return fail(status, doc)
-    print(json.dumps(doc) if as_json else doc)
+    # `request` prints the upstream body as it came (JSON from Infobip): assumed, like the
+    # rest of the CLI's output (CONTRACT.md 1.3).
+    print(json.dumps(doc) if as_json or positional[:1] == ["request"] else doc)
     return 0
 
 
