@@ -478,7 +478,7 @@ class FakeApiServer:
             log_level="warning",
             access_log=False,
             # Hanging requests (the hang knobs) must not hold the shutdown.
-            timeout_graceful_shutdown=0.2,
+            timeout_graceful_shutdown=1,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
