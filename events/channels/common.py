@@ -548,3 +548,22 @@ def not_known(channel: str, what: str) -> Callable[[Item], ParseResult]:
         return ParseResult(events=[unknown_event(channel, doc, f"not a known {what} callback")])
 
     return others
+
+
+def report_reader(
+    channel: str, inbound: Callable[[Item], ParsedEvent] | None = None
+) -> Callable[[Item], ParsedEvent]:
+    """The usual item reader of a results[] callback: a delivery report, a seen report, or
+    (when the product has one) an inbound message, told apart by their fields."""
+
+    def read(item: Item) -> ParsedEvent:
+        kind = result_kind(item)
+        if kind == "delivery":
+            return delivery_report(item, channel)
+        if kind == "seen":
+            return seen_report(item, channel)
+        if kind == "inbound" and inbound is not None:
+            return inbound(item)
+        return unknown_event(channel, item, "item has no status, seenAt or receivedAt")
+
+    return read

@@ -9,16 +9,13 @@ from events.channels.common import (
     ParseResult,
     as_datetime,
     as_str,
-    delivery_report,
     each_item,
     not_known,
     price_of,
+    report_reader,
     require_message_id,
-    result_kind,
     results_parser,
-    seen_report,
     tracking_event,
-    unknown_event,
 )
 
 CHANNEL = "mms"
@@ -58,15 +55,7 @@ def inbound(item: Item) -> ParsedEvent:
     )
 
 
-def _item(item: Item) -> ParsedEvent:
-    kind = result_kind(item)
-    if kind == "delivery":
-        return delivery_report(item, CHANNEL)
-    if kind == "inbound":
-        return inbound(item)
-    if kind == "seen":
-        return seen_report(item, CHANNEL)
-    return unknown_event(CHANNEL, item, "item has no status, seenAt or receivedAt")
+_item = report_reader(CHANNEL, inbound)
 
 
 def _others(doc: Item) -> ParseResult:

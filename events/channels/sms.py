@@ -13,13 +13,11 @@ from events.channels.common import (
     as_datetime,
     as_str,
     decode_body,
-    delivery_report,
     each_item,
     price_of,
+    report_reader,
     require_message_id,
-    result_kind,
     results_of,
-    seen_report,
     tracking_event,
     unknown_event,
 )
@@ -48,15 +46,7 @@ def inbound(item: Item, channel: str = CHANNEL) -> ParsedEvent:
     )
 
 
-def _item(item: Item) -> ParsedEvent:
-    kind = result_kind(item)
-    if kind == "delivery":
-        return delivery_report(item, CHANNEL)
-    if kind == "inbound":
-        return inbound(item)
-    if kind == "seen":
-        return seen_report(item, CHANNEL)
-    return unknown_event(CHANNEL, item, "item has no status, seenAt or receivedAt")
+_item = report_reader(CHANNEL, inbound)
 
 
 def parse(body: bytes, content_type: str | None) -> ParseResult:

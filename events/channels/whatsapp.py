@@ -14,13 +14,11 @@ from events.channels.common import (
     as_datetime,
     as_str,
     decode_body,
-    delivery_report,
     each_item,
     fingerprint,
     ott_inbound,
-    result_kind,
+    report_reader,
     results_of,
-    seen_report,
     unknown_event,
 )
 
@@ -31,15 +29,7 @@ def inbound(item: Item) -> ParsedEvent:
     return ott_inbound(item, CHANNEL)
 
 
-def _item(item: Item) -> ParsedEvent:
-    kind = result_kind(item)
-    if kind == "delivery":
-        return delivery_report(item, CHANNEL)
-    if kind == "seen":
-        return seen_report(item, CHANNEL)
-    if kind == "inbound":
-        return inbound(item)
-    return unknown_event(CHANNEL, item, "item has no status, seenAt or receivedAt")
+_item = report_reader(CHANNEL, inbound)
 
 
 def template_update(doc: Item) -> ParsedEvent:

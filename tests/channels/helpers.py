@@ -55,3 +55,35 @@ def check_end_to_end(
         message = client.get(f"/v1/messages/{message_id}", params={"channel": channel}).json()
         assert message["state"] == state, message
         assert any(e["webhook_id"] == webhook_id for e in message["events"])
+
+
+Case = tuple[str, str, list[dict[str, Any]], dict[str, str]]
+
+
+def channel_tests(channel: str, cases: list[Case]) -> tuple[Any, Any]:
+    """The two table-driven tests every channel has: each fixture parses to its expected
+    fields, and the same fixture is stored, processed and readable through the read API."""
+    import pytest
+
+    params = pytest.mark.parametrize(
+        ("label", "fixture", "expected", "states"), cases, ids=[c[0] for c in cases]
+    )
+
+    @params
+    def parses(
+        label: str, fixture: str, expected: list[dict[str, Any]], states: dict[str, str]
+    ) -> None:
+        check_parse(channel, fixture, expected)
+
+    @params
+    def end_to_end(
+        client: Any,
+        processor: Any,
+        label: str,
+        fixture: str,
+        expected: list[dict[str, Any]],
+        states: dict[str, str],
+    ) -> None:
+        check_end_to_end(client, processor, channel, fixture, expected, states)
+
+    return parses, end_to_end

@@ -5,9 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
-from tests.channels.helpers import check_end_to_end, check_parse
+from tests.channels.helpers import channel_tests
 
 CHANNEL = "push"
 
@@ -28,24 +26,6 @@ CASES: list[tuple[str, str, list[dict[str, Any]], dict[str, str]]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("label", "fixture", "expected", "states"), CASES, ids=[c[0] for c in CASES]
+test_push_fixture_parses_to_expected_fields, test_push_fixture_is_stored_processed_and_readable = (
+    channel_tests(CHANNEL, CASES)
 )
-def test_push_fixture_parses_to_expected_fields(
-    label: str, fixture: str, expected: list[dict[str, Any]], states: dict[str, str]
-) -> None:
-    check_parse(CHANNEL, fixture, expected)
-
-
-@pytest.mark.parametrize(
-    ("label", "fixture", "expected", "states"), CASES, ids=[c[0] for c in CASES]
-)
-def test_push_fixture_is_stored_processed_and_readable(
-    client: Any,
-    processor: Any,
-    label: str,
-    fixture: str,
-    expected: list[dict[str, Any]],
-    states: dict[str, str],
-) -> None:
-    check_end_to_end(client, processor, CHANNEL, fixture, expected, states)

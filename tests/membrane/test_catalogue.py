@@ -13,12 +13,24 @@ from events.membrane.catalogue import ACTIONS, message_ids, render, with_overrid
 from events.membrane.check import check
 
 SEED_KEYS = {
-    "send-sms-message", "preview-sms-message", "get-sms-delivery-reports",
-    "get-sms-message-logs", "send-email", "validate-email-addresses",
-    "get-email-delivery-reports", "get-email-logs", "send-whatsapp-text-message",
-    "send-whatsapp-template-message", "send-voice-message-tts", "get-voice-delivery-reports",
-    "send-tfa-pin-sms", "resend-tfa-pin-sms", "verify-tfa-pin", "create-tfa-application",
-    "list-tfa-applications", "create-tfa-message-template",
+    "send-sms-message",
+    "preview-sms-message",
+    "get-sms-delivery-reports",
+    "get-sms-message-logs",
+    "send-email",
+    "validate-email-addresses",
+    "get-email-delivery-reports",
+    "get-email-logs",
+    "send-whatsapp-text-message",
+    "send-whatsapp-template-message",
+    "send-voice-message-tts",
+    "get-voice-delivery-reports",
+    "send-tfa-pin-sms",
+    "resend-tfa-pin-sms",
+    "verify-tfa-pin",
+    "create-tfa-application",
+    "list-tfa-applications",
+    "create-tfa-message-template",
 }
 
 
@@ -62,7 +74,9 @@ def test_message_ids_are_found_wherever_infobip_puts_them(output: Any, ids: list
 def test_overrides_replace_a_template_and_refuse_unknown_actions() -> None:
     catalogue = with_overrides({"send-sms-message": {"destination": "{to}", "body": "{text}"}})
     assert render(catalogue["send-sms-message"].template, {"to": "1", "text": "x"}) == {
-        "destination": "1", "body": "x"}
+        "destination": "1",
+        "body": "x",
+    }
     with pytest.raises(ValueError, match="unknown actions"):
         with_overrides({"send-fax": {}})
 
@@ -85,9 +99,9 @@ def test_membrane_check_says_what_does_not_fit(tmp_path: Path) -> None:
     assert "INFOBIP_EVENTS_MEMBRANE_TEMPLATES" in text
 
 
-def test_membrane_check_command_exits_1_on_a_misfit(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_membrane_check_command_exits_1_on_a_misfit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from events.cli import main
 
     templates = tmp_path / "templates.json"
@@ -106,8 +120,9 @@ def test_cli_transport_settings_must_name_the_executable() -> None:
         load_settings(_env_file=None, membrane_transport="http", membrane_connection_id="c")
 
 
-def test_send_command_sends_through_the_dry_run(monkeypatch: pytest.MonkeyPatch, db_url: str,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_send_command_sends_through_the_dry_run(
+    monkeypatch: pytest.MonkeyPatch, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     from events.cli import main
 
     monkeypatch.setenv("INFOBIP_EVENTS_DATABASE_URL", db_url)
