@@ -15,7 +15,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -85,6 +85,12 @@ def enqueue(
     return enqueue_action(conn, row)
 
 
+# A Membrane call the work of an action asks for: ("run", (key, input)) or
+# ("request", (method, path, body)).
+Call = tuple[str, tuple[Any, ...]]
+Steps = Generator[Call, Any, Any]
+
+
 @dataclass
 class Outcome:
     values: dict[str, Any]
@@ -136,21 +142,26 @@ class Dispatcher:
             values["notify_url"] = self.notify_url
         return values
 
-    def _send(self, action: Action, values: dict[str, Any]) -> Any:
+    # The work of one action is a generator of the Membrane calls it needs, so the decisions
+    # (look up first, then send; classify what failed) stay apart from how calls are made;
+    # execute() drives it with the client.
+
+    def _send(self, action: Action, values: dict[str, Any]) -> Steps:
         if action.proxy is not None and action.channel in self.send_via_proxy:
             method, path, body = action.proxy
-            return self.client.request(method, path, body=render(body, values))
-        return self.client.run_action(action.key, render(action.template, values) or {}).output
+            return (yield ("request", (method, path, render(body, values))))
+        result = yield ("run", (action.key, render(action.template, values) or {}))
+        return result.output
 
-    def _lookup(self, action: Action, tracking_id: str) -> Any | None:
+    def _lookup(self, action: Action, tracking_id: str) -> Steps:
         """What the logs know of our message id, or None when Infobip has no trace of it."""
         assert action.lookup is not None
         key, template = action.lookup
-        output = self.client.run_action(key, render(template, {"message_id": tracking_id}) or {})
-        found = [i for i in message_ids(output.output) if i == tracking_id]
-        return output.output if found else None
+        result = yield ("run", (key, render(template, {"message_id": tracking_id}) or {}))
+        found = [i for i in message_ids(result.output) if i == tracking_id]
+        return result.output if found else None
 
-    def execute(self, row: dict[str, Any]) -> Outcome:
+    def _steps(self, row: dict[str, Any]) -> Generator[Call, Any, Outcome]:
         """Run one claimed action and say what to write back. Never raises."""
         now = self.clock()
         action = self.catalogue.get(row["action"])
@@ -181,11 +192,11 @@ class Dispatcher:
                         },
                         [],
                     )
-                found = self._lookup(action, str(row["tracking_id"]))
+                found = yield from self._lookup(action, str(row["tracking_id"]))
                 if found is not None:
                     return self._done(action, row, found, values, now, note="found in the logs")
             attempts += 1
-            output = self._send(action, values)
+            output = yield from self._send(action, values)
             return self._done(action, row, output, values, now, attempts=attempts)
         except MembraneError as error:
             failure = classify(error, sends=action.sends and not uncertain)
@@ -202,6 +213,25 @@ class Dispatcher:
                 },
                 [],
             )
+
+    def execute(self, row: dict[str, Any]) -> Outcome:
+        steps = self._steps(row)
+        try:
+            call = next(steps)
+            while True:
+                kind, args = call
+                try:
+                    if kind == "run":
+                        result: Any = self.client.run_action(*args)
+                    else:
+                        result = self.client.request(args[0], args[1], body=args[2])
+                except Exception as exc:
+                    call = steps.throw(exc)
+                    continue
+                call = steps.send(result)
+        except StopIteration as stop:
+            outcome: Outcome = stop.value
+            return outcome
 
     def _done(
         self,

@@ -65,60 +65,35 @@ class HttpClient:
         self._minted = (token, float(claims["exp"]))
         return token
 
-    def _call(self, method: str, path: str, **kw: Any) -> Any:
-        headers = {
+    def _headers(self) -> dict[str, str]:
+        return {
             "Authorization": f"Bearer {self.bearer()}",
             contract.API_VERSION_HEADER[0]: contract.API_VERSION_HEADER[1],
         }
+
+    def _call(self, method: str, path: str, **kw: Any) -> Any:
         try:
-            response = self._http.request(method, path, headers=headers, **kw)
-        except httpx.TimeoutException as exc:
-            # A connect timeout never reached the server; a read timeout may have.
-            raise MembraneError(
-                f"Membrane timed out: {type(exc).__name__}",
-                timeout=True,
-                reached_server=not isinstance(exc, httpx.ConnectTimeout),
-            ) from None
-        except httpx.ConnectError as exc:
-            raise MembraneError(
-                f"cannot reach Membrane: {exc}", connection=True, reached_server=False
-            ) from None
-        except httpx.TransportError as exc:
-            raise MembraneError(f"Membrane connection failed: {exc}", connection=True) from None
-        if response.status_code >= 400:
-            try:
-                doc = response.json()
-            except ValueError:
-                doc = None
-            error_type, error_key, message = contract.error_of(doc)
-            raise MembraneError(
-                f"Membrane answered {response.status_code}: {message or response.text[:200]}",
-                status=response.status_code,
-                retry_after=_retry_after(response.headers.get("retry-after")),
-                stdout=response.text,
-                error_type=error_type,
-                error_key=error_key,
-            )
-        try:
-            return response.json()
-        except ValueError:
-            raise MembraneError(
-                f"Membrane answered {response.status_code} with something that is not JSON",
-                stdout=response.text,
-            ) from None
+            response = self._http.request(method, path, headers=self._headers(), **kw)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc) from None
+        return _answer(response)
+
+    @staticmethod
+    def _run_call(key: str, input: dict[str, Any], connection_id: str) -> tuple[str, str, Any]:
+        kw = {"params": {"connectionId": connection_id}, "json": {"input": input}}
+        return "POST", contract.run_action_path(key), kw
+
+    def _request_call(
+        self, method: str, path: str, body: Any, query: dict[str, str] | None
+    ) -> tuple[str, str, Any]:
+        kw: dict[str, Any] = {"params": query or {}}
+        if body is not None:
+            kw["json"] = body
+        return method.upper(), contract.proxy_path(self.connection_id, path), kw
 
     def run_action(self, key: str, input: dict[str, Any]) -> RunResult:
-        doc = self._call(
-            "POST",
-            contract.run_action_path(key),
-            params={"connectionId": self.connection_id},
-            json={"input": input},
-        )
-        try:
-            output, run_id = contract.run_output(doc)
-        except ValueError as exc:
-            raise MembraneError(str(exc), status=200) from None
-        return RunResult(output=output, action_run_id=run_id, raw=doc)
+        method, path, kw = self._run_call(key, input, self.connection_id)
+        return _run_result(self._call(method, path, **kw))
 
     def request(
         self,
@@ -128,10 +103,8 @@ class HttpClient:
         body: Any = None,
         query: dict[str, str] | None = None,
     ) -> Any:
-        kw: dict[str, Any] = {"params": query or {}}
-        if body is not None:
-            kw["json"] = body
-        return self._call(method.upper(), contract.proxy_path(self.connection_id, path), **kw)
+        verb, url, kw = self._request_call(method, path, body, query)
+        return self._call(verb, url, **kw)
 
     def list_actions(self) -> list[ActionInfo]:
         doc = self._call(
@@ -143,6 +116,51 @@ class HttpClient:
 
     def list_connections(self) -> list[dict[str, Any]]:
         return contract.items_of(self._call("GET", contract.LIST_CONNECTIONS_PATH))
+
+
+def _transport_error(exc: httpx.HTTPError) -> MembraneError:
+    if isinstance(exc, httpx.TimeoutException):
+        # A connect timeout never reached the server; a read timeout may have.
+        return MembraneError(
+            f"Membrane timed out: {type(exc).__name__}",
+            timeout=True,
+            reached_server=not isinstance(exc, httpx.ConnectTimeout),
+        )
+    if isinstance(exc, httpx.ConnectError):
+        return MembraneError(f"cannot reach Membrane: {exc}", connection=True, reached_server=False)
+    return MembraneError(f"Membrane connection failed: {exc}", connection=True)
+
+
+def _answer(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        try:
+            doc = response.json()
+        except ValueError:
+            doc = None
+        error_type, error_key, message = contract.error_of(doc)
+        raise MembraneError(
+            f"Membrane answered {response.status_code}: {message or response.text[:200]}",
+            status=response.status_code,
+            retry_after=_retry_after(response.headers.get("retry-after")),
+            stdout=response.text,
+            error_type=error_type,
+            error_key=error_key,
+        )
+    try:
+        return response.json()
+    except ValueError:
+        raise MembraneError(
+            f"Membrane answered {response.status_code} with something that is not JSON",
+            stdout=response.text,
+        ) from None
+
+
+def _run_result(doc: Any) -> RunResult:
+    try:
+        output, run_id = contract.run_output(doc)
+    except ValueError as exc:
+        raise MembraneError(str(exc), status=200) from None
+    return RunResult(output=output, action_run_id=run_id, raw=doc)
 
 
 def _retry_after(value: str | None) -> float | None:
