@@ -76,8 +76,12 @@ def main() -> None:
         client = HttpClient(url, "con_fake", token="pat-fake", max_connections=args.concurrency)
         body = {"to": "41793026727", "text": "hello"}
         with ThreadPoolExecutor(args.concurrency) as pool:  # warm up the server and the pool
-            list(pool.map(lambda _: client.run_action("preview-sms-message", {"text": "x"}),
-                          range(args.concurrency * 4)))
+            list(
+                pool.map(
+                    lambda _: client.run_action("preview-sms-message", {"text": "x"}),
+                    range(args.concurrency * 4),
+                )
+            )
         started = time.perf_counter()
         with ThreadPoolExecutor(args.concurrency) as pool:
             list(

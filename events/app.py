@@ -8,7 +8,7 @@ import ipaddress
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from events.channels import CHANNEL_PATHS, PARSERS
+from events.compliance import Compliance, normalize_contact, suppressed
 from events.config import Settings
 from events.dispatch import Dispatcher, enqueue
 from events.ingest import GroupCommitter, WebhookReceiver, new_id
@@ -29,11 +30,18 @@ from events.masking import MaskingSessions, normalize_number
 from events.membrane.catalogue import SEND_ACTIONS, TEMPLATE_SEND_ACTIONS, Action
 from events.membrane.factory import build_catalogue, build_client
 from events.process import Processor
+from events.rules.optout import (
+    DEFAULT_HELP_WORDS,
+    DEFAULT_OPT_IN_WORDS,
+    DEFAULT_OPT_OUT_WORDS,
+    Vocabulary,
+)
 from events.verify import Verifier
 from events.when import parse_since
 from storage import queries
 from storage.db import current_revision, head_revision, make_engine, upgrade, write_transaction
 from storage.models import ACTION_STATES
+from storage.queries import opt_out_history, opted_out_among
 
 log = structlog.get_logger("events.app")
 
@@ -78,6 +86,22 @@ def build_dispatcher(settings: Settings, engine: Engine) -> Dispatcher:
     )
 
 
+def build_compliance(settings: Settings) -> Compliance:
+    return Compliance(
+        catalogue=build_catalogue(settings),
+        channels=frozenset(settings.optout_channels),
+        vocabulary=Vocabulary.build(
+            opt_out=[*DEFAULT_OPT_OUT_WORDS, *settings.optout_words],
+            opt_in=[*DEFAULT_OPT_IN_WORDS, *settings.optin_words],
+            help=[*DEFAULT_HELP_WORDS, *settings.help_words],
+        ),
+        opt_out_text=settings.optout_confirmation,
+        opt_in_text=settings.optin_confirmation,
+        help_text=settings.help_text,
+        max_attempts=settings.dispatch_max_attempts,
+    )
+
+
 def build_processor(
     settings: Settings, engine: Engine, ingest_idle: Callable[[], bool] | None = None
 ) -> Processor:
@@ -88,6 +112,7 @@ def build_processor(
         max_attempts=settings.process_max_attempts,
         idle_seconds=settings.process_idle_seconds,
         ingest_idle=ingest_idle,
+        compliance=build_compliance(settings),
     )
 
 
@@ -218,6 +243,16 @@ def send_request(doc: Any) -> tuple[str, dict[str, Any]]:
     if channel == "whatsapp" and "from" not in values:
         raise ValueError("whatsapp needs 'from' (your WhatsApp sender number)")
     return action, values
+
+
+def audit_json(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "action": row.action,
+        "source": row.source,
+        "message_id": row.message_id,
+        "words": row.words,
+        "at": _iso(row.at),
+    }
 
 
 def call_json(row: Row[Any], timeline: list[Row[Any]]) -> dict[str, Any]:
@@ -611,8 +646,11 @@ def create_app(
         s = services()
         key = request.headers.get("idempotency-key") or new_id()
 
-        def enqueue_it() -> tuple[str, bool]:
+        def enqueue_it() -> tuple[str, bool] | None:
             with write_transaction(s.engine) as conn:
+                probe = {"id": "api", "action": action_key, "input": values}
+                if suppressed(conn, [probe], s.catalogue, datetime.now(UTC), "api"):
+                    return None  # refused; the refusal is in the audit trail
                 return enqueue(
                     conn,
                     s.catalogue,
@@ -622,7 +660,14 @@ def create_app(
                     max_attempts=settings.dispatch_max_attempts,
                 )
 
-        action_id, created = await run_in_threadpool(enqueue_it)
+        queued = await run_in_threadpool(enqueue_it)
+        if queued is None:
+            return _problem(
+                409,
+                f"{values['to']} opted out of {doc.get('channel')}: not sent",
+                see="/v1/opt-outs",
+            )
+        action_id, created = queued
         if s.dispatcher is not None:
             s.dispatcher.wake()
         return JSONResponse(
@@ -630,6 +675,72 @@ def create_app(
             status_code=202,
             headers={"Location": f"/v1/actions/{action_id}"},
         )
+
+    def list_optouts(request: Request, s: Services) -> Any:
+        channel = request.query_params.get("channel")
+        contact = request.query_params.get("contact")
+        _, _, limit = _list_query(request, ())
+        with s.engine.connect() as conn:
+            if contact:
+                if not channel:
+                    raise _BadQuery("give the channel with the contact")
+                key = normalize_contact(channel, contact)
+                out = key in opted_out_among(conn, channel, [key])
+                history = opt_out_history(conn, channel, key)
+                return {
+                    "channel": channel,
+                    "contact": key,
+                    "opted_out": out,
+                    "history": [audit_json(r) for r in history],
+                }
+            rows = queries.list_opt_outs(conn, channel, limit)
+        return {
+            "items": [
+                {"channel": r.channel, "contact": r.contact, "since": _iso(r.updated_at)}
+                for r in rows
+            ]
+        }
+
+    async def change_optout(request: Request) -> Response:
+        denied = _reader_denied(request)
+        if denied is not None:
+            return denied
+        if request.method == "POST":
+            try:
+                doc = await request.json()
+            except ValueError:
+                doc = None
+            if not isinstance(doc, dict) or not doc.get("contact"):
+                return _problem(400, "send a JSON object: contact, channel (default sms)")
+            contact, channel, opted_out = str(doc["contact"]), str(doc.get("channel", "sms")), True
+        else:
+            contact = request.path_params["contact"]
+            channel, opted_out = request.query_params.get("channel", "sms"), False
+        s = services()
+
+        def change() -> dict[str, Any]:
+            now = datetime.now(UTC)
+            key = normalize_contact(channel, contact)
+            with write_transaction(s.engine) as conn:
+                queries.set_opt_out(conn, channel, key, opted_out, now)
+                queries.add_opt_out_audit(
+                    conn,
+                    [
+                        {
+                            "channel": channel,
+                            "contact": key,
+                            "action": "opt_out" if opted_out else "opt_in",
+                            "source": "api",
+                            "message_id": None,
+                            "words": None,
+                            "at": now,
+                        }
+                    ],
+                )
+            return {"channel": channel, "contact": key, "opted_out": opted_out}
+
+        result = await run_in_threadpool(change)
+        return JSONResponse(result, status_code=201 if opted_out else 200)
 
     routes = [
         Route("/v1/webhooks/{webhook_id}", reader(get_webhook), methods=["GET"]),
@@ -640,6 +751,9 @@ def create_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/v1/calls/{call_id}", reader(get_call), methods=["GET"]),
         Route("/v1/send", send, methods=["POST"]),
+        Route("/v1/opt-outs", reader(list_optouts), methods=["GET"]),
+        Route("/v1/opt-outs", change_optout, methods=["POST"]),
+        Route("/v1/opt-outs/{contact}", change_optout, methods=["DELETE"]),
         Route("/v1/actions", reader(list_actions), methods=["GET"]),
         Route("/v1/actions/{action_id}", reader(get_action), methods=["GET"]),
         Route("/v1/lookups/{number}", reader(get_lookups), methods=["GET"]),

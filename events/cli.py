@@ -349,6 +349,47 @@ def cmd_membrane_check(_args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_optouts(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from events.app import build_engine
+    from events.compliance import normalize_contact
+    from storage.db import write_transaction
+    from storage.queries import add_opt_out_audit, list_opt_outs, set_opt_out
+
+    settings = _settings()
+    engine = build_engine(settings)
+    if args.optouts_command == "ls":
+        with engine.connect() as conn:
+            rows = list_opt_outs(conn, args.channel, args.limit)
+        if not rows:
+            print("nobody has opted out" + (f" of {args.channel}" if args.channel else ""))
+        for r in rows:
+            print(f"{r.channel:<9} {r.contact:<24} since {r.updated_at.isoformat()}")
+        return 0
+    opted_out = args.optouts_command == "add"
+    now = datetime.now(UTC)
+    contact = normalize_contact(args.channel, args.contact)
+    with write_transaction(engine) as conn:
+        set_opt_out(conn, args.channel, contact, opted_out, now)
+        add_opt_out_audit(
+            conn,
+            [
+                {
+                    "channel": args.channel,
+                    "contact": contact,
+                    "action": "opt_out" if opted_out else "opt_in",
+                    "source": "cli",
+                    "message_id": None,
+                    "words": None,
+                    "at": now,
+                }
+            ],
+        )
+    print(f"{contact} {'opted out of' if opted_out else 'opted back in to'} {args.channel}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="infobip-events",
@@ -479,6 +520,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("id")
     q.set_defaults(func=cmd_actions_retry)
+
+    p = sub.add_parser(
+        "optouts",
+        help="the suppression list",
+        description="Contacts who opted out: no automated message reaches them.",
+    )
+    o_sub = p.add_subparsers(dest="optouts_command", required=True, metavar="OPTOUTS_COMMAND")
+    q = o_sub.add_parser("ls", help="list who opted out", description="List opted-out contacts.")
+    q.add_argument("--channel")
+    q.add_argument("--limit", type=int, default=200)
+    q.set_defaults(func=cmd_optouts)
+    for name, what in (("add", "opt a contact out"), ("remove", "opt a contact back in")):
+        q = o_sub.add_parser(name, help=what, description=what.capitalize() + ".")
+        q.add_argument("contact")
+        q.add_argument("--channel", default="sms")
+        q.set_defaults(func=cmd_optouts)
 
     p = sub.add_parser("membrane", help="Membrane", description="Membrane commands.")
     m2 = p.add_subparsers(dest="membrane_command", required=True, metavar="MEMBRANE_COMMAND")

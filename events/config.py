@@ -125,6 +125,17 @@ class Settings(BaseSettings):
     dispatch_backoff_cap_seconds: float = Field(default=600.0, gt=0)
     dispatch_idle_seconds: float = Field(default=0.5, gt=0)
 
+    # Opt-out compliance (on by default for SMS): extra words add to the built-in lists.
+    optout_channels: CsvList = Field(default_factory=lambda: ["sms"])
+    optout_words: CsvList = Field(default_factory=list)
+    optin_words: CsvList = Field(default_factory=list)
+    help_words: CsvList = Field(default_factory=list)
+    optout_confirmation: str = (
+        "You are unsubscribed and will get no more messages from us. Reply START to resubscribe."
+    )
+    optin_confirmation: str = "You are subscribed again. Reply STOP to unsubscribe."
+    help_text: str = "Reply STOP to unsubscribe, START to subscribe again."
+
     # Number Masking: what a callback with no live session hears (a recording URL); with none
     # set, the answer carries no instruction and Infobip does not connect the call.
     masking_fallback_file_url: str | None = None

@@ -313,9 +313,26 @@ class Dispatcher:
     # ---- claiming and writing back -------------------------------------------------------------
 
     def claim(self, limit: int) -> list[dict[str, Any]]:
+        """Lease due actions. Sends to contacts on the suppression list end here, failed and
+        audited, whatever queued them: this is the last check before Membrane."""
+        from events.compliance import suppressed
+
         now = self.clock()
         with write_transaction(self.engine) as conn:
-            return claim_actions(conn, now, limit, now + self.lease, self.worker)
+            rows = claim_actions(conn, now, limit, now + self.lease, self.worker)
+            blocked = suppressed(conn, rows, self.catalogue, now, "dispatcher")
+            for action_id in blocked:
+                finish_action(
+                    conn,
+                    action_id,
+                    self.worker,
+                    {
+                        "state": "failed",
+                        "updated_at": now,
+                        "last_error": "suppressed: the recipient opted out (see /v1/opt-outs)",
+                    },
+                )
+        return [r for r in rows if r["id"] not in blocked]
 
     def write(self, done: list[tuple[dict[str, Any], Outcome]]) -> None:
         with write_transaction(self.engine) as conn:

@@ -27,6 +27,7 @@ from events.channels.common import (
     as_bool,
     as_str,
 )
+from events.compliance import Compliance
 from events.states import (
     MESSAGE_FIELDS,
     CallState,
@@ -143,6 +144,7 @@ class Processor:
         max_attempts: int = 5,
         idle_seconds: float = 0.5,
         ingest_idle: Callable[[], bool] | None = None,
+        compliance: Compliance | None = None,
     ) -> None:
         self.engine = engine
         self.parsers = parsers
@@ -153,6 +155,8 @@ class Processor:
         # arriving it takes small batches now and then, and the full batches when ingest is
         # quiet, so that acks stay fast and the backlog is worked off between bursts.
         self.ingest_idle = ingest_idle
+        # Opt-out compliance (STOP, START, HELP) runs in the batch's transaction.
+        self.compliance = compliance
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -194,7 +198,8 @@ class Processor:
                 keys.append(row["dedupe_key"])
             per_raw.append((raw, state, error, keys))
 
-        new_keys = insert_events_ignoring_duplicates(conn, event_rows) if event_rows else set()
+        new_ids = insert_events_ignoring_duplicates(conn, event_rows) if event_rows else {}
+        new_keys = new_ids.keys()
 
         # Fold the new events into their messages, calls and lookups, in arrival order.
         fresh: list[ParsedEvent] = []
@@ -213,6 +218,9 @@ class Processor:
                 lookup_rows.append(lookup_row(event, key, row["raw_id"], row["received_at"]))
         if fresh:
             self._fold(conn, fresh, now)
+            if self.compliance is not None:
+                inbound = [(e, new_ids[e.dedupe_key()]) for e in fresh if e.kind == "inbound"]
+                self.compliance.apply(conn, inbound, now)
         if fresh_calls:
             self._fold_calls(conn, fresh_calls, now)
         insert_lookups(conn, lookup_rows)

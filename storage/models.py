@@ -236,3 +236,36 @@ class OutboxAction(SQLModel, table=True):
 
 
 outbox = OutboxAction.__table__  # type: ignore[attr-defined]
+
+
+class OptOut(SQLModel, table=True):
+    """The suppression list: one row per contact and channel, with its current choice."""
+
+    __tablename__ = "opt_outs"
+    __table_args__ = (Index("uq_opt_outs_contact", "channel", "contact", unique=True),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True))
+    channel: str = Field(sa_column=Column(String(32), nullable=False))
+    contact: str = Field(sa_column=Column(String(200), nullable=False))
+    opted_out: bool = Field(default=True)
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class OptOutAudit(SQLModel, table=True):
+    """Who, when, which message, which words: every opt-out, opt-in and refused send."""
+
+    __tablename__ = "opt_out_audit"
+    __table_args__ = (Index("ix_opt_out_audit_contact", "channel", "contact"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True))
+    channel: str = Field(sa_column=Column(String(32), nullable=False))
+    contact: str = Field(sa_column=Column(String(200), nullable=False))
+    action: str = Field(sa_column=Column(String(16), nullable=False))  # opt_out, opt_in, refused
+    source: str = Field(sa_column=Column(String(16), nullable=False))  # inbound, api, cli, ...
+    message_id: str | None = _text()
+    words: str | None = _text()
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+opt_outs = OptOut.__table__  # type: ignore[attr-defined]
+opt_out_audit = OptOutAudit.__table__  # type: ignore[attr-defined]

@@ -19,6 +19,8 @@ from storage.models import (
     lookups,
     masking_sessions,
     messages,
+    opt_out_audit,
+    opt_outs,
     outbox,
     raw_webhooks,
 )
@@ -243,11 +245,13 @@ def _multi_insert(
     return out
 
 
-def insert_events_ignoring_duplicates(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+def insert_events_ignoring_duplicates(
+    conn: Connection, rows: Sequence[dict[str, Any]]
+) -> dict[str, int]:
     """Insert events; those whose dedupe_key exists already are skipped by the database (not by
-    a check-then-insert). Returns the keys that were new."""
-    got = _multi_insert(conn, events, EVENT_COLUMNS, rows, "dedupe_key", "dedupe_key")
-    return {r[0] for r in got}
+    a check-then-insert). Returns the new keys with their event ids."""
+    got = _multi_insert(conn, events, EVENT_COLUMNS, rows, "dedupe_key", "dedupe_key, id")
+    return {str(r[0]): int(r[1]) for r in got}
 
 
 def insert_new_messages(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
@@ -500,6 +504,67 @@ def link_messages(conn: Connection, keys: Sequence[tuple[str, str]], action_id: 
             )
             .values(action_id=action_id)
         )
+
+
+# ---- opt-outs ------------------------------------------------------------------------------
+
+
+def set_opt_out(
+    conn: Connection, channel: str, contact: str, opted_out: bool, now: datetime
+) -> bool:
+    """Record a contact's choice; returns whether it was opted out before."""
+    before = conn.execute(
+        select(opt_outs.c.opted_out).where(
+            opt_outs.c.channel == channel, opt_outs.c.contact == contact
+        )
+    ).scalar_one_or_none()
+    if before is None:
+        stmt = _insert_ignore(conn, opt_outs, [], ["channel", "contact"])
+        conn.execute(
+            stmt,
+            [{"channel": channel, "contact": contact, "opted_out": opted_out, "updated_at": now}],
+        )
+    conn.execute(
+        update(opt_outs)
+        .where(opt_outs.c.channel == channel, opt_outs.c.contact == contact)
+        .values(opted_out=opted_out, updated_at=now)
+    )
+    return bool(before)
+
+
+def add_opt_out_audit(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(opt_out_audit.insert(), list(rows))
+
+
+def opted_out_among(conn: Connection, channel: str, contacts: Sequence[str]) -> set[str]:
+    if not contacts:
+        return set()
+    rows = conn.execute(
+        select(opt_outs.c.contact).where(
+            opt_outs.c.channel == channel,
+            opt_outs.c.contact.in_(sorted(set(contacts))),
+            opt_outs.c.opted_out.is_(True),
+        )
+    )
+    return {str(r[0]) for r in rows}
+
+
+def list_opt_outs(conn: Connection, channel: str | None, limit: int) -> list[Row[Any]]:
+    stmt = select(opt_outs).where(opt_outs.c.opted_out.is_(True))
+    if channel:
+        stmt = stmt.where(opt_outs.c.channel == channel)
+    return list(conn.execute(stmt.order_by(opt_outs.c.updated_at.desc()).limit(limit)))
+
+
+def opt_out_history(conn: Connection, channel: str, contact: str) -> list[Row[Any]]:
+    return list(
+        conn.execute(
+            select(opt_out_audit)
+            .where(opt_out_audit.c.channel == channel, opt_out_audit.c.contact == contact)
+            .order_by(opt_out_audit.c.id)
+        )
+    )
 
 
 # ---- read API ---------------------------------------------------------------------------------

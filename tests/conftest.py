@@ -24,13 +24,14 @@ from events.channels import PARSERS
 from events.config import Settings
 from events.process import Processor
 from storage.db import make_engine, upgrade
+from storage.models import metadata
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PG_ADMIN_URL = os.environ.get(
     "INFOBIP_EVENTS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_PG = os.environ.get("INFOBIP_EVENTS_REQUIRE_POSTGRES") == "1"
-TABLES = ("events", "messages", "raw_webhooks", "calls", "lookups", "masking_sessions", "actions")
+TABLES = tuple(t.name for t in metadata.sorted_tables)
 
 
 def fixture_bytes(path: str) -> bytes:

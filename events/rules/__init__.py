@@ -1,0 +1,1 @@
+"""Rules: pure decisions over events (the compliance rules first)."""

@@ -1,0 +1,234 @@
+"""Opt-out compliance: phrasing tables, STOP end to end, the suppression list everywhere."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from events.app import build_compliance
+from events.channels import PARSERS
+from events.config import Settings
+from events.dispatch import Dispatcher, enqueue
+from events.membrane.catalogue import ACTIONS
+from events.membrane.dryrun import DryRunClient
+from events.process import Processor
+from events.rules.optout import HELP, OPT_IN, OPT_OUT, Vocabulary, classify
+from storage.db import write_transaction
+from storage.models import outbox
+from tests.conftest import drain, post
+
+OPTS_OUT = [
+    "STOP",
+    "stop",
+    "Stop.",
+    "stop please",
+    "Stop. Thank you",
+    "STOP 12345",
+    "stop!!!",
+    "STOPALL",
+    "Unsubscribe",
+    "CANCEL",
+    "end",
+    "QUIT",
+    "revoke",
+    "OPTOUT",
+    "please remove me",
+    "Remove me from your list",
+    "unsubscribe me",
+    "Ｓｔｏｐ",
+    "ST0P",
+    "ѕтор",
+    "STÖP",
+    "ARRÊT",
+    "arret svp",
+    "BAJA",
+    "baja por favor",
+    "ALTO",
+    "STOPP bitte",
+    "basta grazie",
+]
+NOT_OPT_OUT = [
+    "don't stop",
+    "Dont stop",
+    "never stop",
+    "stopwatch",
+    "stop the car",
+    "I will stop by later",
+    "please stop by",
+    "end of the day",
+    "quite",
+    "backend",
+    "non stop",
+    "",
+    "   ",
+    "What time do you close?",
+]
+
+
+@pytest.mark.parametrize("text", OPTS_OUT)
+def test_these_phrasings_opt_out(text: str) -> None:
+    intent = classify(text)
+    assert intent is not None and intent.kind == OPT_OUT
+
+
+@pytest.mark.parametrize("text", NOT_OPT_OUT)
+def test_these_do_not_opt_out(text: str) -> None:
+    intent = classify(text)
+    assert intent is None or intent.kind != OPT_OUT
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("START", OPT_IN),
+        ("unstop", OPT_IN),
+        ("Yes", OPT_IN),
+        ("HELP", HELP),
+        ("info", HELP),
+        ("ayuda", HELP),
+    ],
+)
+def test_start_and_help(text: str, kind: str) -> None:
+    intent = classify(text)
+    assert intent is not None and intent.kind == kind
+
+
+def test_configured_words_in_other_languages_are_added() -> None:
+    vocabulary = Vocabulary.build(opt_out=["stop", "hentikan"])
+    assert classify("HENTIKAN", vocabulary) == classify("HENTIKAN", vocabulary)
+    intent = classify("Hentikan", vocabulary)
+    assert intent is not None and intent.kind == OPT_OUT
+    assert classify("hentikan", Vocabulary.build()) is None
+
+
+def inbound_sms(text: str, sender: str = "385916242493", message_id: str = "mo-1") -> bytes:
+    return json.dumps(
+        {
+            "results": [
+                {
+                    "messageId": message_id,
+                    "from": sender,
+                    "to": "385921004026",
+                    "text": text,
+                    "receivedAt": "2026-11-27T10:00:00.000+0000",
+                }
+            ]
+        }
+    ).encode()
+
+
+def compliant_processor(engine: Engine) -> Processor:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    return Processor(engine, PARSERS, compliance=build_compliance(settings))
+
+
+def actions(engine: Engine) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(outbox).order_by(outbox.c.created_at)))
+
+
+def test_stop_opts_out_confirms_once_and_blocks_every_later_send(
+    client: Any, engine: Engine
+) -> None:
+    processor = compliant_processor(engine)
+    post(client, "sms", inbound_sms("Stop please"))
+    post(client, "sms", inbound_sms("Stop please"))  # Infobip redelivers
+    post(client, "sms", inbound_sms("STOP", message_id="mo-2"))  # and the person insists
+    drain(processor)
+    queued = actions(engine)
+    assert len(queued) == 1  # one confirmation
+    confirmation = queued[0]
+    assert confirmation.input["to"] == "385916242493"
+    assert confirmation.input["from"] == "385921004026"
+    assert confirmation.caused_by_event_id is not None
+    state = client.get(
+        "/v1/opt-outs", params={"channel": "sms", "contact": "+385 91 624 2493"}
+    ).json()
+    assert state["opted_out"] is True
+    assert [h["words"] for h in state["history"]] == ["Stop please", "STOP"]
+
+    dispatcher = Dispatcher(engine, DryRunClient(), dict(ACTIONS))
+    dispatcher.run_once()
+    assert actions(engine)[0].state == "done"  # the confirmation itself goes out
+
+    # The API refuses, and says why.
+    refused = client.post(
+        "/v1/send", json={"channel": "sms", "to": "385916242493", "text": "Sale!"}
+    )
+    assert refused.status_code == 409 and "opted out" in refused.json()["error"]
+    # A send queued another way (a rule, the CLI) is stopped by the dispatcher.
+    with write_transaction(engine) as conn:
+        blocked_id, _ = enqueue(
+            conn,
+            ACTIONS,
+            "send-sms-message",
+            {"to": "+385916242493", "text": "Sale!"},
+            idempotency_key="r1",
+        )
+    dispatcher.run_once()
+    blocked = client.get(f"/v1/actions/{blocked_id}").json()
+    assert blocked["state"] == "failed" and "opted out" in blocked["last_error"]
+    history = client.get(
+        "/v1/opt-outs", params={"channel": "sms", "contact": "385916242493"}
+    ).json()["history"]
+    assert [h["action"] for h in history] == ["opt_out", "opt_out", "refused", "refused"]
+    assert {h["source"] for h in history if h["action"] == "refused"} == {"api", "dispatcher"}
+
+
+def test_start_opts_back_in_and_help_answers(client: Any, engine: Engine) -> None:
+    processor = compliant_processor(engine)
+    post(client, "sms", inbound_sms("STOP"))
+    drain(processor)
+    post(client, "sms", inbound_sms("START", message_id="mo-2"))
+    post(client, "sms", inbound_sms("HELP", message_id="mo-3"))
+    drain(processor)
+    texts = [a.input["text"] for a in actions(engine)]
+    assert len(texts) == 3
+    assert "unsubscribed" in texts[0] and "subscribed again" in texts[1]
+    assert "Reply STOP" in texts[2]
+    assert (
+        client.post(
+            "/v1/send", json={"channel": "sms", "to": "385916242493", "text": "hi"}
+        ).status_code
+        == 202
+    )
+
+
+def test_opt_outs_api_and_cli(
+    client: Any, monkeypatch: pytest.MonkeyPatch, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from events.cli import main
+
+    assert client.post("/v1/opt-outs", json={"contact": "+41 79 302 67 27"}).status_code == 201
+    listed = client.get("/v1/opt-outs").json()["items"]
+    assert [(i["channel"], i["contact"]) for i in listed] == [("sms", "41793026727")]
+    assert client.delete("/v1/opt-outs/41793026727").json()["opted_out"] is False
+    monkeypatch.setenv("INFOBIP_EVENTS_DATABASE_URL", db_url)
+    assert main(["optouts", "add", "John@Example.com", "--channel", "email"]) == 0
+    assert main(["optouts", "ls"]) == 0
+    assert "john@example.com" in capsys.readouterr().out
+    assert main(["optouts", "remove", "john@example.com", "--channel", "email"]) == 0
+
+
+def test_compliance_is_only_on_for_the_configured_channels(client: Any, engine: Engine) -> None:
+    processor = compliant_processor(engine)
+    body = json.dumps(
+        {
+            "results": [
+                {
+                    "from": "385919998888",
+                    "to": "41793026731",
+                    "integrationType": "WHATSAPP",
+                    "receivedAt": "2025-01-01T10:10:00.000+0000",
+                    "messageId": "wa-1",
+                    "message": {"text": "STOP", "type": "TEXT"},
+                }
+            ]
+        }
+    ).encode()
+    post(client, "whatsapp", body)
+    drain(processor)
+    assert actions(engine) == []
