@@ -586,13 +586,8 @@ def create_app(
         denied = _reader_denied(request)
         if denied is not None:
             return denied
-        try:
-            doc = await request.json()
-        except ValueError:
-            return _problem(
-                400, "send a JSON object: party_a, party_b, masking_number, ttl_seconds"
-            )
-        if not isinstance(doc, dict):
+        doc = await _json_object(request)
+        if doc is None:
             return _problem(
                 400, "send a JSON object: party_a, party_b, masking_number, ttl_seconds"
             )
@@ -635,9 +630,8 @@ def create_app(
         denied = _reader_denied(request)
         if denied is not None:
             return denied
-        try:
-            doc = await request.json()
-        except ValueError:
+        doc = await _json_object(request)
+        if doc is None:
             return _problem(400, "send a JSON object: channel, to, text, ...")
         try:
             action_key, values = send_request(doc)
@@ -706,11 +700,8 @@ def create_app(
         if denied is not None:
             return denied
         if request.method == "POST":
-            try:
-                doc = await request.json()
-            except ValueError:
-                doc = None
-            if not isinstance(doc, dict) or not doc.get("contact"):
+            doc = await _json_object(request)
+            if doc is None or not doc.get("contact"):
                 return _problem(400, "send a JSON object: contact, channel (default sms)")
             contact, channel, opted_out = str(doc["contact"]), str(doc.get("channel", "sms")), True
         else:
@@ -776,6 +767,15 @@ def create_app(
 
 class _BadQuery(ValueError):
     pass
+
+
+async def _json_object(request: Request) -> dict[str, Any] | None:
+    """The request's JSON object, or None when the body is not one."""
+    try:
+        doc = await request.json()
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def _is_loopback(ip: str | None) -> bool:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 import time
 from collections.abc import Callable, Generator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -24,6 +23,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine
 
+from events.background import BackgroundLoop
 from events.ingest import new_id
 from events.membrane.catalogue import Action, message_ids, render
 from events.membrane.client import Failure, MembraneClient, MembraneError, classify
@@ -99,7 +99,9 @@ class Outcome:
     callback_data: str | None = None
 
 
-class Dispatcher:
+class Dispatcher(BackgroundLoop):
+    thread_name = "dispatcher"
+
     def __init__(
         self,
         engine: Engine,
@@ -115,6 +117,7 @@ class Dispatcher:
         send_via_proxy: frozenset[str] = frozenset(),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        super().__init__()
         self.engine = engine
         self.client = client
         self.catalogue = catalogue
@@ -128,9 +131,6 @@ class Dispatcher:
         self.clock = clock
         self.worker = f"{os.getpid()}-{new_id()[-8:]}"
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="dispatch")
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # ---- one action (no database inside: only Membrane) ---------------------------------------
 
@@ -419,17 +419,6 @@ class Dispatcher:
                 time.sleep(min(2**attempt, 10))
         # The leases expire and another dispatcher checks the logs before sending again.
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run_forever, name="dispatcher", daemon=True)
-        self._thread.start()
-
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        super().stop(timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)

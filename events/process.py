@@ -9,7 +9,6 @@ if a batch cannot be written, its rows are retried one by one and only the culpr
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, Engine, Row
 
+from events.background import BackgroundLoop
 from events.channels.common import (
     MESSAGE_KINDS,
     ParsedEvent,
@@ -134,7 +134,9 @@ def lookup_row(event: ParsedEvent, key: str, raw_id: str, received_at: datetime)
     }
 
 
-class Processor:
+class Processor(BackgroundLoop):
+    thread_name = "processor"
+
     def __init__(
         self,
         engine: Engine,
@@ -146,6 +148,7 @@ class Processor:
         ingest_idle: Callable[[], bool] | None = None,
         compliance: Compliance | None = None,
     ) -> None:
+        super().__init__()
         self.engine = engine
         self.parsers = parsers
         self.batch_size = batch_size
@@ -157,9 +160,6 @@ class Processor:
         self.ingest_idle = ingest_idle
         # Opt-out compliance (STOP, START, HELP) runs in the batch's transaction.
         self.compliance = compliance
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # ---- the pure part: bytes -> parsed events ----------------------------------------------
 
@@ -426,9 +426,6 @@ class Processor:
                 **({"error": o.error} if o.error else {}),
             )
 
-    def wake(self) -> None:
-        self._wake.set()
-
     def _pace(self) -> int:
         """How many rows to take now (see ingest_idle)."""
         if self.ingest_idle is None or self.ingest_idle():
@@ -455,14 +452,3 @@ class Processor:
             if len(outcomes) < limit:
                 self._wake.wait(self.idle_seconds)
                 self._wake.clear()
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run_forever, name="processor", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
