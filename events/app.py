@@ -8,7 +8,7 @@ import ipaddress
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,13 +23,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from events.channels import CHANNEL_PATHS, PARSERS
 from events.compliance import Compliance, normalize_contact, suppressed
-from events.config import Settings
+from events.config import Settings, SettingsError
 from events.dispatch import Dispatcher, enqueue
 from events.ingest import GroupCommitter, WebhookReceiver, new_id
 from events.masking import MaskingSessions, normalize_number
 from events.membrane.catalogue import SEND_ACTIONS, TEMPLATE_SEND_ACTIONS, Action
 from events.membrane.factory import build_catalogue, build_client
 from events.process import Processor
+from events.reconcile import DEFAULT_DELAYS, Reconciler
 from events.rules.optout import (
     DEFAULT_HELP_WORDS,
     DEFAULT_OPT_IN_WORDS,
@@ -37,7 +38,7 @@ from events.rules.optout import (
     Vocabulary,
 )
 from events.verify import Verifier
-from events.when import parse_since
+from events.when import parse_age_seconds, parse_since
 from storage import queries
 from storage.db import current_revision, head_revision, make_engine, upgrade, write_transaction
 from storage.models import ACTION_STATES
@@ -83,6 +84,26 @@ def build_dispatcher(settings: Settings, engine: Engine) -> Dispatcher:
         idle_seconds=settings.dispatch_idle_seconds,
         notify_url=settings.notify_url,
         send_via_proxy=frozenset(settings.membrane_send_via_proxy),
+    )
+
+
+def build_reconciler(settings: Settings, engine: Engine, processor: Processor) -> Reconciler:
+    delays = dict(DEFAULT_DELAYS)
+    for item in settings.reconcile_after:
+        channel, _, age = item.partition("=")
+        try:
+            delays[channel.strip()] = timedelta(seconds=parse_age_seconds(age))
+        except ValueError as exc:
+            raise SettingsError(f"INFOBIP_EVENTS_RECONCILE_AFTER: {item!r}: {exc}") from None
+    return Reconciler(
+        engine,
+        build_client(settings),
+        build_catalogue(settings),
+        processor,
+        delays=delays,
+        window=timedelta(hours=settings.reconcile_window_hours),
+        interval_seconds=settings.reconcile_interval_seconds,
+        inbound_backstop=settings.reconcile_inbound_backstop,
     )
 
 
@@ -245,6 +266,24 @@ def send_request(doc: Any) -> tuple[str, dict[str, Any]]:
     return action, values
 
 
+def run_json(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "state": row.state,
+        "channel": row.channel,
+        "dry_run": row.dry_run,
+        "started_at": _iso(row.started_at),
+        "finished_at": _iso(row.finished_at),
+        "checked": row.checked,
+        "recovered": row.recovered,
+        "still_missing": row.still_missing,
+        "discovered": row.discovered,
+        "closed": row.closed,
+        "errors": row.errors,
+        "error": row.error,
+    }
+
+
 def audit_json(row: Row[Any]) -> dict[str, Any]:
     return {
         "action": row.action,
@@ -386,8 +425,15 @@ def create_app(
         masking = MaskingSessions(eng, fallback_file_url=settings.masking_fallback_file_url)
         catalogue = build_catalogue(settings)
         dispatcher = build_dispatcher(settings, eng) if run_processor else None
+        reconciler = (
+            build_reconciler(settings, eng, build_processor(settings, eng))
+            if run_processor
+            else None
+        )
         if dispatcher is not None:
             dispatcher.start()
+        if reconciler is not None:
+            reconciler.start()
         receiver.answer_masking_with(masking.answer, inline=eng.dialect.name == "sqlite")
         if processor is not None:
             processor.start()
@@ -417,6 +463,8 @@ def create_app(
                 await run_in_threadpool(processor.stop)
             if dispatcher is not None:
                 await run_in_threadpool(dispatcher.stop)
+            if reconciler is not None:
+                await run_in_threadpool(reconciler.stop, 1.0)
             if engine is None:
                 eng.dispose()
 
@@ -733,6 +781,12 @@ def create_app(
         result = await run_in_threadpool(change)
         return JSONResponse(result, status_code=201 if opted_out else 200)
 
+    def list_reconcile_runs(request: Request, s: Services) -> Any:
+        _, _, limit = _list_query(request, ())
+        with s.engine.connect() as conn:
+            rows = queries.list_runs(conn, limit)
+        return {"items": [run_json(r) for r in rows]}
+
     routes = [
         Route("/v1/webhooks/{webhook_id}", reader(get_webhook), methods=["GET"]),
         Route("/v1/messages/{message_id:path}", reader(get_message), methods=["GET"]),
@@ -742,6 +796,7 @@ def create_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/v1/calls/{call_id}", reader(get_call), methods=["GET"]),
         Route("/v1/send", send, methods=["POST"]),
+        Route("/v1/reconcile/runs", reader(list_reconcile_runs), methods=["GET"]),
         Route("/v1/opt-outs", reader(list_optouts), methods=["GET"]),
         Route("/v1/opt-outs", change_optout, methods=["POST"]),
         Route("/v1/opt-outs/{contact}", change_optout, methods=["DELETE"]),

@@ -390,6 +390,45 @@ def cmd_optouts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from events.app import build_engine, build_processor, build_reconciler
+    from events.when import parse_since
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    _check_schema(settings)
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        print(f"infobip-events reconcile: --since: {exc}", file=sys.stderr)
+        return 2
+    engine = build_engine(settings)
+    reconciler = build_reconciler(settings, engine, build_processor(settings, engine))
+    if args.runs:
+        for run in reconciler.runs(args.runs):
+            print(
+                f"{run.id}  {run.state:<7} {run.started_at.isoformat()}  checked {run.checked}"
+                f"  recovered {run.recovered}  missing {run.still_missing}"
+                f"  discovered {run.discovered}  closed {run.closed}  errors {run.errors}"
+            )
+        return 0
+    report = reconciler.run(
+        channel=args.channel,
+        since=since,
+        dry_run=args.dry_run,
+        progress=lambda line: print(line, file=sys.stderr),
+    )
+    if report is None:
+        print("another worker is reconciling now; try again later", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        for call in report.calls:
+            print(call)
+    counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in report.counts().items())
+    print(f"run {report.id}: {counts}")
+    return 0 if report.errors == 0 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="infobip-events",
@@ -536,6 +575,19 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("contact")
         q.add_argument("--channel", default="sms")
         q.set_defaults(func=cmd_optouts)
+
+    p = sub.add_parser(
+        "reconcile",
+        help="recover missing reports from Infobip's logs and reports",
+        description="Look up the outbound messages whose reports never came (logs first, "
+        "then the one-time reports, every response stored before it is processed), record "
+        "what was sent by others, and close the 48-hour window.",
+    )
+    p.add_argument("--channel", choices=["sms", "mms", "viber", "email", "voice", "push"])
+    p.add_argument("--since", help="only messages sent since (ISO 8601 or an age: 6h)")
+    p.add_argument("--dry-run", action="store_true", help="say what would be read, read nothing")
+    p.add_argument("--runs", type=int, metavar="N", help="show the last N runs instead")
+    p.set_defaults(func=cmd_reconcile)
 
     p = sub.add_parser("membrane", help="Membrane", description="Membrane commands.")
     m2 = p.add_subparsers(dest="membrane_command", required=True, metavar="MEMBRANE_COMMAND")

@@ -125,6 +125,14 @@ class Settings(BaseSettings):
     dispatch_backoff_cap_seconds: float = Field(default=600.0, gt=0)
     dispatch_idle_seconds: float = Field(default=0.5, gt=0)
 
+    # Reconciliation: how long after sending a missing report is looked for, per channel
+    # ("sms=15m,email=1h"; the rest keep their defaults), how often, and the inbound backstop
+    # (off: the one-time inbound pulls compete with inbound webhooks).
+    reconcile_after: CsvList = Field(default_factory=list)
+    reconcile_interval_seconds: float = Field(default=300.0, gt=0)
+    reconcile_window_hours: float = Field(default=48.0, gt=0)
+    reconcile_inbound_backstop: bool = False
+
     # Opt-out compliance (on by default for SMS): extra words add to the built-in lists.
     optout_channels: CsvList = Field(default_factory=lambda: ["sms"])
     optout_words: CsvList = Field(default_factory=list)
@@ -148,6 +156,11 @@ class Settings(BaseSettings):
         "trusted_proxies",
         "keep_headers",
         "membrane_send_via_proxy",
+        "optout_channels",
+        "optout_words",
+        "optin_words",
+        "help_words",
+        "reconcile_after",
         mode="before",
     )
     @classmethod

@@ -72,7 +72,7 @@ class Outcome:
     received_at: datetime
 
 
-def _event_row(event: ParsedEvent, raw: Row[Any], index: int) -> dict[str, Any]:
+def event_row(event: ParsedEvent, raw: Row[Any], index: int) -> dict[str, Any]:
     status, error, price = event.status, event.error, event.price
     return {
         "dedupe_key": event.dedupe_key(),
@@ -192,7 +192,7 @@ class Processor(BackgroundLoop):
         for raw, items, state, error in parsed_rows:
             keys = []
             for index, event in enumerate(items):
-                row = _event_row(event, raw, index)
+                row = event_row(event, raw, index)
                 event_rows.append(row)
                 parsed.append((event, row["dedupe_key"]))
                 keys.append(row["dedupe_key"])

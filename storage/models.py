@@ -269,3 +269,26 @@ class OptOutAudit(SQLModel, table=True):
 
 opt_outs = OptOut.__table__  # type: ignore[attr-defined]
 opt_out_audit = OptOutAudit.__table__  # type: ignore[attr-defined]
+
+
+class ReconcileRun(SQLModel, table=True):
+    """One reconciliation run: what it checked, recovered, found and could not."""
+
+    __tablename__ = "reconcile_runs"
+
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    finished_at: datetime | None = _dt()
+    state: str = Field(sa_column=Column(String(16), nullable=False))  # running, done, failed
+    channel: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    dry_run: bool = Field(default=False)
+    checked: int = Field(default=0)
+    recovered: int = Field(default=0)
+    still_missing: int = Field(default=0)
+    discovered: int = Field(default=0)
+    closed: int = Field(default=0)
+    errors: int = Field(default=0)
+    error: str | None = _text()
+
+
+reconcile_runs = ReconcileRun.__table__  # type: ignore[attr-defined]

@@ -84,9 +84,16 @@ class FakeInfobip:
             }
         return {"bulkId": bulk_id, "messages": messages}
 
-    def logs(self, ids: list[str]) -> dict[str, Any]:
+    def logs(self, ids: list[str], channel: str | None = None) -> dict[str, Any]:
+        """The logs of these ids; with no ids, of everything sent on the channel (a sweep)."""
         with self.lock:
-            found = [(i, self.sent[i]) for i in ids if i in self.sent]
+            if not ids:
+                ids = [i for i, m in self.sent.items() if channel in (None, m["channel"])]
+            found = [
+                (i, self.sent[i])
+                for i in ids
+                if i in self.sent and channel in (None, self.sent[i]["channel"])
+            ]
         return {
             "results": [
                 {
@@ -138,6 +145,8 @@ class Knobs:
     garbage: bool = False
     apply_then_hang: bool = False  # the send happens, the answer never comes
     fail_times: int = 0  # fail this many calls, then work
+    # Infobip's throttles: action key or API path -> calls a minute; faster calls get 429.
+    throttle_per_minute: dict[str, int] = field(default_factory=dict)
 
 
 class FakeMembrane:
@@ -163,6 +172,7 @@ class FakeMembrane:
         self.requests: list[tuple[str, str, Any]] = []
         self._run_ids = itertools.count(1)
         self._lock = threading.Lock()
+        self._last_call: dict[str, float] = {}
 
     # ---- auth ------------------------------------------------------------------------------
 
@@ -216,6 +226,18 @@ class FakeMembrane:
             ]
         }
 
+    def throttled(self, target: str) -> bool:
+        """True when this call comes sooner after the last one than the throttle allows."""
+        limit = self.knobs.throttle_per_minute.get(target)
+        if not limit:
+            return False
+        now = time.monotonic()
+        with self._lock:
+            last = self._last_call.get(target)
+            self._last_call[target] = now
+        # A little slack for the clocks of two processes.
+        return last is not None and now - last < 0.9 * 60.0 / limit
+
     def knob_failure(self) -> tuple[int, dict[str, Any]] | None:
         """A forced failure from the knobs, before anything runs."""
         knobs = self.knobs
@@ -239,6 +261,8 @@ class FakeMembrane:
             return 404, _error("bad_request", "not_found", f"Action '{key}' not found")
         if not isinstance(input, dict):
             return 400, _error("bad_request", None, "input must be an object")
+        if self.throttled(key):
+            return 429, _error("connection", "rate_limit_exceeded", "Infobip throttled the call")
         missing = [f for f in _schema_of(key).get("required", []) if f not in input]
         if missing:
             return 400, _error("bad_request", None, f"input is missing {', '.join(missing)}")
@@ -253,8 +277,9 @@ class FakeMembrane:
             fields = {k: v for k, v in input.items() if k not in ("to",)}
             return self.infobip.send(action.channel, input.get("to"), fields)
         if key in ("get-sms-message-logs", "get-email-logs"):
-            ids = input.get("messageId") or []
-            return self.infobip.logs(ids if isinstance(ids, list) else [ids])
+            ids = input.get("messageId") or input.get("messageIds") or []
+            channel = "sms" if key.startswith("get-sms") else "email"
+            return self.infobip.logs(ids if isinstance(ids, list) else [ids], channel)
         if key.endswith("delivery-reports"):
             channel = key.split("-")[1]
             return self.infobip.reports(channel)
@@ -292,6 +317,12 @@ class FakeMembrane:
         with self._lock:
             self.requests.append((method, path, body))
         path = "/" + path.lstrip("/")
+        if self.throttled(path):
+            return 429, {
+                "requestError": {
+                    "serviceException": {"messageId": "TOO_MANY_REQUESTS", "text": "throttled"}
+                }
+            }
         if method == "POST" and path == "/sms/3/messages" and isinstance(body, dict):
             out: dict[str, Any] = {"bulkId": None, "messages": []}
             for message in body.get("messages", []):
@@ -316,16 +347,10 @@ class FakeMembrane:
             )
         if method == "GET" and path.endswith("/logs"):
             ids = query.get("messageId", "")
-            return 200, self.infobip.logs([i for i in ids.split(",") if i])
+            channel = {"tts": "voice"}.get(path.split("/")[1], path.split("/")[1])
+            return 200, self.infobip.logs([i for i in ids.split(",") if i], channel)
         if method == "GET" and path.endswith("/reports"):
-            channel = {
-                "sms": "sms",
-                "mms": "mms",
-                "viber": "viber",
-                "tts": "voice",
-                "voice": "voice",
-                "email": "email",
-            }.get(path.split("/")[1], "sms")
+            channel = {"tts": "voice"}.get(path.split("/")[1], path.split("/")[1])
             return 200, self.infobip.reports(channel)
         return 404, {
             "requestError": {

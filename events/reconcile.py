@@ -1,0 +1,426 @@
+"""The reconciler: recover the reports that never came, before Infobip's 48-hour window closes.
+
+Infobip keeps no webhook history; a lost callback can only be recovered from the reports and
+logs APIs, within about 48 hours, and the reports endpoints return each report only once.
+So, per channel:
+
+1. stale messages (outbound, no final state, older than the channel's delay, inside the window)
+   are looked up in the **logs** first, because logs can be read again: batched by message id,
+   paced under Infobip's throttles;
+2. then the one-time **reports** are pulled;
+3. every response is stored as a raw row (source ``reconcile``) **before anything else** and goes
+   through the same parsers, dedupe and state machine as a webhook, so a report that arrives by
+   both routes counts once;
+4. a logs sweep over the window also records messages sent by other systems (discovery);
+5. a message past the window with no final report becomes ``unknown``, "report window closed".
+
+One reconciler runs at a time: a PostgreSQL advisory lock elects the leader among workers.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine
+
+from events.background import BackgroundLoop
+from events.channels.common import ParsedEvent, Status
+from events.ingest import new_id, raw_row
+from events.membrane.catalogue import Action, render
+from events.membrane.client import MembraneClient, MembraneError
+from events.process import Processor, event_row
+from storage.db import write_transaction
+from storage.queries import (
+    close_messages,
+    expired_messages,
+    final_among,
+    insert_events_ignoring_duplicates,
+    insert_raw,
+    insert_run,
+    known_among,
+    list_runs,
+    release_leader_lock,
+    stale_messages,
+    try_leader_lock,
+    update_run,
+)
+
+log = structlog.get_logger("events.reconcile")
+
+LEADER_LOCK_KEY = 0x1B_E7_0C  # any constant shared by every worker of one database
+WINDOW = timedelta(hours=48)
+BATCH = 1000  # Infobip's logs and reports return at most 1,000 items a call
+
+
+@dataclass(frozen=True)
+class Source:
+    """How to read one Infobip endpoint: a catalogue action or a proxied request."""
+
+    kind: str  # "action" or "request"
+    target: str  # action key or API path
+    per_minute: int  # Infobip's throttle for it
+
+
+# Logs first (repeatable), by message id. Email logs take one id a call.
+LOGS: dict[str, Source] = {
+    "sms": Source("action", "get-sms-message-logs", 120),
+    "email": Source("action", "get-email-logs", 60),
+    "mms": Source("request", "/mms/2/logs", 60),
+    "viber": Source("request", "/viber/2/logs", 60),
+    "voice": Source("request", "/tts/3/logs", 60),
+    "push": Source("request", "/push/3/logs", 60),
+}
+# Then the one-time reports.
+REPORTS: dict[str, Source] = {
+    "sms": Source("action", "get-sms-delivery-reports", 60),
+    "email": Source("action", "get-email-delivery-reports", 60),
+    "voice": Source("action", "get-voice-delivery-reports", 60),
+    "mms": Source("request", "/mms/2/reports", 60),
+    "viber": Source("request", "/viber/2/reports", 60),
+    "push": Source("request", "/push/3/reports", 60),
+}
+INBOUND: dict[str, Source] = {
+    "sms": Source("request", "/sms/1/inbox/reports", 60),
+    "mms": Source("request", "/mms/1/inbox/reports", 60),
+    "messages-api": Source("request", "/messages-api/1/inbound", 60),
+}
+DEFAULT_DELAYS: dict[str, timedelta] = {
+    "sms": timedelta(minutes=15),
+    "mms": timedelta(minutes=15),
+    "viber": timedelta(minutes=15),
+    "push": timedelta(minutes=15),
+    "voice": timedelta(minutes=30),
+    "email": timedelta(hours=1),
+}
+
+
+class Pacer:
+    """Spaces the calls to each endpoint under its per-minute throttle."""
+
+    def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._next: dict[str, float] = {}
+        self._sleep = sleep
+        self._lock = threading.Lock()
+
+    def wait(self, source: Source) -> None:
+        with self._lock:
+            now = time.monotonic()
+            at = max(now, self._next.get(source.target, now))
+            self._next[source.target] = at + 60.0 / source.per_minute
+        if at > now:
+            self._sleep(at - now)
+
+
+@dataclass
+class RunReport:
+    id: str
+    checked: int = 0
+    recovered: int = 0
+    still_missing: int = 0
+    discovered: int = 0
+    closed: int = 0
+    errors: int = 0
+    calls: list[str] = field(default_factory=list)
+    error_text: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            k: getattr(self, k)
+            for k in ("checked", "recovered", "still_missing", "discovered", "closed", "errors")
+        }
+
+
+class Reconciler(BackgroundLoop):
+    thread_name = "reconciler"
+
+    def __init__(
+        self,
+        engine: Engine,
+        client: MembraneClient,
+        catalogue: dict[str, Action],
+        processor: Processor,
+        *,
+        delays: dict[str, timedelta] | None = None,
+        window: timedelta = WINDOW,
+        interval_seconds: float = 300.0,
+        inbound_backstop: bool = False,
+        pacer: Pacer | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.client = client
+        self.catalogue = catalogue
+        self.processor = processor
+        self.delays = delays or dict(DEFAULT_DELAYS)
+        self.window = window
+        self.interval_seconds = interval_seconds
+        self.inbound_backstop = inbound_backstop
+        self.pacer = pacer or Pacer()
+        self.clock = clock
+        self._local_lock = threading.Lock()
+
+    # ---- Membrane calls, each stored raw before anything else ---------------------------------
+
+    def _read(self, source: Source, values: dict[str, Any], query: dict[str, str]) -> Any:
+        self.pacer.wait(source)
+        if source.kind == "action":
+            action = self.catalogue[source.target]
+            return self.client.run_action(
+                source.target, render(action.template, values) or {}
+            ).output
+        return self.client.request("GET", source.target, query=query)
+
+    def _store(self, channel: str, output: Any) -> str:
+        """Keep the response exactly like a webhook, committed, before it is processed: the
+        one-time reports will not come again."""
+        row = raw_row(
+            channel=channel,
+            body=json.dumps(output, default=str).encode(),
+            content_type="application/json",
+            headers={},
+            remote_addr=None,
+            source="reconcile",
+            received_at=self.clock(),
+        )
+        with write_transaction(self.engine) as conn:
+            insert_raw(conn, [row])
+        return str(row["id"])
+
+    def _pull(
+        self,
+        report: RunReport,
+        channel: str,
+        source: Source,
+        values: dict[str, Any],
+        query: dict[str, str],
+        before_processing: Callable[[list[str]], None] | None = None,
+    ) -> list[str]:
+        """Read, store, process. Returns the message ids the response held."""
+        report.calls.append(f"{source.target} {json.dumps(values or query)[:80]}")
+        try:
+            output = self._read(source, values, query)
+        except MembraneError as exc:
+            report.errors += 1
+            report.error_text.append(f"{source.target}: {exc}")
+            return []
+        raw_id = self._store(channel, output)
+        results = output.get("results", []) if isinstance(output, dict) else []
+        ids = [str(r["messageId"]) for r in results if isinstance(r, dict) and r.get("messageId")]
+        if before_processing is not None:
+            before_processing(ids)
+        self.processor.process_ids([raw_id])
+        return ids
+
+    # ---- one run ------------------------------------------------------------------------------
+
+    def run(
+        self,
+        *,
+        channel: str | None = None,
+        since: datetime | None = None,
+        dry_run: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> RunReport | None:
+        """One reconciliation. None when another worker holds the leader lock."""
+        with self._leader() as leader:
+            if not leader:
+                return None
+            return self._run(
+                channel=channel, since=since, dry_run=dry_run, progress=progress or (lambda _: None)
+            )
+
+    def _run(
+        self,
+        *,
+        channel: str | None,
+        since: datetime | None,
+        dry_run: bool,
+        progress: Callable[[str], None],
+    ) -> RunReport:
+        now = self.clock()
+        report = RunReport(id=new_id())
+        with write_transaction(self.engine) as conn:
+            insert_run(
+                conn,
+                {
+                    "id": report.id,
+                    "started_at": now,
+                    "state": "running",
+                    "channel": channel,
+                    "dry_run": dry_run,
+                    **report.counts(),
+                },
+            )
+        window_start = max(now - self.window, since) if since else now - self.window
+        failure: str | None = None
+        try:
+            channels = [channel] if channel else sorted(LOGS)
+            for name in channels:
+                self._channel(report, name, now, window_start, dry_run, progress)
+            if not dry_run:
+                report.closed = self._close_window(now)
+                if self.inbound_backstop:
+                    for name, source in sorted(INBOUND.items()):
+                        if channel in (None, name):
+                            self._pull(report, name, source, {}, {"limit": str(BATCH)})
+        except Exception as exc:  # the run is recorded as failed; what was stored stays
+            failure = f"{type(exc).__name__}: {exc}"
+            log.exception("reconciliation failed", run=report.id)
+        finished = self.clock()
+        state = "failed" if failure else "done"
+        with write_transaction(self.engine) as conn:
+            update_run(
+                conn,
+                report.id,
+                {
+                    "finished_at": finished,
+                    "state": state,
+                    "error": failure or "; ".join(report.error_text)[:4000] or None,
+                    **report.counts(),
+                },
+            )
+        log.info("reconcile", run=report.id, state=state, **report.counts())
+        return report
+
+    def _channel(
+        self,
+        report: RunReport,
+        channel: str,
+        now: datetime,
+        window_start: datetime,
+        dry_run: bool,
+        progress: Callable[[str], None],
+    ) -> None:
+        delay = self.delays.get(channel, timedelta(minutes=15))
+        with self.engine.connect() as conn:
+            stale = stale_messages(conn, channel, now - delay, window_start, 100_000)
+        report.checked += len(stale)
+        logs = LOGS.get(channel)
+        if logs is None:
+            return
+        if dry_run:
+            calls = len(stale) if channel == "email" else -(-len(stale) // BATCH)
+            report.calls.append(
+                f"would read {logs.target} {calls} times for {len(stale)} stale {channel} messages"
+            )
+            report.still_missing += len(stale)
+            return
+        per_call = 1 if channel == "email" else BATCH
+        for start in range(0, len(stale), per_call):
+            ids = stale[start : start + per_call]
+            values = {"message_ids": ids, "message_id": ids[0]}
+            self._pull(report, channel, logs, values, {"messageId": ",".join(ids)})
+            progress(f"{channel}: {min(start + per_call, len(stale))}/{len(stale)} looked up")
+        # Discovery: a sweep of the window finds what the service never heard of.
+        known: set[str] = set()
+
+        def remember_known(ids: list[str]) -> None:
+            with self.engine.connect() as conn:
+                known.update(known_among(conn, channel, ids))
+
+        found = self._pull(
+            report,
+            channel,
+            logs,
+            {"limit": BATCH},
+            {"sentSince": window_start.isoformat(), "limit": str(BATCH)},
+            before_processing=remember_known,
+        )
+        report.discovered += len(set(found) - known)
+        reports = REPORTS.get(channel)
+        if reports is not None:
+            self._pull(report, channel, reports, {"limit": BATCH}, {"limit": str(BATCH)})
+        with self.engine.connect() as conn:
+            done = final_among(conn, channel, stale)
+        report.recovered += len(done)
+        report.still_missing += len(stale) - len(done)
+
+    def _close_window(self, now: datetime) -> int:
+        """Past the window no report can come: say so, once, and stop waiting."""
+        closed = 0
+        while True:
+            with write_transaction(self.engine) as conn:
+                rows = expired_messages(conn, now - self.window, 500)
+                if not rows:
+                    return closed
+                synthetic = [
+                    ParsedEvent(
+                        kind="unknown",
+                        channel=r.channel,
+                        discriminator="window-closed",
+                        message_id=r.message_id,
+                        direction="outbound",
+                        sub_type="REPORT_WINDOW_CLOSED",
+                        occurred_at=now,
+                        status=Status(
+                            None, None, None, "REPORT_WINDOW_CLOSED", "report window closed"
+                        ),
+                        note="report window closed",
+                    )
+                    for r in rows
+                ]
+                raw = _Synthetic(id="reconcile", source="reconcile", received_at=now)
+                insert_events_ignoring_duplicates(
+                    conn,
+                    [event_row(e, raw, 0) for e in synthetic],  # type: ignore[arg-type]
+                )
+                close_messages(conn, [r.id for r in rows], now)
+                closed += len(rows)
+
+    # ---- leadership and the loop --------------------------------------------------------------
+
+    class _LeaderContext:
+        def __init__(self, reconciler: Reconciler) -> None:
+            self.r = reconciler
+            self.conn: Any = None
+            self.held = False
+
+        def __enter__(self) -> bool:
+            if self.r.engine.dialect.name == "postgresql":
+                self.conn = self.r.engine.connect()
+                self.held = try_leader_lock(self.conn, LEADER_LOCK_KEY)
+                self.conn.commit()
+            else:
+                self.held = self.r._local_lock.acquire(blocking=False)
+            return self.held
+
+        def __exit__(self, *exc: object) -> None:
+            if self.conn is not None:
+                if self.held:
+                    release_leader_lock(self.conn, LEADER_LOCK_KEY)
+                    self.conn.commit()
+                self.conn.close()
+            elif self.held:
+                self.r._local_lock.release()
+
+    def _leader(self) -> Reconciler._LeaderContext:
+        return Reconciler._LeaderContext(self)
+
+    def run_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run()
+            except Exception:
+                log.exception("reconciliation could not run")
+            self._stop.wait(self.interval_seconds)
+
+    def runs(self, limit: int = 20) -> list[Any]:
+        with self.engine.connect() as conn:
+            return list_runs(conn, limit)
+
+
+@dataclass(frozen=True)
+class _Synthetic:
+    """Stands for the raw row of events the reconciler makes itself (window closing)."""
+
+    id: str
+    source: str
+    received_at: datetime
