@@ -84,7 +84,7 @@ def cmd_receiver(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     import signal
 
-    from events.app import build_dispatcher, build_engine, build_processor
+    from events.app import build_dispatcher, build_engine, build_processor, build_reconciler
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -105,10 +105,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print(f"processed {total} webhooks, ran {ran} actions", file=sys.stderr)
         return 0
     dispatcher.start()
+    reconciler = build_reconciler(settings, engine, build_processor(settings, engine))
+    reconciler.start()
 
     def stop(*_: object) -> None:
         processor.stop(0)
         dispatcher.stop(0)
+        reconciler.stop(0)
 
     signal.signal(signal.SIGTERM, stop)
     with contextlib.suppress(KeyboardInterrupt):

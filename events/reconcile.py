@@ -301,24 +301,25 @@ class Reconciler(BackgroundLoop):
     ) -> None:
         delay = self.delays.get(channel, timedelta(minutes=15))
         with self.engine.connect() as conn:
-            stale = stale_messages(conn, channel, now - delay, window_start, 100_000)
+            found_stale = stale_messages(conn, channel, now - delay, window_start, 100_000)
+        stale = [message_id for message_id, _ in found_stale]
         report.checked += len(stale)
         logs = LOGS.get(channel)
         if logs is None:
             return
+        batches = self._batches(channel, found_stale)
         if dry_run:
-            calls = len(stale) if channel == "email" else -(-len(stale) // BATCH)
             report.calls.append(
-                f"would read {logs.target} {calls} times for {len(stale)} stale {channel} messages"
+                f"would read {logs.target} {len(batches)} times for "
+                f"{len(stale)} stale {channel} messages"
             )
             report.still_missing += len(stale)
             return
-        per_call = 1 if channel == "email" else BATCH
-        for start in range(0, len(stale), per_call):
-            ids = stale[start : start + per_call]
-            values = {"message_ids": ids, "message_id": ids[0]}
-            self._pull(report, channel, logs, values, {"messageId": ",".join(ids)})
-            progress(f"{channel}: {min(start + per_call, len(stale))}/{len(stale)} looked up")
+        done = 0
+        for values, query, size in batches:
+            self._pull(report, channel, logs, values, query)
+            done += size
+            progress(f"{channel}: {done}/{len(stale)} looked up")
         # Discovery: a sweep of the window finds what the service never heard of.
         known: set[str] = set()
 
@@ -339,9 +340,33 @@ class Reconciler(BackgroundLoop):
         if reports is not None:
             self._pull(report, channel, reports, {"limit": BATCH}, {"limit": str(BATCH)})
         with self.engine.connect() as conn:
-            done = final_among(conn, channel, stale)
-        report.recovered += len(done)
-        report.still_missing += len(stale) - len(done)
+            final = final_among(conn, channel, stale)
+        report.recovered += len(final)
+        report.still_missing += len(stale) - len(final)
+
+    @staticmethod
+    def _batches(
+        channel: str, stale: list[tuple[str, str | None]]
+    ) -> list[tuple[dict[str, Any], dict[str, str], int]]:
+        """(template values, query, messages covered) for each logs call: by message id, up to
+        1,000 a call; for email, whose logs take one id a call, by bulk id where there is one."""
+        out: list[tuple[dict[str, Any], dict[str, str], int]] = []
+        if channel == "email":
+            by_bulk: dict[str, int] = {}
+            singles: list[str] = []
+            for message_id, bulk_id in stale:
+                if bulk_id:
+                    by_bulk[bulk_id] = by_bulk.get(bulk_id, 0) + 1
+                else:
+                    singles.append(message_id)
+            out += [({"bulk_id": b, "limit": BATCH}, {"bulkId": b}, n) for b, n in by_bulk.items()]
+            out += [({"message_id": m}, {"messageId": m}, 1) for m in singles]
+            return out
+        ids = [message_id for message_id, _ in stale]
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            out.append(({"message_ids": chunk}, {"messageId": ",".join(chunk)}, len(chunk)))
+        return out
 
     def _close_window(self, now: datetime) -> int:
         """Past the window no report can come: say so, once, and stop waiting."""

@@ -576,11 +576,11 @@ FINAL_STATES = ("delivered", "undeliverable", "expired", "rejected")
 
 def stale_messages(
     conn: Connection, channel: str, older_than: datetime, newer_than: datetime, limit: int
-) -> list[str]:
-    """Outbound messages of a channel with no final state, sent in the window and old enough
-    that their report should have come."""
+) -> list[tuple[str, str | None]]:
+    """(message id, bulk id) of the outbound messages of a channel with no final state, sent in
+    the window and old enough that their report should have come."""
     rows = conn.execute(
-        select(messages.c.message_id)
+        select(messages.c.message_id, messages.c.bulk_id)
         .where(
             messages.c.channel == channel,
             messages.c.direction == "outbound",
@@ -591,7 +591,7 @@ def stale_messages(
         .order_by(messages.c.created_at)
         .limit(limit)
     )
-    return [str(r[0]) for r in rows]
+    return [(str(r[0]), r[1]) for r in rows]
 
 
 WINDOW_CLOSED = "REPORT_WINDOW_CLOSED"

@@ -285,3 +285,54 @@ def test_dry_run_reads_nothing(engine: Engine, fake: tuple[FakeMembrane, str]) -
     assert report is not None and report.checked == 2
     assert len(membrane.runs) == runs_before
     assert any("would read get-sms-message-logs" in c for c in report.calls)
+
+
+def test_the_inbound_backstop_records_inbound_messages_when_on(
+    client: Any, engine: Engine, fake: tuple[FakeMembrane, str]
+) -> None:
+    _, url = fake
+    off = reconciler(engine, url, Clock()).run(channel="sms")
+    assert off is not None and not any("inbox" in c for c in off.calls)
+    on = reconciler(engine, url, Clock(), inbound_backstop=True).run(channel="sms")
+    assert on is not None and any("/sms/1/inbox/reports" in c for c in on.calls)
+    message = client.get("/v1/messages/817790313235066447").json()
+    assert (message["direction"], message["state"]) == ("inbound", "received")
+    assert message["events"][0]["source"] == "reconcile"
+
+
+def test_one_time_reports_hand_out_the_real_examples_once(
+    client: Any, engine: Engine, fake: tuple[FakeMembrane, str]
+) -> None:
+    _, url = fake
+    reconciler(engine, url, Clock()).run(channel="sms")
+    message = client.get("/v1/messages/MESSAGE-ID-123-xyz").json()
+    assert message["state"] == "delivered"
+    assert message["events"][0]["source"] == "reconcile"
+    with engine.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(events)).scalar_one()
+    reconciler(engine, url, Clock()).run(channel="sms")
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(events)).scalar_one() == before
+
+
+def test_stale_email_is_looked_up_by_bulk_id(client: Any, engine: Engine,
+                                             fake: tuple[FakeMembrane, str]) -> None:
+    membrane, url = fake
+    sent = membrane.infobip.send("email", ["a@example.com", "b@example.com", "c@example.com"],
+                                 {"subject": "hi"})
+    rows = []
+    for m in sent["messages"]:
+        rows.append({"messageId": m["messageId"], "to": m["to"], "bulkId": sent["bulkId"],
+                     "status": {"groupId": 1, "groupName": "PENDING", "id": 26,
+                                "name": "PENDING_ACCEPTED"}})
+    post(client, "email", json.dumps({"results": rows}).encode())
+    drain(Processor(engine, PARSERS))
+    clock = Clock()
+    later(clock, hours=2)
+    r = reconciler(engine, url, clock)
+    r.delays["email"] = timedelta(hours=1)
+    report = r.run(channel="email")
+    assert report is not None
+    assert (report.checked, report.recovered) == (3, 3)
+    lookups = [c for c in report.calls if c.startswith("get-email-logs")]
+    assert len(lookups) == 2  # one for the bulk, one for the sweep

@@ -24,6 +24,13 @@ import jwt
 from events.membrane.catalogue import ACTIONS
 
 PULL_RESPONSES = Path(__file__).resolve().parent.parent.parent / "tests/fixtures/pull"
+REPORT_EXAMPLES = {
+    "sms": "sms_v3_reports.json",
+    "mms": "mms_v2_reports.json",
+    "viber": "viber_v2_reports.json",
+    "voice": "voice_v1_reports.json",
+}
+INBOX_EXAMPLES = {"sms": "sms_v1_inbox_reports.json"}
 PENDING = {
     "groupId": 1,
     "groupName": "PENDING",
@@ -110,7 +117,8 @@ class FakeInfobip:
         }
 
     def reports(self, channel: str) -> dict[str, Any]:
-        """Each report once (as Infobip does), for what was sent on this channel."""
+        """Each report once (as Infobip does), for what was sent on this channel; the first
+        call also hands out the real pull-API example of that channel."""
         with self.lock:
             fresh = [
                 (i, m)
@@ -118,8 +126,10 @@ class FakeInfobip:
                 if m["channel"] == channel and i not in self.reported
             ]
             self.reported.update(i for i, _ in fresh)
+            seeded = self._once(f"reports:{channel}", REPORT_EXAMPLES.get(channel))
         return {
-            "results": [
+            "results": seeded.get("results", [])
+            + [
                 {
                     "messageId": i,
                     "to": m["to"],
@@ -133,6 +143,26 @@ class FakeInfobip:
                 for i, m in fresh
             ]
         }
+
+    def by_bulk(self, bulk_id: str) -> list[str]:
+        with self.lock:
+            return [i for i, m in self.sent.items() if m["bulkId"] == bulk_id]
+
+    def inbox(self, path: str) -> dict[str, Any]:
+        """The one-time inbound pulls: the real example of the product, once."""
+        with self.lock:
+            doc = self._once(f"inbox:{path}", INBOX_EXAMPLES.get(path.strip("/").split("/")[0]))
+        return doc or {"results": [], "messageCount": 0, "pendingMessageCount": 0}
+
+    def _once(self, key: str, name: str | None) -> dict[str, Any]:
+        """A real pull-API response from the fixtures, the first time only (Infobip hands each
+        report out once). Empty when the fixtures are not there (an installed package)."""
+        path = PULL_RESPONSES / name if name else None
+        if path is None or key in self.reported or not path.exists():
+            return {}
+        self.reported.add(key)
+        doc = json.loads(path.read_text())
+        return doc if isinstance(doc, dict) else {}
 
 
 @dataclass
@@ -279,6 +309,10 @@ class FakeMembrane:
         if key in ("get-sms-message-logs", "get-email-logs"):
             ids = input.get("messageId") or input.get("messageIds") or []
             channel = "sms" if key.startswith("get-sms") else "email"
+            if input.get("bulkId") and not ids:
+                ids = self.infobip.by_bulk(str(input["bulkId"]))
+                if not ids:
+                    return {"results": []}
             return self.infobip.logs(ids if isinstance(ids, list) else [ids], channel)
         if key.endswith("delivery-reports"):
             channel = key.split("-")[1]
@@ -349,6 +383,8 @@ class FakeMembrane:
             ids = query.get("messageId", "")
             channel = {"tts": "voice"}.get(path.split("/")[1], path.split("/")[1])
             return 200, self.infobip.logs([i for i in ids.split(",") if i], channel)
+        if method == "GET" and ("/inbox/" in path or path.endswith("/inbound")):
+            return 200, self.infobip.inbox(path)
         if method == "GET" and path.endswith("/reports"):
             channel = {"tts": "voice"}.get(path.split("/")[1], path.split("/")[1])
             return 200, self.infobip.reports(channel)
