@@ -319,7 +319,7 @@ class Reconciler(BackgroundLoop):
         for values, query, size in batches:
             self._pull(report, channel, logs, values, query)
             done += size
-            progress(f"{channel}: {done}/{len(stale)} looked up")
+            progress(_bar(channel, done, len(stale)))
         # Discovery: a sweep of the window finds what the service never heard of.
         known: set[str] = set()
 
@@ -449,3 +449,9 @@ class _Synthetic:
     id: str
     source: str
     received_at: datetime
+
+
+def _bar(channel: str, done: int, total: int, width: int = 30) -> str:
+    """A text progress bar for the CLI: "sms [#########.....] 6000/10000 looked up"."""
+    filled = width * done // total if total else width
+    return f"{channel:<6} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} looked up"

@@ -315,16 +315,28 @@ def test_one_time_reports_hand_out_the_real_examples_once(
         assert conn.execute(select(func.count()).select_from(events)).scalar_one() == before
 
 
-def test_stale_email_is_looked_up_by_bulk_id(client: Any, engine: Engine,
-                                             fake: tuple[FakeMembrane, str]) -> None:
+def test_stale_email_is_looked_up_by_bulk_id(
+    client: Any, engine: Engine, fake: tuple[FakeMembrane, str]
+) -> None:
     membrane, url = fake
-    sent = membrane.infobip.send("email", ["a@example.com", "b@example.com", "c@example.com"],
-                                 {"subject": "hi"})
+    sent = membrane.infobip.send(
+        "email", ["a@example.com", "b@example.com", "c@example.com"], {"subject": "hi"}
+    )
     rows = []
     for m in sent["messages"]:
-        rows.append({"messageId": m["messageId"], "to": m["to"], "bulkId": sent["bulkId"],
-                     "status": {"groupId": 1, "groupName": "PENDING", "id": 26,
-                                "name": "PENDING_ACCEPTED"}})
+        rows.append(
+            {
+                "messageId": m["messageId"],
+                "to": m["to"],
+                "bulkId": sent["bulkId"],
+                "status": {
+                    "groupId": 1,
+                    "groupName": "PENDING",
+                    "id": 26,
+                    "name": "PENDING_ACCEPTED",
+                },
+            }
+        )
     post(client, "email", json.dumps({"results": rows}).encode())
     drain(Processor(engine, PARSERS))
     clock = Clock()
@@ -336,3 +348,32 @@ def test_stale_email_is_looked_up_by_bulk_id(client: Any, engine: Engine,
     assert (report.checked, report.recovered) == (3, 3)
     lookups = [c for c in report.calls if c.startswith("get-email-logs")]
     assert len(lookups) == 2  # one for the bulk, one for the sweep
+
+
+def test_dry_run_transport_never_claims_a_delivery(
+    client: Any,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    db_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With the default dry-run transport nothing is sent, so no report can recover it."""
+    from events.cli import main
+    from events.membrane.dryrun import DryRunClient
+
+    dispatcher = Dispatcher(engine, DryRunClient(), dict(ACTIONS))
+    with write_transaction(engine) as conn:
+        enqueue(
+            conn,
+            ACTIONS,
+            "send-sms-message",
+            {"to": "41790000003", "text": "hi"},
+            idempotency_key="dry",
+        )
+    dispatcher.run_once()
+    monkeypatch.setenv("INFOBIP_EVENTS_DATABASE_URL", db_url)
+    monkeypatch.setenv("INFOBIP_EVENTS_RECONCILE_AFTER", "sms=0s")
+    assert main(["reconcile", "--channel", "sms"]) == 0
+    out = capsys.readouterr()
+    assert "sms    [##############################] 1/1 looked up" in out.err
+    assert "1 checked, 0 recovered, 1 still missing" in out.out
