@@ -12,13 +12,12 @@ from typing import Any
 from events.channels.common import (
     Item,
     ParsedEvent,
-    ParseError,
     ParseResult,
     as_datetime,
     as_str,
-    decode_body,
     each_item,
     not_known,
+    object_parser,
 )
 
 CHANNEL = "calls"
@@ -54,12 +53,12 @@ def call_event(doc: Item) -> ParsedEvent:
     )
 
 
-def parse(body: bytes, content_type: str | None) -> ParseResult:
-    doc = decode_body(body, content_type)
-    if not isinstance(doc, dict):
-        raise ParseError(f"body is a JSON {type(doc).__name__}, not an object")
+def _read(doc: Item) -> ParseResult:
     if isinstance(doc.get("type"), str) and any(
         k in doc for k in ("callId", "conferenceId", "dialogId", "timestamp")
     ):
         return each_item(CHANNEL, [doc], call_event)
     return not_known(CHANNEL, "Calls")(doc)
+
+
+parse = object_parser(_read)

@@ -525,22 +525,31 @@ def ott_inbound(item: Item, channel: str) -> ParsedEvent:
     )
 
 
+def object_parser(read: Callable[[Item], ParseResult]) -> Parser:
+    """A parser for callbacks that are one JSON (or XML) object."""
+
+    def parse(body: bytes, content_type: str | None) -> ParseResult:
+        doc = decode_body(body, content_type)
+        if not isinstance(doc, dict):
+            raise ParseError(f"body is a JSON {type(doc).__name__}, not an object")
+        return read(doc)
+
+    return parse
+
+
 def results_parser(
     channel: str, read: Callable[[Item], ParsedEvent], others: Callable[[Item], ParseResult]
 ) -> Parser:
     """A parser for a product whose callbacks are results[] envelopes (read item by item) or,
     for the rest, single objects (others)."""
 
-    def parse(body: bytes, content_type: str | None) -> ParseResult:
-        doc = decode_body(body, content_type)
+    def read_doc(doc: Item) -> ParseResult:
         items = results_of(doc)
         if items is not None:
             return each_item(channel, items, read)
-        if not isinstance(doc, dict):
-            raise ParseError(f"body is a JSON {type(doc).__name__}, not an object")
         return others(doc)
 
-    return parse
+    return object_parser(read_doc)
 
 
 def not_known(channel: str, what: str) -> Callable[[Item], ParseResult]:

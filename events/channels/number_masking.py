@@ -7,15 +7,14 @@ from __future__ import annotations
 from events.channels.common import (
     Item,
     ParsedEvent,
-    ParseError,
     ParseResult,
     Price,
     as_datetime,
     as_decimal,
     as_str,
-    decode_body,
     each_item,
     not_known,
+    object_parser,
 )
 
 CHANNEL = "number-masking"
@@ -63,12 +62,12 @@ def status_report(doc: Item) -> ParsedEvent:
     )
 
 
-def parse(body: bytes, content_type: str | None) -> ParseResult:
-    doc = decode_body(body, content_type)
-    if not isinstance(doc, dict):
-        raise ParseError(f"body is a JSON {type(doc).__name__}, not an object")
+def _read(doc: Item) -> ParseResult:
     if is_callback(doc):
         return each_item(CHANNEL, [doc], callback)
     if "nmCorrelationId" in doc and "action" in doc and "status" in doc:
         return each_item(CHANNEL, [doc], status_report)
     return not_known(CHANNEL, "Number Masking")(doc)
+
+
+parse = object_parser(_read)

@@ -5,14 +5,13 @@ from __future__ import annotations
 from events.channels.common import (
     Item,
     ParsedEvent,
-    ParseError,
     ParseResult,
     as_datetime,
     as_str,
-    decode_body,
     each_item,
     fingerprint,
     not_known,
+    object_parser,
 )
 
 CHANNEL = "webrtc"
@@ -48,10 +47,10 @@ def call_link(doc: Item) -> ParsedEvent:
     )
 
 
-def parse(body: bytes, content_type: str | None) -> ParseResult:
-    doc = decode_body(body, content_type)
-    if not isinstance(doc, dict):
-        raise ParseError(f"body is a JSON {type(doc).__name__}, not an object")
+def _read(doc: Item) -> ParseResult:
     if "callLinkId" in doc and isinstance(doc.get("callDetails"), dict):
         return each_item(CHANNEL, [doc], call_link)
     return not_known(CHANNEL, "WebRTC")(doc)
+
+
+parse = object_parser(_read)
