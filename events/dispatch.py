@@ -30,9 +30,11 @@ from events.membrane.client import Failure, MembraneClient, MembraneError, class
 from events.states import MessageState
 from storage.db import is_unavailable, write_transaction
 from storage.queries import (
+    FINISH_COLUMNS,
     claim_actions,
     enqueue_action,
     finish_action,
+    finish_actions,
     insert_new_messages,
     link_messages,
 )
@@ -315,59 +317,77 @@ class Dispatcher(BackgroundLoop):
     def claim(self, limit: int) -> list[dict[str, Any]]:
         """Lease due actions. Sends to contacts on the suppression list end here, failed and
         audited, whatever queued them: this is the last check before Membrane."""
+        with write_transaction(self.engine) as conn:
+            return self._claim_in(conn, limit)
+
+    def _claim_in(self, conn: Any, limit: int) -> list[dict[str, Any]]:
         from events.compliance import suppressed
 
         now = self.clock()
-        with write_transaction(self.engine) as conn:
-            rows = claim_actions(conn, now, limit, now + self.lease, self.worker)
-            blocked = suppressed(conn, rows, self.catalogue, now, "dispatcher")
-            for action_id in blocked:
-                finish_action(
-                    conn,
-                    action_id,
-                    self.worker,
-                    {
-                        "state": "failed",
-                        "updated_at": now,
-                        "last_error": "suppressed: the recipient opted out (see /v1/opt-outs)",
-                    },
-                )
+        rows = claim_actions(conn, now, limit, now + self.lease, self.worker)
+        blocked = suppressed(conn, rows, self.catalogue, now, "dispatcher")
+        for action_id in blocked:
+            finish_action(
+                conn,
+                action_id,
+                self.worker,
+                {
+                    "state": "failed",
+                    "updated_at": now,
+                    "last_error": "suppressed: the recipient opted out (see /v1/opt-outs)",
+                },
+            )
         return [r for r in rows if r["id"] not in blocked]
 
     def write(self, done: list[tuple[dict[str, Any], Outcome]]) -> None:
+        """Write a batch of outcomes in one transaction, and track the messages they sent."""
         with write_transaction(self.engine) as conn:
-            for row, outcome in done:
-                if not finish_action(conn, row["id"], self.worker, outcome.values):
-                    log.warning("lease lost before the result was written", action=row["id"])
-                    continue
-                if outcome.messages:
-                    self._track(conn, row, outcome)
-                log.info(
-                    "action",
-                    id=row["id"],
-                    action=row["action"],
-                    outcome=outcome.values["state"],
-                    attempts=outcome.values.get("attempts"),
-                    messages=len(outcome.messages),
-                )
+            self._write_in(conn, done)
 
-    def _track(self, conn: Any, row: dict[str, Any], outcome: Outcome) -> None:
+    def _write_in(self, conn: Any, done: list[tuple[dict[str, Any], Outcome]]) -> None:
+        results = [
+            (row["id"], {**{c: row[c] for c in FINISH_COLUMNS}, **outcome.values})
+            for row, outcome in done
+        ]
+        written = finish_actions(conn, self.worker, results)
+        self._track(conn, [(row, o) for row, o in done if row["id"] in written])
+        for row, outcome in done:
+            if row["id"] not in written:
+                log.warning("lease lost before the result was written", action=row["id"])
+                continue
+            log.info(
+                "action",
+                id=row["id"],
+                action=row["action"],
+                outcome=outcome.values["state"],
+                attempts=outcome.values.get("attempts"),
+                messages=len(outcome.messages),
+            )
+
+    def _track(self, conn: Any, done: list[tuple[dict[str, Any], Outcome]]) -> None:
         """Outbound messages wait as `unknown` for their reports, linked to the action."""
         now = self.clock()
         rows = []
-        for channel, message_id in outcome.messages:
-            msg = MessageState(
-                channel=channel,
-                message_id=message_id,
-                direction="outbound",
-                state="unknown",
-                recipient=outcome.recipient,
-                callback_data=outcome.callback_data,
-                action_id=row["id"],
-            )
-            rows.append({**msg.values(), "created_at": now, "updated_at": now})
+        owners: dict[tuple[str, str], str] = {}
+        for row, outcome in done:
+            for channel, message_id in outcome.messages:
+                msg = MessageState(
+                    channel=channel,
+                    message_id=message_id,
+                    direction="outbound",
+                    state="unknown",
+                    recipient=outcome.recipient,
+                    callback_data=outcome.callback_data,
+                    action_id=row["id"],
+                )
+                rows.append({**msg.values(), "created_at": now, "updated_at": now})
+                owners[(channel, message_id)] = row["id"]
+        if not rows:
+            return
         inserted = insert_new_messages(conn, rows)
-        link_messages(conn, [k for k in outcome.messages if k not in inserted], row["id"])
+        for key, action_id in owners.items():
+            if key not in inserted:
+                link_messages(conn, [key], action_id)
 
     def run_once(self) -> int:
         """Claim what is due, run it, write it back. Returns how many actions ran."""
@@ -403,7 +423,18 @@ class Dispatcher(BackgroundLoop):
             )
             if finished:
                 batch = [(running.pop(f), f.result()) for f in finished]
-                self._write_with_retry(batch)
+                free = self.concurrency - len(running)
+                try:
+                    # One transaction (one commit) writes what finished and claims what is
+                    # next.
+                    with write_transaction(self.engine) as conn:
+                        self._write_in(conn, batch)
+                        claimed = [] if self._stop.is_set() else self._claim_in(conn, free)
+                except Exception:
+                    self._write_with_retry(batch)
+                    continue
+                for row in claimed:
+                    running[self._pool.submit(self.execute, row)] = row
 
     def _write_with_retry(self, batch: list[tuple[dict[str, Any], Outcome]]) -> None:
         for attempt in range(5):

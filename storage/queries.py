@@ -438,13 +438,26 @@ def claim_actions(
     """Due actions, leased to this worker: pending ones whose time has come, unknown outcomes
     due for a check, and running ones whose lease expired (their dispatcher died). Each row
     comes back with the state it had before (claimed_from)."""
-    due = (
-        outbox.c.state.in_(["pending", "unknown_outcome"]) & (outbox.c.next_attempt_at <= now)
-    ) | ((outbox.c.state == "running") & (outbox.c.lease_until < now))
-    stmt = select(outbox).where(due).order_by(outbox.c.next_attempt_at).limit(limit)
+    # Two index-friendly queries rather than one with an OR, which SQLite answers by scanning
+    # the whole outbox at every claim. Expired leases first: their sends may be waiting on us.
+    expired = (
+        select(outbox).where(outbox.c.state == "running", outbox.c.lease_until < now).limit(limit)
+    )
     if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    rows = [dict(r._mapping) for r in conn.execute(stmt)]
+        expired = expired.with_for_update(skip_locked=True)
+    rows = [dict(r._mapping) for r in conn.execute(expired)]
+    if len(rows) < limit:
+        due = (
+            select(outbox)
+            .where(
+                outbox.c.state.in_(["pending", "unknown_outcome"]), outbox.c.next_attempt_at <= now
+            )
+            .order_by(outbox.c.next_attempt_at)
+            .limit(limit - len(rows))
+        )
+        if conn.dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        rows += [dict(r._mapping) for r in conn.execute(due)]
     if not rows:
         return []
     conn.execute(
@@ -466,6 +479,45 @@ def finish_action(conn: Connection, action_id: str, worker: str, values: dict[st
         .values(lease_until=None, leased_by=None, **values)
     )
     return bool(result.rowcount)
+
+
+FINISH_COLUMNS = (
+    "state",
+    "attempts",
+    "last_error",
+    "output",
+    "message_ids",
+    "next_attempt_at",
+    "updated_at",
+)
+
+
+def finish_actions(
+    conn: Connection, worker: str, results: Sequence[tuple[str, dict[str, Any]]]
+) -> set[str]:
+    """Write many outcomes in two statements; only the actions this worker still holds are
+    written (see finish_action). Each result has every FINISH_COLUMNS value. Returns the ids
+    written."""
+    if not results:
+        return set()
+    ids = [action_id for action_id, _ in results]
+    stmt = select(outbox.c.id).where(outbox.c.id.in_(ids), outbox.c.leased_by == worker)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    held = {str(r[0]) for r in conn.execute(stmt)}
+    rows = [
+        {"b_id": action_id, **{c: values[c] for c in FINISH_COLUMNS}}
+        for action_id, values in results
+        if action_id in held
+    ]
+    if rows:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == bindparam("b_id"))
+            .values(lease_until=None, leased_by=None, **{c: bindparam(c) for c in FINISH_COLUMNS}),
+            rows,
+        )
+    return held
 
 
 def get_action(conn: Connection, action_id: str) -> Row[Any] | None:
