@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Boolean, Connection, Row, bindparam, func, select, tuple_, update
+from sqlalchemy import JSON, Boolean, Connection, Row, bindparam, select, tuple_, update
 
 from storage.models import (
     RAW_PENDING,
@@ -118,13 +118,6 @@ def mark_raw(conn: Connection, updates: Sequence[dict[str, Any]]) -> None:
         )
     )
     conn.execute(stmt, list(updates))
-
-
-def count_raw_by_state(conn: Connection) -> dict[str, int]:
-    rows = conn.execute(
-        select(raw_webhooks.c.state, func.count()).group_by(raw_webhooks.c.state)
-    ).all()
-    return {str(state): int(n) for state, n in rows}
 
 
 # ---- events and messages ----------------------------------------------------------------------
