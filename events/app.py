@@ -28,6 +28,7 @@ from events.dispatch import Dispatcher, enqueue
 from events.ingest import GroupCommitter, WebhookReceiver, new_id
 from events.masking import MaskingSessions, normalize_number
 from events.membrane.catalogue import SEND_ACTIONS, TEMPLATE_SEND_ACTIONS, Action
+from events.membrane.client import MembraneClient
 from events.membrane.factory import build_catalogue, build_client
 from events.process import Processor
 from events.reconcile import DEFAULT_DELAYS, Reconciler
@@ -72,11 +73,17 @@ def build_engine(settings: Settings) -> Engine:
     )
 
 
-def build_dispatcher(settings: Settings, engine: Engine) -> Dispatcher:
+def build_dispatcher(
+    settings: Settings,
+    engine: Engine,
+    *,
+    client: MembraneClient | None = None,
+    catalogue: dict[str, Action] | None = None,
+) -> Dispatcher:
     return Dispatcher(
         engine,
-        build_client(settings),
-        build_catalogue(settings),
+        client or build_client(settings),
+        catalogue or build_catalogue(settings),
         concurrency=settings.dispatch_concurrency,
         lease_seconds=settings.dispatch_lease_seconds,
         backoff_seconds=settings.dispatch_backoff_seconds,
@@ -87,7 +94,14 @@ def build_dispatcher(settings: Settings, engine: Engine) -> Dispatcher:
     )
 
 
-def build_reconciler(settings: Settings, engine: Engine, processor: Processor) -> Reconciler:
+def build_reconciler(
+    settings: Settings,
+    engine: Engine,
+    processor: Processor,
+    *,
+    client: MembraneClient | None = None,
+    catalogue: dict[str, Action] | None = None,
+) -> Reconciler:
     delays = dict(DEFAULT_DELAYS)
     for item in settings.reconcile_after:
         channel, _, age = item.partition("=")
@@ -97,8 +111,8 @@ def build_reconciler(settings: Settings, engine: Engine, processor: Processor) -
             raise SettingsError(f"INFOBIP_EVENTS_RECONCILE_AFTER: {item!r}: {exc}") from None
     return Reconciler(
         engine,
-        build_client(settings),
-        build_catalogue(settings),
+        client or build_client(settings),
+        catalogue or build_catalogue(settings),
         processor,
         delays=delays,
         window=timedelta(hours=settings.reconcile_window_hours),
@@ -107,9 +121,9 @@ def build_reconciler(settings: Settings, engine: Engine, processor: Processor) -
     )
 
 
-def build_compliance(settings: Settings) -> Compliance:
+def build_compliance(settings: Settings, catalogue: dict[str, Action] | None = None) -> Compliance:
     return Compliance(
-        catalogue=build_catalogue(settings),
+        catalogue=catalogue or build_catalogue(settings),
         channels=frozenset(settings.optout_channels),
         vocabulary=Vocabulary.build(
             opt_out=[*DEFAULT_OPT_OUT_WORDS, *settings.optout_words],
@@ -124,7 +138,11 @@ def build_compliance(settings: Settings) -> Compliance:
 
 
 def build_processor(
-    settings: Settings, engine: Engine, ingest_idle: Callable[[], bool] | None = None
+    settings: Settings,
+    engine: Engine,
+    ingest_idle: Callable[[], bool] | None = None,
+    *,
+    catalogue: dict[str, Action] | None = None,
 ) -> Processor:
     return Processor(
         engine,
@@ -133,7 +151,7 @@ def build_processor(
         max_attempts=settings.process_max_attempts,
         idle_seconds=settings.process_idle_seconds,
         ingest_idle=ingest_idle,
-        compliance=build_compliance(settings),
+        compliance=build_compliance(settings, catalogue),
     )
 
 
@@ -417,19 +435,20 @@ def create_app(
             max_batch=settings.ingest_max_batch,
             timeout=settings.ingest_commit_timeout_seconds,
         )
-        processor = build_processor(settings, eng, committer.idle) if run_processor else None
-        if processor is not None:
+        # One catalogue and one Membrane client serve the processor, dispatcher and reconciler.
+        catalogue = build_catalogue(settings)
+        processor = dispatcher = reconciler = None
+        if run_processor:
+            client = build_client(settings)
+            processor = build_processor(settings, eng, committer.idle, catalogue=catalogue)
             committer.on_commit = processor.wake
+            dispatcher = build_dispatcher(settings, eng, client=client, catalogue=catalogue)
+            reconciler = build_reconciler(
+                settings, eng, processor, client=client, catalogue=catalogue
+            )
         await committer.start()
         receiver.committer = committer
         masking = MaskingSessions(eng, fallback_file_url=settings.masking_fallback_file_url)
-        catalogue = build_catalogue(settings)
-        dispatcher = build_dispatcher(settings, eng) if run_processor else None
-        reconciler = (
-            build_reconciler(settings, eng, build_processor(settings, eng))
-            if run_processor
-            else None
-        )
         if dispatcher is not None:
             dispatcher.start()
         if reconciler is not None:
@@ -440,7 +459,7 @@ def create_app(
         holder["s"] = Services(
             settings=settings,
             engine=eng,
-            verifier=Verifier.from_settings(settings),
+            verifier=receiver.verifier,
             committer=committer,
             processor=processor,
             head=head_revision(settings.database_url),

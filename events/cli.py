@@ -90,8 +90,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format)
     _check_schema(settings)
     engine = build_engine(settings)
-    processor = build_processor(settings, engine)
     dispatcher = build_dispatcher(settings, engine)
+    processor = build_processor(settings, engine, catalogue=dispatcher.catalogue)
+    reconciler = build_reconciler(
+        settings, engine, processor, client=dispatcher.client, catalogue=dispatcher.catalogue
+    )
     if args.once:
         total = 0
         while True:
@@ -105,7 +108,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print(f"processed {total} webhooks, ran {ran} actions", file=sys.stderr)
         return 0
     dispatcher.start()
-    reconciler = build_reconciler(settings, engine, build_processor(settings, engine))
     reconciler.start()
 
     def stop(*_: object) -> None:
