@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 from events.channels.common import ParsedEvent
 from events.dispatch import enqueue
+from events.masking import normalize_number
 from events.membrane.catalogue import SEND_ACTIONS, Action
 from events.rules.optout import HELP, OPT_IN, OPT_OUT, Vocabulary, classify
 from storage.queries import add_opt_out_audit, opted_out_among, set_opt_out
@@ -26,8 +27,10 @@ def normalize_contact(channel: str, value: str) -> str:
     value = value.strip()
     if "@" in value:
         return value.lower()
-    digits = "".join(c for c in value if c.isdigit())
-    return digits or value
+    try:
+        return normalize_number(value)
+    except ValueError:  # not a number (an app user id, say): kept as written
+        return value
 
 
 @dataclass

@@ -33,7 +33,6 @@ from storage.queries import (
     FINISH_COLUMNS,
     claim_actions,
     enqueue_action,
-    finish_action,
     finish_actions,
     insert_new_messages,
     link_messages,
@@ -326,17 +325,20 @@ class Dispatcher(BackgroundLoop):
         now = self.clock()
         rows = claim_actions(conn, now, limit, now + self.lease, self.worker)
         blocked = suppressed(conn, rows, self.catalogue, now, "dispatcher")
-        for action_id in blocked:
-            finish_action(
-                conn,
-                action_id,
-                self.worker,
-                {
-                    "state": "failed",
-                    "updated_at": now,
-                    "last_error": "suppressed: the recipient opted out (see /v1/opt-outs)",
-                },
-            )
+        refusal = {
+            "state": "failed",
+            "updated_at": now,
+            "last_error": "suppressed: the recipient opted out (see /v1/opt-outs)",
+        }
+        finish_actions(
+            conn,
+            self.worker,
+            [
+                (r["id"], {**{c: r[c] for c in FINISH_COLUMNS}, **refusal})
+                for r in rows
+                if r["id"] in blocked
+            ],
+        )
         return [r for r in rows if r["id"] not in blocked]
 
     def write(self, done: list[tuple[dict[str, Any], Outcome]]) -> None:

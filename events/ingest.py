@@ -114,8 +114,6 @@ class GroupCommitter:
         # One thread: commits are serial by design, and the event loop never blocks on I/O.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-commit")
         self._inline = engine.dialect.name == "sqlite"
-        self.commits = 0
-        self.rows = 0
         self.last_submit = 0.0  # time.monotonic() of the latest request
 
     async def start(self) -> None:
@@ -165,8 +163,6 @@ class GroupCommitter:
                         if not future.done():
                             future.set_exception(Unavailable(str(exc).splitlines()[0]))
                     continue
-                self.commits += 1
-                self.rows += len(rows)
                 for _, future in batch:
                     if not future.done():
                         future.set_result(None)

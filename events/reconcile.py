@@ -22,7 +22,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -402,32 +403,27 @@ class Reconciler(BackgroundLoop):
 
     # ---- leadership and the loop --------------------------------------------------------------
 
-    class _LeaderContext:
-        def __init__(self, reconciler: Reconciler) -> None:
-            self.r = reconciler
-            self.conn: Any = None
-            self.held = False
-
-        def __enter__(self) -> bool:
-            if self.r.engine.dialect.name == "postgresql":
-                self.conn = self.r.engine.connect()
-                self.held = try_leader_lock(self.conn, LEADER_LOCK_KEY)
-                self.conn.commit()
-            else:
-                self.held = self.r._local_lock.acquire(blocking=False)
-            return self.held
-
-        def __exit__(self, *exc: object) -> None:
-            if self.conn is not None:
-                if self.held:
-                    release_leader_lock(self.conn, LEADER_LOCK_KEY)
-                    self.conn.commit()
-                self.conn.close()
-            elif self.held:
-                self.r._local_lock.release()
-
-    def _leader(self) -> Reconciler._LeaderContext:
-        return Reconciler._LeaderContext(self)
+    @contextmanager
+    def _leader(self) -> Iterator[bool]:
+        """True while this reconciler may run: a PostgreSQL advisory lock across workers, the
+        reconciler's own lock on SQLite (one process)."""
+        if self.engine.dialect.name != "postgresql":
+            held = self._local_lock.acquire(blocking=False)
+            try:
+                yield held
+            finally:
+                if held:
+                    self._local_lock.release()
+            return
+        with self.engine.connect() as conn:
+            held = try_leader_lock(conn, LEADER_LOCK_KEY)
+            conn.commit()
+            try:
+                yield held
+            finally:
+                if held:
+                    release_leader_lock(conn, LEADER_LOCK_KEY)
+                    conn.commit()
 
     def run_forever(self) -> None:
         while not self._stop.is_set():

@@ -226,10 +226,7 @@ def apply_event(msg: MessageState, event: ParsedEvent) -> bool:
     if event.kind not in MESSAGE_KINDS:
         return False
     for name in _FILLED_FROM_EVENT:
-        value = getattr(event, name)
-        if value is not None and getattr(msg, name) is None:
-            setattr(msg, name, value)
-            msg.changed.add(name)
+        msg.fill(name, getattr(event, name))
     if event.price is not None and event.price.amount is not None:
         msg.fill("price_amount", event.price.amount)
         msg.fill("price_currency", event.price.currency)

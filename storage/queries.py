@@ -463,17 +463,6 @@ def claim_actions(
     return rows
 
 
-def finish_action(conn: Connection, action_id: str, worker: str, values: dict[str, Any]) -> bool:
-    """Write an action's outcome, only while this worker still holds its lease (a dispatcher
-    whose lease expired must not overwrite the one that took the row over)."""
-    result = conn.execute(
-        update(outbox)
-        .where(outbox.c.id == action_id, outbox.c.leased_by == worker)
-        .values(lease_until=None, leased_by=None, **values)
-    )
-    return bool(result.rowcount)
-
-
 FINISH_COLUMNS = (
     "state",
     "attempts",
@@ -488,9 +477,9 @@ FINISH_COLUMNS = (
 def finish_actions(
     conn: Connection, worker: str, results: Sequence[tuple[str, dict[str, Any]]]
 ) -> set[str]:
-    """Write many outcomes in two statements; only the actions this worker still holds are
-    written (see finish_action). Each result has every FINISH_COLUMNS value. Returns the ids
-    written."""
+    """Write many outcomes in two statements, only for the actions this worker still holds: a
+    dispatcher whose lease expired must not overwrite the one that took the row over. Each
+    result has every FINISH_COLUMNS value. Returns the ids written."""
     if not results:
         return set()
     ids = [action_id for action_id, _ in results]
