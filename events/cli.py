@@ -588,7 +588,9 @@ def build_parser() -> argparse.ArgumentParser:
         "then the one-time reports, every response stored before it is processed), record "
         "what was sent by others, and close the 48-hour window.",
     )
-    p.add_argument("--channel", choices=["sms", "mms", "viber", "email", "voice", "push"])
+    p.add_argument(
+        "--channel", choices=["sms", "mms", "viber", "email", "voice", "push", "messages-api"]
+    )
     p.add_argument("--since", help="only messages sent since (ISO 8601 or an age: 6h)")
     p.add_argument("--dry-run", action="store_true", help="say what would be read, read nothing")
     p.add_argument("--runs", type=int, metavar="N", help="show the last N runs instead")

@@ -256,7 +256,8 @@ class Processor(BackgroundLoop):
         conn: Connection, parsed_rows: list[tuple[Row[Any], list[ParsedEvent], str, str | None]]
     ) -> None:
         """A shared-shape report from /webhooks/auto takes the channel of the message already
-        known by its id, when exactly one channel knows it."""
+        known by its id (when exactly one channel knows it), else the channel its callbackData
+        names; otherwise it stays uncertain."""
         ids = [
             e.message_id
             for _, items, _, _ in parsed_rows
@@ -271,10 +272,14 @@ class Processor(BackgroundLoop):
                 if not event.channel_uncertain or event.message_id is None:
                     continue
                 channels = known.get(event.message_id, set())
+                hint = event.data.get("channel_hint")
                 if len(channels) == 1:
-                    items[index] = dataclasses.replace(
-                        event, channel=channels.pop(), channel_uncertain=False
-                    )
+                    channel = channels.pop()
+                elif isinstance(hint, str):
+                    channel = hint
+                else:
+                    continue
+                items[index] = dataclasses.replace(event, channel=channel, channel_uncertain=False)
 
     def _fold(self, conn: Connection, fresh: list[ParsedEvent], now: datetime) -> None:
         """Apply new events to their messages. Each message is first folded as if it were new

@@ -86,6 +86,8 @@ REPORTS: dict[str, Source] = {
     "mms": Source("request", "/mms/2/reports", 60),
     "viber": Source("request", "/viber/2/reports", 60),
     "push": Source("request", "/push/3/reports", 60),
+    # The Messages API has reports but no logs; its items name their real channel.
+    "messages-api": Source("request", "/messages-api/1/reports", 60),
 }
 INBOUND: dict[str, Source] = {
     "sms": Source("request", "/sms/1/inbox/reports", 60),
@@ -266,6 +268,10 @@ class Reconciler(BackgroundLoop):
             channels = [channel] if channel else sorted(LOGS)
             for name in channels:
                 self._channel(report, name, now, window_start, dry_run, progress)
+            # Products with one-time reports and no logs to look stale messages up in.
+            for name in sorted(set(REPORTS) - set(LOGS)):
+                if channel in (None, name) and not dry_run:
+                    self._pull(report, name, REPORTS[name], {}, {"limit": str(BATCH)})
             if not dry_run:
                 report.closed = self._close_window(now)
                 if self.inbound_backstop:

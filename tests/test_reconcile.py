@@ -377,3 +377,15 @@ def test_dry_run_transport_never_claims_a_delivery(
     out = capsys.readouterr()
     assert "sms    [##############################] 1/1 looked up" in out.err
     assert "1 checked, 0 recovered, 1 still missing" in out.out
+
+
+def test_messages_api_reports_are_pulled_though_it_has_no_logs(
+    client: Any, engine: Engine, fake: tuple[FakeMembrane, str]
+) -> None:
+    _, url = fake
+    report = reconciler(engine, url, Clock()).run(channel="messages-api")
+    assert report is not None and report.errors == 0
+    assert any("/messages-api/1/reports" in c for c in report.calls)
+    message = client.get("/v1/messages/ABEGVUGWh3gEAgo-sLTvmQCS5kwjhsy").json()
+    assert (message["channel"], message["state"]) == ("whatsapp", "delivered")
+    assert message["events"][0]["source"] == "reconcile"

@@ -155,3 +155,23 @@ def test_readme_lists_every_channel_path() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     for channel in EXPECTED_KINDS:
         assert f"`{channel}`" in readme
+
+
+def test_auto_prefers_the_known_message_over_the_callback_data_hint(
+    client: Any, processor: Any
+) -> None:
+    """The order of FACTS.md: the message already known by its id, then the hint."""
+    report = fixture_bytes("viber/dlr_delivered.json")
+    post(client, "sms", report)  # the service knows this id as an SMS
+    drain(processor)
+    hinted = (
+        report.replace(b'"Callback data"', b'"channel=viber"')
+        .replace(b'"DELIVERED_TO_HANDSET"', b'"DELIVERED_TO_OPERATOR"')
+        .replace(b'"id": 5', b'"id": 2')
+    )
+    post(client, "auto", hinted)
+    drain(processor)
+    message = client.get("/v1/messages/2250be2d4219-3af1-78856-aabe-1362af1edfd2").json()
+    assert message["channel"] == "sms"
+    assert [e["channel_uncertain"] for e in message["events"]] == [False, False]
+    assert message["events"][1]["data"]["channel_hint"] == "viber"

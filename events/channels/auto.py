@@ -70,11 +70,13 @@ def channel_hint(callback_data: Any) -> str | None:
 
 
 def _uncertain(event: ParsedEvent, candidates: tuple[str, ...], item: Item) -> ParsedEvent:
-    hint = channel_hint(item.get("callbackData"))
-    if hint is not None:
-        return dataclasses.replace(event, channel=hint)
+    """Still uncertain here: the processor first looks for the message already known by this
+    id, then takes the callbackData hint, and only then leaves the channel uncertain."""
     data = dict(event.data)
     data["channel_candidates"] = list(candidates)
+    hint = channel_hint(item.get("callbackData"))
+    if hint is not None:
+        data["channel_hint"] = hint
     return dataclasses.replace(event, channel=candidates[0], channel_uncertain=True, data=data)
 
 

@@ -28,6 +28,7 @@ REPORT_EXAMPLES = {
     "sms": "sms_v3_reports.json",
     "mms": "mms_v2_reports.json",
     "viber": "viber_v2_reports.json",
+    "messages-api": "messages_api_reports.json",
     "voice": "voice_v1_reports.json",
 }
 INBOX_EXAMPLES = {"sms": "sms_v1_inbox_reports.json"}

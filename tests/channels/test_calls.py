@@ -47,6 +47,18 @@ CASES: list[tuple[str, str, list[dict[str, Any]], dict[str, str]]] = [
         {},
     ),
     (
+        "conference created: keyed by conferenceId",
+        "calls/derived_conference_created.json",
+        [{"kind": "call", "sub_type": "CONFERENCE_CREATED", "message_id": "conf-1"}],
+        {},
+    ),
+    (
+        "dialog established: keyed by dialogId",
+        "calls/derived_dialog_established.json",
+        [{"kind": "call", "sub_type": "DIALOG_ESTABLISHED", "message_id": "dialog-1"}],
+        {},
+    ),
+    (
         "call failed",
         "calls/derived_call_failed.json",
         [{"kind": "call", "sub_type": "CALL_FAILED", "direction": "outbound"}],
