@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hmac
 import ipaddress
+import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from events.automation import Automation, RulesHolder, build_holder
 from events.channels import CHANNEL_PATHS, PARSERS
 from events.compliance import Compliance, normalize_contact, suppressed
 from events.config import Settings, SettingsError
@@ -32,6 +36,7 @@ from events.membrane.client import MembraneClient
 from events.membrane.factory import build_catalogue, build_client
 from events.process import Processor
 from events.reconcile import DEFAULT_DELAYS, Reconciler
+from events.rules.load import RulesError
 from events.rules.optout import (
     DEFAULT_HELP_WORDS,
     DEFAULT_OPT_IN_WORDS,
@@ -91,6 +96,9 @@ def build_dispatcher(
         idle_seconds=settings.dispatch_idle_seconds,
         notify_url=settings.notify_url,
         send_via_proxy=frozenset(settings.membrane_send_via_proxy),
+        forward_secret=settings.forward_hmac_secret.get_secret_value()
+        if settings.forward_hmac_secret
+        else None,
     )
 
 
@@ -137,13 +145,48 @@ def build_compliance(settings: Settings, catalogue: dict[str, Action] | None = N
     )
 
 
+def rules_options(settings: Settings, catalogue: dict[str, Action]) -> dict[str, Any]:
+    """What a rules file is checked against: the catalogue, the channels we can send on, and
+    the own numbers from the settings."""
+    return {
+        "catalogue_keys": tuple(catalogue),
+        "send_channels": tuple(SEND_ACTIONS),
+        "own_numbers": tuple(settings.own_numbers),
+    }
+
+
+def build_rules(settings: Settings, catalogue: dict[str, Action] | None = None) -> RulesHolder:
+    """The rules in force; a file that does not validate stops the start with every problem."""
+    catalogue = catalogue or build_catalogue(settings)
+    try:
+        holder = build_holder(settings.rules_file, **rules_options(settings, catalogue))
+    except OSError as exc:
+        raise SettingsError(f"INFOBIP_EVENTS_RULES_FILE: cannot read it: {exc}") from None
+    except RulesError as exc:
+        raise SettingsError(f"INFOBIP_EVENTS_RULES_FILE: {exc}") from None
+    forwards = [r.name for r in holder.current.rules if any(d.type == "forward" for d in r.do)]
+    if forwards and settings.forward_hmac_secret is None:
+        raise SettingsError(
+            f"rules {', '.join(forwards)} forward events to URLs, which are always signed: "
+            "set INFOBIP_EVENTS_FORWARD_HMAC_SECRET"
+        )
+    return holder
+
+
 def build_processor(
     settings: Settings,
     engine: Engine,
     ingest_idle: Callable[[], bool] | None = None,
     *,
     catalogue: dict[str, Action] | None = None,
+    rules: RulesHolder | None = None,
 ) -> Processor:
+    catalogue = catalogue or build_catalogue(settings)
+    automation = Automation(
+        rules or build_rules(settings, catalogue),
+        catalogue,
+        max_attempts=settings.dispatch_max_attempts,
+    )
     return Processor(
         engine,
         PARSERS,
@@ -152,6 +195,7 @@ def build_processor(
         idle_seconds=settings.process_idle_seconds,
         ingest_idle=ingest_idle,
         compliance=build_compliance(settings, catalogue),
+        automation=automation,
     )
 
 
@@ -408,6 +452,22 @@ def _problem(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
+def _reload_on_sighup(processor: Processor) -> None:
+    """SIGHUP asks for the rules file to be read again; the processor swaps the rules between
+    two batches (so no event is dropped or half-evaluated) and keeps the old ones if the new
+    file does not validate."""
+    assert processor.automation is not None
+    holder = processor.automation.holder
+
+    def reload() -> None:
+        holder.request_reload()
+        processor.wake()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        # Only in the main thread's loop (uvicorn's); tests that run the app elsewhere skip it.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+
+
 # ---- the app ------------------------------------------------------------------------------------
 
 
@@ -443,6 +503,9 @@ def create_app(
             processor = build_processor(settings, eng, committer.idle, catalogue=catalogue)
             committer.on_commit = processor.wake
             dispatcher = build_dispatcher(settings, eng, client=client, catalogue=catalogue)
+            if processor.automation is not None:
+                processor.automation.on_enqueue = dispatcher.wake
+                _reload_on_sighup(processor)
             reconciler = build_reconciler(
                 settings, eng, processor, client=client, catalogue=catalogue
             )

@@ -57,6 +57,10 @@ def _serve(args: argparse.Namespace, *, processor: bool) -> int:
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
+    if processor:
+        from events.app import build_rules
+
+        build_rules(settings)  # a bad rules file stops the start here, with every problem
     _check_schema(settings)
     app = create_app(settings, run_processor=processor, auto_migrate=False)
     uvicorn.run(
@@ -92,6 +96,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     engine = build_engine(settings)
     dispatcher = build_dispatcher(settings, engine)
     processor = build_processor(settings, engine, catalogue=dispatcher.catalogue)
+    if processor.automation is not None:
+        processor.automation.on_enqueue = dispatcher.wake
+        # SIGHUP reloads the rules between two batches; a bad file keeps the old rules.
+        holder = processor.automation.holder
+        signal.signal(signal.SIGHUP, lambda *_: (holder.request_reload(), processor.wake()))
     reconciler = build_reconciler(
         settings, engine, processor, client=dispatcher.client, catalogue=dispatcher.catalogue
     )
@@ -610,7 +619,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"infobip-events: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

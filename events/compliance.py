@@ -13,24 +13,18 @@ from sqlalchemy import Connection
 
 from events.channels.common import ParsedEvent
 from events.dispatch import enqueue
-from events.masking import normalize_number
 from events.membrane.catalogue import SEND_ACTIONS, Action
 from events.rules.optout import HELP, OPT_IN, OPT_OUT, Vocabulary, classify
-from storage.queries import add_opt_out_audit, opted_out_among, set_opt_out
+from events.rules.text import normalize_contact as _normalize
+from storage.queries import add_opt_out_audit, insert_decisions, opted_out_among, set_opt_out
 
 # Set in an action's values by compliance itself: its confirmations reach opted-out contacts.
 COMPLIANCE_FLAG = "_compliance"
 
 
 def normalize_contact(channel: str, value: str) -> str:
-    """The form the suppression list keeps: digits for numbers, lower case for addresses."""
-    value = value.strip()
-    if "@" in value:
-        return value.lower()
-    try:
-        return normalize_number(value)
-    except ValueError:  # not a number (an app user id, say): kept as written
-        return value
+    """The form the suppression list keeps (the channel does not change it today)."""
+    return _normalize(value)
 
 
 @dataclass
@@ -45,9 +39,13 @@ class Compliance:
 
     def apply(
         self, conn: Connection, inbound: list[tuple[ParsedEvent, int]], now: datetime
-    ) -> None:
-        """Decide on new inbound messages, inside the batch's transaction."""
+    ) -> dict[int, str]:
+        """Decide on new inbound messages, inside the batch's transaction. Returns the intent
+        read in each event that had one (the rules then leave it to compliance rules), and
+        records each decision for the read API's explain."""
         audit: list[dict[str, Any]] = []
+        intents: dict[int, str] = {}
+        decisions: list[dict[str, Any]] = []
         for event, event_id in inbound:
             if event.channel not in self.channels or not event.sender:
                 continue
@@ -55,16 +53,21 @@ class Compliance:
             intent = classify(text if isinstance(text, str) else None, self.vocabulary)
             if intent is None:
                 continue
+            intents[event_id] = intent.kind
             contact = normalize_contact(event.channel, event.sender)
             reply: str | None = None
+            reason = f"read {intent.kind.replace('_', ' ')} in {intent.words!r}"
             if intent.kind == OPT_OUT:
                 was_out = set_opt_out(conn, event.channel, contact, True, now)
                 reply = None if was_out else self.opt_out_text  # one confirmation per opt-out
+                reason += "; already opted out: no second confirmation" if was_out else ""
             elif intent.kind == OPT_IN:
                 was_out = set_opt_out(conn, event.channel, contact, False, now)
                 reply = self.opt_in_text if was_out else None
+                reason += "" if was_out else "; was not opted out: no confirmation"
             elif intent.kind == HELP:
                 reply = self.help_text
+            action_id: str | None = None
             if intent.kind != HELP:
                 audit.append(
                     {
@@ -84,7 +87,7 @@ class Compliance:
                     "text": reply,
                     COMPLIANCE_FLAG: True,
                 }
-                enqueue(
+                action_id, _ = enqueue(
                     conn,
                     self.catalogue,
                     SEND_ACTIONS[event.channel],
@@ -94,7 +97,32 @@ class Compliance:
                     max_attempts=self.max_attempts,
                     now=now,
                 )
+            decisions.append(
+                {
+                    "event_id": event_id,
+                    "rule": f"compliance:{intent.kind}",
+                    "outcome": "fired",
+                    "reason": reason,
+                    "contact": contact,
+                    "digest": None,
+                    "actions": [
+                        {
+                            "type": "reply",
+                            "channel": event.channel,
+                            "action_id": action_id,
+                            "summary": f"{event.channel} to {event.sender}: {reply!r}",
+                        }
+                    ]
+                    if action_id
+                    else [],
+                    "not_before": None,
+                    "rules_version": "builtin",
+                    "created_at": now,
+                }
+            )
         add_opt_out_audit(conn, audit)
+        insert_decisions(conn, decisions)
+        return intents
 
 
 def suppressed(

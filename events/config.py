@@ -144,6 +144,13 @@ class Settings(BaseSettings):
     optin_confirmation: str = "You are subscribed again. Reply STOP to unsubscribe."
     help_text: str = "Reply STOP to unsubscribe, START to subscribe again."
 
+    # Rules (a TOML file, see examples/rules.toml): validated at start, reloaded on SIGHUP.
+    # OWN_NUMBERS adds to the file's own_numbers (never auto-replied to). Forwards to HTTP
+    # URLs are always signed with FORWARD_HMAC_SECRET.
+    rules_file: str | None = None
+    own_numbers: CsvList = Field(default_factory=list)
+    forward_hmac_secret: SecretStr | None = None
+
     # Number Masking: what a callback with no live session hears (a recording URL); with none
     # set, the answer carries no instruction and Infobip does not connect the call.
     masking_fallback_file_url: str | None = None
@@ -161,6 +168,7 @@ class Settings(BaseSettings):
         "optin_words",
         "help_words",
         "reconcile_after",
+        "own_numbers",
         mode="before",
     )
     @classmethod

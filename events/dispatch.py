@@ -11,6 +11,8 @@ the action as unknown_outcome for a person (`infobip-events actions retry ID`).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import random
 import time
@@ -20,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+import orjson
 import structlog
 from sqlalchemy import Engine
 
@@ -54,9 +58,10 @@ def enqueue(
     caused_by_event_id: int | None = None,
     max_attempts: int = 6,
     now: datetime | None = None,
+    not_before: datetime | None = None,
 ) -> tuple[str, bool]:
     """Put an action in the outbox inside the caller's transaction (with the events that cause
-    it). Returns (action id, created)."""
+    it), due now or at `not_before`. Returns (action id, created)."""
     action = catalogue.get(action_key)
     if action is None:
         raise ValueError(f"{action_key!r} is not in the action catalogue")
@@ -73,7 +78,7 @@ def enqueue(
         "state": "pending",
         "attempts": 0,
         "max_attempts": max_attempts,
-        "next_attempt_at": now,
+        "next_attempt_at": not_before or now,
         "lease_until": None,
         "leased_by": None,
         "last_error": None,
@@ -116,6 +121,8 @@ class Dispatcher(BackgroundLoop):
         idle_seconds: float = 0.5,
         notify_url: str | None = None,
         send_via_proxy: frozenset[str] = frozenset(),
+        forward_secret: str | None = None,
+        forward_timeout: float = 10.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         super().__init__()
@@ -130,6 +137,9 @@ class Dispatcher(BackgroundLoop):
         self.notify_url = notify_url
         self.send_via_proxy = send_via_proxy
         self.clock = clock
+        self.forward_secret = forward_secret
+        self.forward_timeout = forward_timeout
+        self._http: httpx.Client | None = None
         self.worker = f"{os.getpid()}-{new_id()[-8:]}"
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="dispatch")
 
@@ -177,6 +187,13 @@ class Dispatcher(BackgroundLoop):
                 [],
             )
         values = self._values(row)
+        if action.http:
+            try:
+                attempts += 1
+                output = yield ("http", (values.get("url"), values.get("event")))
+                return self._done(action, row, output, values, now, attempts=attempts)
+            except MembraneError as error:
+                return self._failed(row, error, classify(error, sends=False), attempts, now)
         # A send that may already have happened is looked up before anything is sent again.
         uncertain = action.sends and row["claimed_from"] in ("unknown_outcome", "running")
         try:
@@ -224,6 +241,8 @@ class Dispatcher(BackgroundLoop):
                 try:
                     if kind == "run":
                         result: Any = self.client.run_action(*args)
+                    elif kind == "http":
+                        result = self.forward(*args)
                     else:
                         result = self.client.request(args[0], args[1], body=args[2])
                 except Exception as exc:
@@ -233,6 +252,45 @@ class Dispatcher(BackgroundLoop):
         except StopIteration as stop:
             outcome: Outcome = stop.value
             return outcome
+
+    def signature(self, timestamp: str, body: bytes) -> str:
+        """HMAC-SHA256 over "timestamp." + body, hex: what a forward's receiver checks."""
+        assert self.forward_secret is not None
+        digest = hmac.new(
+            self.forward_secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
+        )
+        return "sha256=" + digest.hexdigest()
+
+    def forward(self, url: str, event: Any) -> dict[str, Any]:
+        """POST an event to a URL, signed; failures become MembraneError so that they are
+        classified in the one place (client.classify) like every other call."""
+        if not self.forward_secret:
+            raise MembraneError(
+                "no INFOBIP_EVENTS_FORWARD_HMAC_SECRET: forwards are always signed", status=400
+            )
+        body = orjson.dumps(event)
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "X-Infobip-Events-Timestamp": timestamp,
+            "X-Infobip-Events-Signature": self.signature(timestamp, body),
+        }
+        if self._http is None:
+            self._http = httpx.Client(timeout=self.forward_timeout)
+        try:
+            response = self._http.post(url, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise MembraneError(f"forward to {url} timed out", timeout=True) from exc
+        except httpx.TransportError as exc:
+            raise MembraneError(f"forward to {url}: {exc}", connection=True) from exc
+        if response.status_code >= 300:
+            retry = response.headers.get("Retry-After")
+            raise MembraneError(
+                f"forward to {url}: HTTP {response.status_code}",
+                status=response.status_code,
+                retry_after=float(retry) if retry and retry.isdigit() else None,
+            )
+        return {"status": response.status_code}
 
     def _done(
         self,
@@ -455,3 +513,5 @@ class Dispatcher(BackgroundLoop):
     def stop(self, timeout: float = 10.0) -> None:
         super().stop(timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._http is not None:
+            self._http.close()

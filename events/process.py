@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, Engine, Row
 
+from events.automation import Automation
 from events.background import BackgroundLoop
 from events.channels.common import (
     MESSAGE_KINDS,
@@ -147,6 +148,7 @@ class Processor(BackgroundLoop):
         idle_seconds: float = 0.5,
         ingest_idle: Callable[[], bool] | None = None,
         compliance: Compliance | None = None,
+        automation: Automation | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -160,6 +162,8 @@ class Processor(BackgroundLoop):
         self.ingest_idle = ingest_idle
         # Opt-out compliance (STOP, START, HELP) runs in the batch's transaction.
         self.compliance = compliance
+        # The rules: decisions and their outbox actions, in the batch's transaction too.
+        self.automation = automation
 
     # ---- the pure part: bytes -> parsed events ----------------------------------------------
 
@@ -216,14 +220,24 @@ class Processor(BackgroundLoop):
                 fresh_calls.append(event)
             elif event.kind == "number_lookup" and event.recipient is not None:
                 lookup_rows.append(lookup_row(event, key, row["raw_id"], row["received_at"]))
+        intents: dict[int, str] = {}
         if fresh:
             self._fold(conn, fresh, now)
             if self.compliance is not None:
                 inbound = [(e, new_ids[e.dedupe_key()]) for e in fresh if e.kind == "inbound"]
-                self.compliance.apply(conn, inbound, now)
+                intents = self.compliance.apply(conn, inbound, now)
         if fresh_calls:
             self._fold_calls(conn, fresh_calls, now)
         insert_lookups(conn, lookup_rows)
+        if self.automation is not None and new_keys:
+            # Every new event, in arrival order (a redelivered one is not new: no second run).
+            done: set[str] = set()
+            new_events = []
+            for event, key in parsed:
+                if key in new_keys and key not in done:
+                    done.add(key)
+                    new_events.append((event, new_ids[key]))
+            self.automation.apply(conn, new_events, intents, now)
 
         updates = []
         outcomes = []
@@ -352,6 +366,8 @@ class Processor(BackgroundLoop):
 
     def run_once(self, limit: int | None = None) -> list[Outcome]:
         """Claim and process one batch. Raises only when the database is unavailable."""
+        if self.automation is not None:
+            self.automation.holder.reload_if_requested()  # SIGHUP: between batches only
         claimed: list[str] = []
         started = time.perf_counter()
         try:
@@ -371,6 +387,8 @@ class Processor(BackgroundLoop):
             )
             outcomes = self.process_ids(claimed)
         self._log(outcomes, time.perf_counter() - started)
+        if self.automation is not None:
+            self.automation.after_commit()
         return outcomes
 
     def process_ids(self, ids: Sequence[str]) -> list[Outcome]:
@@ -388,6 +406,8 @@ class Processor(BackgroundLoop):
                     raise
             for raw_id in chunk:
                 outcomes.extend(self._process_one(raw_id))
+        if self.automation is not None:
+            self.automation.after_commit()
         return outcomes
 
     def _process_one(self, raw_id: str) -> list[Outcome]:

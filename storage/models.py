@@ -6,7 +6,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, SmallInteger, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from storage.types import BigIntPK, DecimalString, UTCDateTime
@@ -110,7 +120,18 @@ class Event(StatusColumns, table=True):
     """One item of one callback. Unique by dedupe_key, so a redelivery adds nothing."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_message", "channel", "message_id"),)
+    __table_args__ = (
+        Index("ix_events_message", "channel", "message_id"),
+        # For rules that count what a contact sent in a window; partial, so delivery reports
+        # (most of the traffic) do not pay for it.
+        Index(
+            "ix_events_inbound_sender",
+            "sender",
+            "received_at",
+            sqlite_where=text("direction = 'inbound'"),
+            postgresql_where=text("direction = 'inbound'"),
+        ),
+    )
 
     id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True))
     dedupe_key: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
@@ -292,3 +313,52 @@ class ReconcileRun(SQLModel, table=True):
 
 
 reconcile_runs = ReconcileRun.__table__  # type: ignore[attr-defined]
+
+
+class RuleDecision(SQLModel, table=True):
+    """What one rule decided for one event, and why (fired, dry_run, skipped, suppressed,
+    deferred). Unique per (event, rule): the same event never fires the same rule twice."""
+
+    __tablename__ = "rule_decisions"
+    __table_args__ = (
+        Index("uq_rule_decisions_event_rule", "event_id", "rule", unique=True),
+        Index("ix_rule_decisions_contact_created", "contact", "created_at"),
+        Index("ix_rule_decisions_created", "created_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True))
+    event_id: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    rule: str = Field(sa_column=Column(String(128), nullable=False))
+    outcome: str = Field(sa_column=Column(String(16), nullable=False))
+    reason: str = Field(sa_column=Column(Text(), nullable=False))
+    contact: str | None = _text()
+    # Of the channel and text sent: the identical-message cap counts by it.
+    digest: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    # What the rule asked for: [{type, channel, action, action_id, summary}].
+    actions: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON(), nullable=False)
+    )
+    not_before: datetime | None = _dt()
+    rules_version: str = Field(sa_column=Column(String(32), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class MessageTag(SQLModel, table=True):
+    """A tag a rule put on a message."""
+
+    __tablename__ = "message_tags"
+    __table_args__ = (
+        Index("uq_message_tags", "channel", "message_id", "tag", unique=True),
+        Index("ix_message_tags_tag", "tag"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True))
+    channel: str = Field(sa_column=Column(String(32), nullable=False))
+    message_id: str = Field(sa_column=Column(Text(), nullable=False))
+    tag: str = Field(sa_column=Column(String(128), nullable=False))
+    rule: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+rule_decisions = RuleDecision.__table__  # type: ignore[attr-defined]
+message_tags = MessageTag.__table__  # type: ignore[attr-defined]

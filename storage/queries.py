@@ -18,12 +18,14 @@ from storage.models import (
     events,
     lookups,
     masking_sessions,
+    message_tags,
     messages,
     opt_out_audit,
     opt_outs,
     outbox,
     raw_webhooks,
     reconcile_runs,
+    rule_decisions,
 )
 from storage.types import DecimalString, UTCDateTime
 
@@ -777,3 +779,162 @@ def list_events(
     if before_id is not None:
         stmt = stmt.where(events.c.id < before_id)
     return list(conn.execute(stmt.order_by(events.c.id.desc()).limit(limit)))
+
+
+# ---- rules: decisions, history, tags --------------------------------------------------------
+
+
+def insert_decisions(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[tuple[int, str]]:
+    """Insert decisions; one per (event, rule), so a second one for the same pair is dropped.
+    Returns the (event_id, rule) pairs that were new."""
+    new: set[tuple[int, str]] = set()
+    for row in rows:
+        stmt = _insert_ignore(conn, rule_decisions, [], ["event_id", "rule"]).returning(
+            rule_decisions.c.event_id
+        )
+        if conn.execute(stmt, [row]).first() is not None:
+            new.add((row["event_id"], row["rule"]))
+    return new
+
+
+def set_decision_actions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Record the actions (with their outbox ids) of decisions just inserted."""
+    for row in rows:
+        conn.execute(
+            update(rule_decisions)
+            .where(
+                rule_decisions.c.event_id == row["event_id"],
+                rule_decisions.c.rule == row["rule"],
+            )
+            .values(actions=row["actions"])
+        )
+
+
+def recent_decisions(
+    conn: Connection, contacts: Sequence[str], since: datetime, outcomes: Sequence[str]
+) -> list[Row[Any]]:
+    """(rule, contact, digest, created_at) of these contacts' decisions since then."""
+    out: list[Row[Any]] = []
+    cols = (
+        rule_decisions.c.rule,
+        rule_decisions.c.contact,
+        rule_decisions.c.digest,
+        rule_decisions.c.created_at,
+    )
+    for chunk in _chunks(sorted(set(contacts))):
+        out.extend(
+            conn.execute(
+                select(*cols).where(
+                    rule_decisions.c.contact.in_(chunk),
+                    rule_decisions.c.created_at >= since,
+                    rule_decisions.c.outcome.in_(list(outcomes)),
+                )
+            )
+        )
+    return out
+
+
+def count_decisions_since(conn: Connection, since: datetime, outcomes: Sequence[str]) -> int:
+    from sqlalchemy import func
+
+    return int(
+        conn.execute(
+            select(func.count()).where(
+                rule_decisions.c.created_at >= since,
+                rule_decisions.c.outcome.in_(list(outcomes)),
+            )
+        ).scalar_one()
+    )
+
+
+def decisions_for_events(conn: Connection, event_ids: Sequence[int]) -> list[Row[Any]]:
+    out: list[Row[Any]] = []
+    for chunk in _chunks(sorted(set(event_ids))):
+        out.extend(
+            conn.execute(
+                select(rule_decisions)
+                .where(rule_decisions.c.event_id.in_(chunk))
+                .order_by(rule_decisions.c.id)
+            )
+        )
+    return out
+
+
+def message_states(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[Row[Any]]:
+    """The messages of these (channel, message_id) keys, for the rules' facts."""
+    out: list[Row[Any]] = []
+    cols = (
+        messages.c.channel,
+        messages.c.message_id,
+        messages.c.state,
+        messages.c.sent_at,
+        messages.c.created_at,
+        messages.c.action_id,
+    )
+    for chunk in _chunks(sorted(set(keys)), 200):
+        out.extend(
+            conn.execute(
+                select(*cols).where(tuple_(messages.c.channel, messages.c.message_id).in_(chunk))
+            )
+        )
+    return out
+
+
+def action_inputs(conn: Connection, action_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(sorted(set(action_ids))):
+        for row in conn.execute(select(outbox.c.id, outbox.c.input).where(outbox.c.id.in_(chunk))):
+            out[row.id] = row.input if isinstance(row.input, dict) else {}
+    return out
+
+
+def recent_events_of(
+    conn: Connection, contacts: Sequence[str], since: datetime
+) -> list[tuple[str, str, datetime]]:
+    """(contact as written, kind, received_at) of the events from these contacts (inbound, by a
+    partial index) and of the events of messages sent to them (by the messages' recipient)."""
+    out: list[tuple[str, str, datetime]] = []
+    for chunk in _chunks(sorted(set(contacts))):
+        inbound = conn.execute(
+            select(events.c.sender, events.c.kind, events.c.received_at).where(
+                events.c.direction == "inbound",
+                events.c.sender.in_(chunk),
+                events.c.received_at >= since,
+            )
+        )
+        out.extend((str(r[0]), str(r[1]), r[2]) for r in inbound)
+        outbound = conn.execute(
+            select(messages.c.recipient, events.c.kind, events.c.received_at)
+            .select_from(
+                messages.join(
+                    events,
+                    (events.c.channel == messages.c.channel)
+                    & (events.c.message_id == messages.c.message_id),
+                )
+            )
+            .where(
+                messages.c.recipient.in_(chunk),
+                messages.c.direction == "outbound",
+                events.c.received_at >= since,
+            )
+        )
+        out.extend((str(r[0]), str(r[1]), r[2]) for r in outbound)
+    return out
+
+
+def add_tags(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(
+            _insert_ignore(conn, message_tags, [], ["channel", "message_id", "tag"]), list(rows)
+        )
+
+
+def tags_of(conn: Connection, channel: str, message_id: str) -> list[str]:
+    return [
+        str(r[0])
+        for r in conn.execute(
+            select(message_tags.c.tag)
+            .where(message_tags.c.channel == channel, message_tags.c.message_id == message_id)
+            .order_by(message_tags.c.id)
+        )
+    ]

@@ -32,6 +32,8 @@ class Action:
     # Infobip's own documented request, for sending through the proxy instead of the action.
     proxy: tuple[str, str, Any] | None = None
     sample: dict[str, Any] = field(default_factory=dict)
+    # Not a Membrane action: the dispatcher POSTs {event} to {url} itself (signed with HMAC).
+    http: bool = False
 
 
 SMS_LOGS = ("get-sms-message-logs", {"messageId": ["{message_id}"], "limit": 10})
@@ -241,6 +243,13 @@ ACTIONS: dict[str, Action] = {
                 "pinType": "NUMERIC",
             },
             sample={"application_id": "app-1", "text": "Your PIN is {{pin}}", "pin_length": 4},
+        ),
+        Action(
+            "forward-http",
+            "Forward an event as JSON to an HTTP URL, signed with HMAC (rules' forward action)",
+            {"url": "{url}", "event": "{event}"},
+            http=True,
+            sample={"url": "https://example.com/hook", "event": {}},
         ),
     ]
 }

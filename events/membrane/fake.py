@@ -229,7 +229,8 @@ class FakeMembrane:
                 "bad_request", "not_found", f"Connection '{connection_id}' not found"
             )
         items = []
-        for index, action in enumerate(ACTIONS.values()):
+        # Membrane's own actions only: forward-http is the dispatcher's, not Membrane's.
+        for index, action in enumerate(a for a in ACTIONS.values() if not a.http):
             items.append(
                 {
                     "id": f"act_{index}",
@@ -288,7 +289,7 @@ class FakeMembrane:
             return 404, _error(
                 "bad_request", "not_found", f"Connection '{connection_id}' not found"
             )
-        if key not in ACTIONS and not key.startswith("act_"):
+        if (key not in ACTIONS or ACTIONS[key].http) and not key.startswith("act_"):
             return 404, _error("bad_request", "not_found", f"Action '{key}' not found")
         if not isinstance(input, dict):
             return 400, _error("bad_request", None, "input must be an object")

@@ -1,8 +1,7 @@
 """Opt-out compliance: does an inbound message say STOP, START or HELP? Pure.
 
-Text is compared after folding case, accents and width, and mapping common look-alike
-letters (Cyrillic and Greek homoglyphs, 0/1/3/5/$/@), so "Ｓｔｏｐ", "STÖP" and "ST0P" all read
-"stop". A keyword counts as the first word of the message when the rest is only politeness,
+Text is compared after folding (events/rules/text.py), so "Ｓｔｏｐ", "STÖP" and "ST0P" all
+read "stop". A keyword counts as the first word of the message when the rest is only politeness,
 punctuation or a number ("stop please", "Stop. Thank you", "STOP 12345"), or when the message
 is one of the known phrasings ("please remove me"). It never counts inside another word
 ("stopwatch") or after a negation ("don't stop").
@@ -10,9 +9,9 @@ is one of the known phrasings ("please remove me"). It never counts inside anoth
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
+
+from events.rules.text import tokens, words
 
 OPT_OUT = "opt_out"
 OPT_IN = "opt_in"
@@ -109,63 +108,6 @@ _NEGATIONS = frozenset(
     }
 )
 
-_LOOKALIKES = str.maketrans(
-    {
-        # Cyrillic
-        "а": "a",
-        "в": "b",
-        "е": "e",
-        "к": "k",
-        "м": "m",
-        "н": "h",
-        "о": "o",
-        "р": "p",
-        "с": "c",
-        "т": "t",
-        "у": "y",
-        "х": "x",
-        "і": "i",
-        "ј": "j",
-        "ѕ": "s",
-        # Greek
-        "α": "a",
-        "β": "b",
-        "ε": "e",
-        "ι": "i",
-        "κ": "k",
-        "ν": "v",
-        "ο": "o",
-        "ρ": "p",
-        "τ": "t",
-        "υ": "u",
-        "χ": "x",
-    }
-)
-# Digits and signs used as letters: mapped inside words only, so that numbers stay numbers.
-_SIGNS = str.maketrans({"0": "o", "1": "i", "3": "e", "5": "s", "$": "s", "@": "a"})
-_WORD = re.compile(r"[a-z0-9'$@]+")
-
-
-def fold(text: str) -> str:
-    """Case-, accent- and width-insensitive text with look-alike letters mapped."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return text
-
-
-def _tokens(text: str) -> list[str]:
-    # Look-alike letters first (letter for letter: the word boundaries do not move).
-    return _WORD.findall(fold(text).translate(_LOOKALIKES).replace("’", "'"))
-
-
-def _words(text: str, *, letters_only: bool) -> list[str]:
-    tokens = _tokens(text)
-    if letters_only:
-        # Same tokens, look-alikes mapped: the two lists always line up.
-        return [t.translate(_SIGNS) for t in tokens]
-    return tokens
-
 
 @dataclass(frozen=True)
 class Intent:
@@ -189,13 +131,13 @@ class Vocabulary:
         phrases: tuple[str, ...] | list[str] = DEFAULT_OPT_OUT_PHRASES,
     ) -> Vocabulary:
         def norm(items: tuple[str, ...] | list[str]) -> frozenset[str]:
-            return frozenset(" ".join(_words(w, letters_only=True)) for w in items if w.strip())
+            return frozenset(" ".join(words(w)) for w in items if w.strip())
 
         return cls(
             norm(opt_out),
             norm(opt_in),
             norm(help),
-            tuple(" ".join(_words(p, letters_only=True)) for p in phrases),
+            tuple(" ".join(words(p)) for p in phrases),
         )
 
 
@@ -206,14 +148,14 @@ def classify(text: str | None, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> I
     """The compliance intent of an inbound text, or None."""
     if not text or not text.strip():
         return None
-    raw = _words(text, letters_only=False)
-    words = _words(text, letters_only=True)
-    if not words:
+    raw = tokens(text)
+    folded_words = words(text)
+    if not folded_words:
         return None
-    joined = " ".join(words)
+    joined = " ".join(folded_words)
     if joined in vocabulary.phrases:
         return Intent(OPT_OUT, text.strip()[:200])
-    first, rest = words[0], words[1:]
+    first, rest = folded_words[0], folded_words[1:]
     if first in _NEGATIONS:
         return None
     # The rest may be politeness or a number (a shortcode, a reference), nothing else.

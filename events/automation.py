@@ -1,0 +1,294 @@
+"""Running the rules inside the processor's transaction: gather facts and recent history for a
+batch of new events, evaluate (pure, events/rules/engine.py), then write the decisions, their
+outbox actions, tags and opt-outs in the same transaction as the events. A crash before the
+commit leaves nothing; after it, everything. The (event, rule) unique key and the outbox's
+idempotency keys make sure an event never fires a rule twice, whatever replays it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection
+
+from events.channels.common import ParsedEvent
+from events.dispatch import enqueue
+from events.membrane.catalogue import Action
+from events.rules.engine import COUNTED, Decision, Facts, History, evaluate
+from events.rules.load import load_rules
+from events.rules.model import RuleSet
+from events.rules.text import normalize_contact
+from events.states import public_state, status_step
+from storage.queries import (
+    action_inputs,
+    add_opt_out_audit,
+    add_tags,
+    count_decisions_since,
+    insert_decisions,
+    message_states,
+    opted_out_among,
+    recent_decisions,
+    recent_events_of,
+    set_decision_actions,
+    set_opt_out,
+)
+
+log = structlog.get_logger("events.rules")
+
+
+class RulesHolder:
+    """The rules in force. reload() swaps them whole between batches, so an event is always
+    evaluated by one rules file; a file that does not load keeps the old rules running."""
+
+    def __init__(self, rules: RuleSet, path: str | None = None, **options: Any) -> None:
+        self.current = rules
+        self.path = path
+        self.options = options
+        self._pending = threading.Event()
+
+    def request_reload(self) -> None:
+        """Safe from a signal handler: only sets a flag."""
+        self._pending.set()
+
+    def reload_if_requested(self) -> bool:
+        if not self._pending.is_set():
+            return False
+        self._pending.clear()
+        return self.reload()
+
+    def reload(self) -> bool:
+        if not self.path:
+            return False
+        try:
+            rules = load_rules(self.path, **self.options)
+        except (OSError, ValueError) as exc:
+            log.error("rules not reloaded: the old rules stay in force", error=str(exc))
+            return False
+        self.current = rules
+        log.info("rules reloaded", path=self.path, version=rules.version, rules=len(rules.rules))
+        return True
+
+
+def event_state(event: ParsedEvent) -> str | None:
+    """The state an event by itself gives its message (when the message is not at hand)."""
+    if event.direction == "inbound":
+        return "received"
+    if event.kind == "delivery":
+        return public_state(status_step(event.status))
+    return None
+
+
+def facts_of(
+    event: ParsedEvent,
+    event_id: int | None,
+    message: Any | None = None,
+    original_text: str | None = None,
+    intent: str | None = None,
+) -> Facts:
+    text = event.data.get("text")
+    state = getattr(message, "state", None) or event_state(event)
+    return Facts(
+        channel=event.channel,
+        kind=event.kind,
+        event_key=event.dedupe_key(),
+        event_id=event_id,
+        direction=event.direction,
+        state=state,
+        status_group=event.status.group_name if event.status else None,
+        status_name=event.status.name if event.status else None,
+        error_group=event.error.group_name if event.error else None,
+        error_name=event.error.name if event.error else None,
+        permanent=event.error.permanent if event.error else None,
+        sender=event.sender,
+        recipient=event.recipient,
+        text=text if isinstance(text, str) else None,
+        message_id=event.message_id,
+        callback_data=event.callback_data,
+        application_id=event.application_id,
+        entity_id=event.entity_id,
+        occurred_at=event.occurred_at,
+        started_at=getattr(message, "sent_at", None)
+        or getattr(message, "created_at", None)
+        or event.sent_at,
+        intent=intent,
+        original_text=original_text,
+    )
+
+
+def history_for(conn: Connection, rules: RuleSet, facts: Sequence[Facts], now: datetime) -> History:
+    """What the guards and count conditions need to know about these contacts."""
+    contacts = sorted({f.contact for f in facts if f.contact})
+    since = now - timedelta(seconds=rules.longest_window)
+    sends = [
+        (r.rule, r.contact, r.digest, r.created_at)
+        for r in recent_decisions(conn, contacts, since, COUNTED)
+    ]
+    overall = 0
+    if rules.global_cap is not None:
+        overall = count_decisions_since(
+            conn, now - timedelta(seconds=rules.global_cap.seconds), COUNTED
+        )
+    history = History(sends=sends, global_before=overall)
+    channels = {f.channel for f in facts} | {
+        d.channel for r in rules.rules for d in r.do if d.channel
+    }
+    for channel in channels:
+        for contact in opted_out_among(conn, channel, contacts):
+            history.opted_out.add((channel, contact))
+    if rules.uses_counts:
+        longest = max(r.when.count.seconds for r in rules.rules if r.when.count)
+        raw = sorted({f.contact_raw for f in facts if f.contact_raw})
+        for contact, kind, at in recent_events_of(conn, raw, now - timedelta(seconds=longest)):
+            history.saw(normalize_contact(contact), kind, at)
+    return history
+
+
+@dataclass
+class Automation:
+    """The rules' side effects, written in the caller's transaction."""
+
+    holder: RulesHolder
+    catalogue: dict[str, Action]
+    max_attempts: int = 6
+    on_enqueue: Callable[[], None] | None = None
+    enqueued: int = field(default=0)
+    _wake_pending: bool = field(default=False)
+
+    def apply(
+        self,
+        conn: Connection,
+        new_events: list[tuple[ParsedEvent, int]],
+        intents: dict[int, str],
+        now: datetime,
+    ) -> list[tuple[int, Decision]]:
+        rules = self.holder.current
+        if not rules.rules or not new_events:
+            return []
+        keys = [(e.channel, e.message_id) for e, _ in new_events if e.message_id is not None]
+        stored = {(m.channel, m.message_id): m for m in message_states(conn, keys)}
+        originals = action_inputs(conn, [m.action_id for m in stored.values() if m.action_id])
+        facts = []
+        for event, event_id in new_events:
+            message = stored.get((event.channel, event.message_id or ""))
+            sent = originals.get(getattr(message, "action_id", None) or "", {})
+            text = sent.get("text") if isinstance(sent.get("text"), str) else None
+            facts.append(facts_of(event, event_id, message, text, intents.get(event_id)))
+        history = history_for(conn, rules, facts, now)
+        out: list[tuple[int, Decision]] = []
+        for item in facts:
+            for decision in evaluate(rules, item, history, now):
+                assert item.event_id is not None
+                out.append((item.event_id, decision))
+        self.write(conn, rules, facts, out, now)
+        return out
+
+    def write(
+        self,
+        conn: Connection,
+        rules: RuleSet,
+        facts: list[Facts],
+        decisions: list[tuple[int, Decision]],
+        now: datetime,
+    ) -> None:
+        by_id = {f.event_id: f for f in facts}
+        rows: list[dict[str, Any]] = [
+            {
+                "event_id": event_id,
+                "rule": d.rule,
+                "outcome": d.outcome,
+                "reason": d.reason[:2000],
+                "contact": d.contact,
+                "digest": d.digest,
+                "actions": [],
+                "not_before": d.not_before,
+                "rules_version": rules.version,
+                "created_at": now,
+            }
+            for event_id, d in decisions
+        ]
+        new = insert_decisions(conn, rows)
+        audit: list[dict[str, Any]] = []
+        tags: list[dict[str, Any]] = []
+        enqueued = 0
+        for row, (event_id, decision) in zip(rows, decisions, strict=True):
+            if (event_id, decision.rule) not in new:
+                continue  # decided before (a replay): never twice
+            item = by_id[event_id]
+            done: list[dict[str, Any]] = []
+            for index, planned in enumerate(decision.planned):
+                entry: dict[str, Any] = {
+                    "type": planned.type,
+                    "channel": planned.channel,
+                    "action": planned.action,
+                    "summary": planned.describe()[:500],
+                }
+                if decision.acts:
+                    if planned.action is not None:
+                        action_id, _ = enqueue(
+                            conn,
+                            self.catalogue,
+                            planned.action,
+                            planned.values,
+                            idempotency_key=f"rule:{decision.rule}:{item.event_key}:{index}",
+                            caused_by_event_id=event_id,
+                            max_attempts=self.max_attempts,
+                            now=now,
+                            not_before=decision.not_before,
+                        )
+                        entry["action_id"] = action_id
+                        enqueued += 1
+                    elif planned.type == "tag" and item.message_id is not None:
+                        tags.extend(
+                            {
+                                "channel": item.channel,
+                                "message_id": item.message_id,
+                                "tag": tag,
+                                "rule": decision.rule,
+                                "created_at": now,
+                            }
+                            for tag in planned.tags
+                        )
+                    elif planned.type in ("opt_out", "opt_in") and planned.contact:
+                        opting_out = planned.type == "opt_out"
+                        channel = planned.channel or item.channel
+                        set_opt_out(conn, channel, planned.contact, opting_out, now)
+                        audit.append(
+                            {
+                                "channel": channel,
+                                "contact": planned.contact,
+                                "action": planned.type,
+                                "source": f"rule:{decision.rule}",
+                                "message_id": item.message_id,
+                                "words": (item.text or "")[:200],
+                                "at": now,
+                            }
+                        )
+                done.append(entry)
+            row["actions"] = done
+        set_decision_actions(
+            conn, [r for r in rows if r["actions"] and (r["event_id"], r["rule"]) in new]
+        )
+        add_tags(conn, tags)
+        add_opt_out_audit(conn, audit)
+        self.enqueued += enqueued
+        self._wake_pending = self._wake_pending or enqueued > 0
+
+    def after_commit(self) -> None:
+        """Wake the dispatcher once what the rules queued is committed (not before: it would
+        find nothing and go back to sleep)."""
+        if self._wake_pending and self.on_enqueue is not None:
+            self.on_enqueue()
+        self._wake_pending = False
+
+
+def build_holder(path: str | None, **options: Any) -> RulesHolder:
+    """The rules of a file (validated now: a bad file stops the start), or no rules."""
+    if not path:
+        return RulesHolder(RuleSet(rules=()), None, **options)
+    return RulesHolder(load_rules(Path(path), **options), path, **options)

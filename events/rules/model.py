@@ -1,0 +1,262 @@
+"""The rule model: what a rules file turns into. Plain frozen data; load.py builds it, engine.py
+evaluates it. Nothing here does I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
+# The order rules run in: compliance first, then keywords, then catch-alls.
+STAGES = ("compliance", "keyword", "catch_all")
+MATCH_MODES = ("first", "all")
+QUIET_MODES = ("defer", "skip")
+ACTION_TYPES = ("reply", "send", "action", "opt_out", "opt_in", "forward", "tag")
+# Decision outcomes, as recorded and shown by the read API.
+FIRED = "fired"
+DRY_RUN = "dry_run"
+SKIPPED = "skipped"
+SUPPRESSED = "suppressed"
+DEFERRED = "deferred"
+
+# What a template may use: {name} is filled from the event (catalogue.render's syntax).
+TEMPLATE_VARIABLES = (
+    "text",
+    "keyword",
+    "sender",
+    "recipient",
+    "contact",
+    "our_number",
+    "channel",
+    "kind",
+    "direction",
+    "state",
+    "status",
+    "status_group",
+    "error",
+    "error_group",
+    "message_id",
+    "callback_data",
+    "application_id",
+    "entity_id",
+    "original_text",
+    "rule",
+    "event_id",
+    "occurred_at",
+)
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+@dataclass(frozen=True)
+class Cap:
+    """At most `count` in `seconds` (written "20/5m")."""
+
+    count: int
+    seconds: float
+
+    def __str__(self) -> str:
+        return f"{self.count} in {_span(self.seconds)}"
+
+
+def _span(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+@dataclass(frozen=True)
+class Hours:
+    """A daily period in a time zone on some days, e.g. 21:00-08:00 Europe/Paris, every day.
+    A period that crosses midnight belongs to the day it starts on. Wall-clock times are
+    resolved in the zone on each date, so a daylight-saving change moves the UTC instants."""
+
+    start: time
+    end: time
+    zone: tzinfo
+    days: frozenset[int]  # 0 = Monday
+    zone_name: str = "UTC"
+
+    @property
+    def overnight(self) -> bool:
+        return self.end <= self.start
+
+    def _start_day(self, at: datetime) -> date | None:
+        """The day the period containing `at` started on, or None when `at` is outside."""
+        local = at.astimezone(self.zone)
+        now = local.time().replace(tzinfo=None)
+        today = local.date()
+        if self.start == self.end:  # the whole day
+            return today if today.weekday() in self.days else None
+        if not self.overnight:
+            inside = self.start <= now < self.end
+            return today if inside and today.weekday() in self.days else None
+        if now >= self.start:
+            return today if today.weekday() in self.days else None
+        if now < self.end:
+            yesterday = today - timedelta(days=1)
+            return yesterday if yesterday.weekday() in self.days else None
+        return None
+
+    def contains(self, at: datetime) -> bool:
+        return self._start_day(at) is not None
+
+    def end_after(self, at: datetime) -> datetime:
+        """When the period containing `at` ends (UTC). Call only when contains(at)."""
+        day = self._start_day(at)
+        assert day is not None
+        end_day = day + timedelta(days=1) if self.overnight else day
+        # zoneinfo resolves the wall time on that date: 08:00 is 07:00 UTC in winter and
+        # 06:00 UTC in summer in Paris; a time skipped by a spring-forward reads as after it.
+        end = datetime.combine(end_day, self.end, tzinfo=self.zone)
+        return end.astimezone(UTC)
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M} {self.zone_name}"
+
+
+@dataclass(frozen=True)
+class Count:
+    """How many events of these kinds this contact had in the window (this one included)."""
+
+    kinds: frozenset[str] | None
+    seconds: float
+    at_least: int | None
+    at_most: int | None
+
+
+@dataclass(frozen=True)
+class When:
+    """The conditions of a rule; all that are set must hold. None means "any"."""
+
+    channel: frozenset[str] | None = None
+    kind: frozenset[str] | None = None
+    direction: str | None = None
+    state: frozenset[str] | None = None
+    status_group: frozenset[str] | None = None
+    status_name: frozenset[str] | None = None
+    error_group: frozenset[str] | None = None
+    error_name: frozenset[str] | None = None
+    permanent: bool | None = None
+    intent: frozenset[str] | None = None
+    # Keywords, folded (case, accents, width, look-alikes).
+    first_word: frozenset[str] | None = None
+    only_word: frozenset[str] | None = None
+    contains: tuple[str, ...] | None = None
+    regex: re.Pattern[str] | None = None
+    sender: tuple[str, ...] | None = None  # normalized; may hold * wildcards
+    recipient: tuple[str, ...] | None = None
+    sender_is_own: bool | None = None
+    recipient_is_own: bool | None = None
+    callback_data: frozenset[str] | None = None
+    callback_data_prefix: tuple[str, ...] | None = None
+    callback_data_regex: re.Pattern[str] | None = None
+    application_id: frozenset[str] | None = None
+    entity_id: frozenset[str] | None = None
+    within_hours: Hours | None = None
+    outside_hours: Hours | None = None
+    min_age: float | None = None
+    max_age: float | None = None
+    count: Count | None = None
+
+
+@dataclass(frozen=True)
+class Do:
+    """One action of a rule. Strings may hold {variables} (TEMPLATE_VARIABLES)."""
+
+    type: str
+    text: str | None = None
+    channel: str | None = None  # send: the other channel
+    to: str | None = None
+    sender: str | None = None  # "from"
+    key: str | None = None  # action: the catalogue key
+    input: dict[str, object] | None = None
+    url: str | None = None
+    tags: tuple[str, ...] = ()
+
+    @property
+    def sends(self) -> bool:
+        """Whether it sends a message to the contact (so opt-outs and own numbers apply)."""
+        return self.type in ("reply", "send")
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    when: When
+    do: tuple[Do, ...]
+    stage: str = "catch_all"
+    match: str = "first"
+    dry_run: bool = False
+    cap: Cap | None = None
+    quiet_hours: Hours | None = None
+    quiet_mode: str = "defer"
+    description: str = ""
+    position: int = 0
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[Rule, ...]  # in running order: by stage, then as written
+    own_numbers: frozenset[str] = frozenset()
+    identical_cap: Cap = Cap(20, 300.0)
+    global_cap: Cap | None = None
+    senders: dict[str, str] = field(default_factory=dict)
+    version: str = "none"
+    source: str = "(none)"
+    # (channel, kind) -> the rules that can apply, filled on first use.
+    _buckets: dict[tuple[str, str], Bucket] = field(default_factory=dict, compare=False)
+
+    def bucket(self, channel: str, kind: str) -> Bucket:
+        found = self._buckets.get((channel, kind))
+        if found is None:
+            found = Bucket.build(
+                [
+                    r
+                    for r in self.rules
+                    if (r.when.channel is None or channel in r.when.channel)
+                    and (r.when.kind is None or kind in r.when.kind)
+                ]
+            )
+            self._buckets[(channel, kind)] = found
+        return found
+
+    @property
+    def uses_counts(self) -> bool:
+        return any(r.when.count is not None for r in self.rules)
+
+    @property
+    def longest_window(self) -> float:
+        spans = [self.identical_cap.seconds]
+        spans += [r.cap.seconds for r in self.rules if r.cap]
+        spans += [self.global_cap.seconds] if self.global_cap else []
+        return max(spans)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """The rules for one (channel, kind), with those keyed by a first or only word indexed so
+    that a hundred keyword rules cost a dictionary look-up, not a hundred checks."""
+
+    unindexed: tuple[Rule, ...]
+    by_word: dict[str, tuple[Rule, ...]]
+
+    @classmethod
+    def build(cls, rules: list[Rule]) -> Bucket:
+        unindexed: list[Rule] = []
+        by_word: dict[str, list[Rule]] = {}
+        for rule in rules:
+            words = rule.when.first_word or rule.when.only_word
+            if words and rule.when.intent is None:
+                for word in words:
+                    by_word.setdefault(word, []).append(rule)
+            else:
+                unindexed.append(rule)
+        return cls(tuple(unindexed), {w: tuple(rs) for w, rs in by_word.items()})
+
+    def candidates(self, first_word: str | None) -> list[Rule]:
+        keyed = self.by_word.get(first_word, ()) if first_word else ()
+        if not keyed:
+            return list(self.unindexed)
+        merged = {r.position: r for r in (*self.unindexed, *keyed)}
+        return [merged[p] for p in sorted(merged)]
