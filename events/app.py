@@ -242,8 +242,22 @@ def _price(row: Row[Any]) -> dict[str, Any] | None:
     return {"amount": _amount(row.price_amount), "currency": row.price_currency}
 
 
-def event_json(row: Row[Any]) -> dict[str, Any]:
+def decision_json(row: Row[Any]) -> dict[str, Any]:
+    """Explain: what a rule decided for an event and why."""
     return {
+        "rule": row.rule,
+        "outcome": row.outcome,
+        "reason": row.reason,
+        "contact": row.contact,
+        "actions": row.actions,
+        "not_before": _iso(row.not_before),
+        "rules_version": row.rules_version,
+        "decided_at": _iso(row.created_at),
+    }
+
+
+def event_json(row: Row[Any], decisions: dict[int, list[Row[Any]]] | None = None) -> dict[str, Any]:
+    out = {
         "id": row.id,
         "webhook_id": row.raw_id,
         "item_index": row.item_index,
@@ -264,6 +278,16 @@ def event_json(row: Row[Any]) -> dict[str, Any]:
         "data": row.data,
         "note": row.note,
     }
+    if decisions is not None:
+        out["decisions"] = [decision_json(d) for d in decisions.get(row.id, [])]
+    return out
+
+
+def decisions_by_event(conn: Any, rows: list[Row[Any]]) -> dict[int, list[Row[Any]]]:
+    out: dict[int, list[Row[Any]]] = {}
+    for d in queries.decisions_for_events(conn, [r.id for r in rows]):
+        out.setdefault(d.event_id, []).append(d)
+    return out
 
 
 def action_json(row: Row[Any]) -> dict[str, Any]:
@@ -394,7 +418,12 @@ def lookup_json(row: Row[Any]) -> dict[str, Any]:
     }
 
 
-def message_json(row: Row[Any], timeline: list[Row[Any]] | None) -> dict[str, Any]:
+def message_json(
+    row: Row[Any],
+    timeline: list[Row[Any]] | None,
+    decisions: dict[int, list[Row[Any]]] | None = None,
+    tags: list[str] | None = None,
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "message_id": row.message_id,
         "channel": row.channel,
@@ -416,12 +445,16 @@ def message_json(row: Row[Any], timeline: list[Row[Any]] | None) -> dict[str, An
         "created_at": _iso(row.created_at),
         "updated_at": _iso(row.updated_at),
     }
+    if tags is not None:
+        out["tags"] = tags
     if timeline is not None:
-        out["events"] = [event_json(e) for e in timeline]
+        out["events"] = [event_json(e, decisions) for e in timeline]
     return out
 
 
-def webhook_json(row: Row[Any], made: list[Row[Any]]) -> dict[str, Any]:
+def webhook_json(
+    row: Row[Any], made: list[Row[Any]], decisions: dict[int, list[Row[Any]]] | None = None
+) -> dict[str, Any]:
     body = bytes(row.body)
     try:
         body_text: str | None = body.decode("utf-8")
@@ -441,7 +474,7 @@ def webhook_json(row: Row[Any], made: list[Row[Any]]) -> dict[str, Any]:
         "item_count": row.item_count,
         "processed_at": _iso(row.processed_at),
         "body": body_text,
-        "events": [event_json(e) for e in made],
+        "events": [event_json(e, decisions) for e in made],
     }
     if body_text is None:
         out["body_base64"] = base64.b64encode(body).decode()
@@ -613,7 +646,8 @@ def create_app(
             row = queries.get_raw(conn, raw_id)
             if row is None:
                 return _problem(404, f"no webhook {raw_id!r}")
-            return webhook_json(row, queries.events_for_raw(conn, raw_id))
+            made = queries.events_for_raw(conn, raw_id)
+            return webhook_json(row, made, decisions_by_event(conn, made))
 
     def get_message(request: Request, s: Services) -> Any:
         message_id = request.path_params["message_id"]
@@ -629,7 +663,13 @@ def create_app(
                     channels=[r.channel for r in rows],
                 )
             row = rows[0]
-            return message_json(row, queries.timeline(conn, row.channel, row.message_id))
+            timeline = queries.timeline(conn, row.channel, row.message_id)
+            return message_json(
+                row,
+                timeline,
+                decisions_by_event(conn, timeline),
+                queries.tags_of(conn, row.channel, row.message_id),
+            )
 
     def list_messages(request: Request, s: Services) -> Any:
         filters, cursor, limit = _list_query(
@@ -646,7 +686,19 @@ def create_app(
         )
         with s.engine.connect() as conn:
             rows = queries.list_events(conn, filters, cursor, limit)
-        return _page([event_json(r) for r in rows], rows, limit)
+            decided = decisions_by_event(conn, rows)
+        return _page([event_json(r, decided) for r in rows], rows, limit)
+
+    def get_event(request: Request, s: Services) -> Any:
+        try:
+            event_id = int(request.path_params["event_id"])
+        except ValueError:
+            return _problem(400, "an event id is a number (see /v1/events)")
+        with s.engine.connect() as conn:
+            row = queries.get_event(conn, event_id)
+            if row is None:
+                return _problem(404, f"no event {event_id}")
+            return event_json(row, decisions_by_event(conn, [row]))
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -874,6 +926,7 @@ def create_app(
         Route("/v1/messages/{message_id:path}", reader(get_message), methods=["GET"]),
         Route("/v1/messages", reader(list_messages), methods=["GET"]),
         Route("/v1/events", reader(list_events), methods=["GET"]),
+        Route("/v1/events/{event_id}", reader(get_event), methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/v1/calls/{call_id}", reader(get_call), methods=["GET"]),

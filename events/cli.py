@@ -8,7 +8,8 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from events.config import Settings, SettingsError, load_settings
 from events.logs import configure_logging
@@ -100,7 +101,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
         processor.automation.on_enqueue = dispatcher.wake
         # SIGHUP reloads the rules between two batches; a bad file keeps the old rules.
         holder = processor.automation.holder
-        signal.signal(signal.SIGHUP, lambda *_: (holder.request_reload(), processor.wake()))
+
+        def reload(*_: object) -> None:
+            holder.request_reload()
+            processor.wake()
+
+        signal.signal(signal.SIGHUP, reload)
     reconciler = build_reconciler(
         settings, engine, processor, client=dispatcher.client, catalogue=dispatcher.catalogue
     )
@@ -443,6 +449,198 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     return 0 if report.errors == 0 else 1
 
 
+def _load_rules_file(path: str | None, settings: Settings, command: str) -> Any:
+    """The rules of a file checked as serve would check them, or None after saying why."""
+    from events.app import rules_options
+    from events.membrane.factory import build_catalogue
+    from events.rules.load import RulesError, load_rules
+
+    path = path or settings.rules_file
+    if not path:
+        print(
+            f"infobip-events rules {command}: no rules file: name one, or set "
+            "INFOBIP_EVENTS_RULES_FILE",
+            file=sys.stderr,
+        )
+        return None
+    try:
+        return load_rules(path, **rules_options(settings, build_catalogue(settings)))
+    except OSError as exc:
+        print(f"infobip-events rules {command}: cannot read {path}: {exc}", file=sys.stderr)
+    except RulesError as exc:
+        print(str(exc), file=sys.stderr)
+    return None
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    settings = _settings()
+    rules = _load_rules_file(args.rules, settings, "check")
+    if rules is None:
+        return 1
+    by_stage = Counter(r.stage for r in rules.rules)
+    stages = ", ".join(f"{n} {stage}" for stage, n in by_stage.items())
+    print(
+        f"ok: {rules.source}: {len(rules.rules)} rules ({stages or 'none'}), "
+        f"version {rules.version}"
+    )
+    for rule in rules.rules:
+        flags = [rule.stage, f"match {rule.match}"]
+        flags += ["DRY RUN"] if rule.dry_run else []
+        flags += [f"cap {rule.cap}"] if rule.cap else []
+        flags += [f"quiet {rule.quiet_hours} ({rule.quiet_mode})"] if rule.quiet_hours else []
+        print(f"  {rule.name}: {', '.join(d.type for d in rule.do)}  [{'; '.join(flags)}]")
+    forwards = any(d.type == "forward" for r in rules.rules for d in r.do)
+    if forwards and settings.forward_hmac_secret is None:
+        print(
+            "problem: some rules forward to URLs, which are always signed: set "
+            "INFOBIP_EVENTS_FORWARD_HMAC_SECRET",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _compliance_words(settings: Settings) -> Any:
+    from events.app import build_compliance
+
+    compliance = build_compliance(settings)
+    return compliance.channels, compliance.vocabulary
+
+
+def cmd_rules_test(args: argparse.Namespace) -> int:
+    from events.channels import PARSERS
+    from events.tryout import try_payload
+    from events.when import parse_since
+
+    settings = _settings()
+    rules = _load_rules_file(args.rules, settings, "test")
+    if rules is None:
+        return 1
+    parser = PARSERS.get(args.channel)
+    if parser is None:
+        print(f"--channel: use one of {', '.join(sorted(PARSERS))}", file=sys.stderr)
+        return 2
+    try:
+        body = Path(args.payload).read_bytes()
+        at = parse_since(args.at) if args.at else None
+    except (OSError, ValueError) as exc:
+        print(f"infobip-events rules test: {exc}", file=sys.stderr)
+        return 2
+    channels, vocabulary = _compliance_words(settings)
+    content_type = args.content_type or (
+        "application/xml" if body.lstrip().startswith(b"<") else "application/json"
+    )
+    try:
+        results = try_payload(
+            rules,
+            parser,
+            body,
+            content_type=content_type,
+            at=at,
+            compliance_channels=channels,
+            vocabulary=vocabulary,
+        )
+    except Exception as exc:
+        print(f"infobip-events rules test: the payload does not parse: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "event": facts.as_json(),
+                        "intent": facts.intent,
+                        "decisions": [_decision_json(d) for d in decisions],
+                    }
+                    for facts, decisions in results
+                ],
+                indent=2,
+                default=str,
+            )
+        )
+        return 0
+    for facts, decisions in results:
+        who = facts.contact_raw or "-"
+        said = f": {facts.text!r}" if facts.text else ""
+        print(f"{facts.channel} {facts.kind} ({facts.state or '-'}) {who}{said}")
+        if facts.intent:
+            print(f"  compliance reads {facts.intent}: handled before the rules")
+        if not decisions:
+            print("  no rule matches: nothing happens")
+        for d in decisions:
+            print(f"  {d.describe()}")
+    return 0
+
+
+def _decision_json(d: Any) -> dict[str, Any]:
+    return {
+        "rule": d.rule,
+        "outcome": d.outcome,
+        "reason": d.reason,
+        "not_before": d.not_before.isoformat() if d.not_before else None,
+        "actions": [p.describe() for p in d.planned],
+    }
+
+
+def cmd_rules_replay(args: argparse.Namespace) -> int:
+    from events.app import build_engine
+    from events.tryout import replay
+    from events.when import parse_since
+
+    settings = _settings()
+    rules = _load_rules_file(args.rules, settings, "replay")
+    if rules is None:
+        return 1
+    try:
+        since = parse_since(args.since)
+        until = parse_since(args.until) if args.until else None
+    except ValueError as exc:
+        print(f"infobip-events rules replay: {exc}", file=sys.stderr)
+        return 2
+    _check_schema(settings)
+    channels, vocabulary = _compliance_words(settings)
+    engine = build_engine(settings)
+    try:
+        report = replay(
+            engine,
+            rules,
+            since,
+            until=until,
+            compliance_channels=channels,
+            vocabulary=vocabulary,
+            progress=lambda n: print(f"\r{n} events replayed", end="", file=sys.stderr),
+        )
+    finally:
+        engine.dispose()
+    print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2, default=str))
+        return 0
+    changed = [e for e in report.entries if e.differs]
+    for entry in changed[: args.limit]:
+        said = f": {entry.text!r}" if entry.text else ""
+        print(f"event {entry.event_id} {entry.channel} {entry.kind} {entry.contact or '-'}{said}")
+        for d in entry.would:
+            print(f"  would: {d.describe()}")
+        if not entry.would:
+            print("  would: nothing")
+        for past in entry.did:
+            acts = "; ".join(a.get("summary", "") for a in past["actions"]) or "nothing"
+            print(f"  did:   {past['rule']}: {past['outcome']} ({past['reason']}) -> {acts}")
+        if not entry.did:
+            print("  did:   nothing")
+    if len(changed) > args.limit:
+        print(f"... and {len(changed) - args.limit} more (--limit, or --json for all)")
+    would = ", ".join(f"{n} {k}" for k, n in sorted(report.would.items())) or "none"
+    did = ", ".join(f"{n} {k}" for k, n in sorted(report.did.items())) or "none"
+    print(
+        f"{report.events} events since {since.isoformat()}: {len(changed)} decided differently. "
+        f"Would send {report.would_send} messages ({would}); the rules in force sent "
+        f"{report.did_send} ({did}). Nothing was written."
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="infobip-events",
@@ -573,6 +771,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("id")
     q.set_defaults(func=cmd_actions_retry)
+
+    p = sub.add_parser(
+        "rules",
+        help="check, test and replay rules files",
+        description="Rules files (TOML; see examples/rules.toml): validate one, see what it "
+        "would do with a payload, or run it over the stored history without sending anything.",
+    )
+    r_sub = p.add_subparsers(dest="rules_command", required=True, metavar="RULES_COMMAND")
+    q = r_sub.add_parser(
+        "check",
+        help="validate a rules file",
+        description="Validate a rules file (default INFOBIP_EVENTS_RULES_FILE) as serve does at "
+        "start; every problem names the rule, the field and the fix. Exit 1 on problems.",
+    )
+    q.add_argument("rules", nargs="?", help="the rules file (default INFOBIP_EVENTS_RULES_FILE)")
+    q.set_defaults(func=cmd_rules_check)
+    q = r_sub.add_parser(
+        "test",
+        help="what a rules file would do with one payload",
+        description="Parse PAYLOAD (an Infobip callback body) as --channel would, and print "
+        "each rule's decision with its reason. No database, nothing sent; caps start empty.",
+    )
+    q.add_argument("rules", help="the rules file")
+    q.add_argument("payload", help="a file with the callback body (JSON or XML)")
+    q.add_argument("--channel", required=True, help="the webhook path's channel, e.g. sms")
+    q.add_argument("--at", help="evaluate at this time (ISO 8601) instead of the event's")
+    q.add_argument("--content-type", help="the body's content type (guessed from the body)")
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q.set_defaults(func=cmd_rules_test)
+    q = r_sub.add_parser(
+        "replay",
+        help="run a rules file over the stored history, read-only",
+        description="Evaluate a rules file over the events stored since --since, in order, as "
+        "if each had just arrived, and report what it would have sent, to whom and why, against "
+        "what the rules in force decided. Read-only: nothing is written or sent.",
+    )
+    q.add_argument("rules", help="the rules file")
+    q.add_argument("--since", required=True, help="ISO 8601 or an age (24h, 7d)")
+    q.add_argument("--until", help="ISO 8601 or an age")
+    q.add_argument("--limit", type=int, default=50, help="events to show (default 50)")
+    q.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    q.set_defaults(func=cmd_rules_replay)
 
     p = sub.add_parser(
         "optouts",

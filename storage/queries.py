@@ -726,6 +726,10 @@ def get_raw(conn: Connection, raw_id: str) -> Row[Any] | None:
     return conn.execute(select(raw_webhooks).where(raw_webhooks.c.id == raw_id)).first()
 
 
+def get_event(conn: Connection, event_id: int) -> Row[Any] | None:
+    return conn.execute(select(events).where(events.c.id == event_id)).first()
+
+
 def events_for_raw(conn: Connection, raw_id: str) -> list[Row[Any]]:
     return list(conn.execute(select(events).where(events.c.raw_id == raw_id).order_by(events.c.id)))
 

@@ -1,0 +1,287 @@
+"""Trying rules before trusting them: `rules test` (one payload, no database) and `rules replay`
+(a rules file over the stored history, read-only, against what the rules in force decided).
+
+Replay reads in a read-only transaction (SQLite: query_only; PostgreSQL: READ ONLY) that is
+rolled back, so it cannot write even by mistake. History is simulated from the start of the
+window: earlier opt-outs count, the caps count what the replayed rules would have sent.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, select, text, tuple_
+
+from events.automation import facts_of
+from events.channels.common import Error, ParsedEvent, Parser, Status
+from events.rules.engine import Decision, Facts, History, evaluate
+from events.rules.model import RuleSet
+from events.rules.optout import Vocabulary, classify
+from storage.models import events, messages, opt_outs
+from storage.queries import action_inputs, decisions_for_events
+
+
+def intent_of(event: ParsedEvent, channels: frozenset[str], vocabulary: Vocabulary) -> str | None:
+    """What compliance reads in an inbound message (STOP, START, HELP), as the processor does."""
+    if event.kind != "inbound" or event.channel not in channels:
+        return None
+    text = event.data.get("text")
+    found = classify(text if isinstance(text, str) else None, vocabulary)
+    return found.kind if found else None
+
+
+def try_payload(
+    rules: RuleSet,
+    parser: Parser,
+    body: bytes,
+    *,
+    content_type: str | None,
+    at: datetime | None,
+    compliance_channels: frozenset[str],
+    vocabulary: Vocabulary,
+) -> list[tuple[Facts, list[Decision]]]:
+    """What the rules would decide for each item of one payload, with no history."""
+    result = parser(body, content_type)
+    history = History()
+    out = []
+    for event in result.events:
+        facts = facts_of(event, None, intent=intent_of(event, compliance_channels, vocabulary))
+        now = at or event.occurred_at or datetime.now(UTC)
+        history.saw(facts.contact, event.kind, now)
+        out.append((facts, evaluate(rules, facts, history, now)))
+    return out
+
+
+def _event_from_row(row: Row[Any]) -> ParsedEvent:
+    """A stored event as the parsers made it (the fields the rules look at)."""
+    status = (
+        Status(row.status_group_id, row.status_group_name, row.status_id, row.status_name, None)
+        if row.status_group_id is not None or row.status_group_name or row.status_name
+        else None
+    )
+    error = (
+        Error(
+            row.error_group_id,
+            row.error_group_name,
+            row.error_id,
+            row.error_name,
+            None,
+            row.error_permanent,
+        )
+        if row.error_name or row.error_group_name
+        else None
+    )
+    data = row.data if isinstance(row.data, dict) else {}
+    return ParsedEvent(
+        kind=row.kind,
+        channel=row.channel,
+        discriminator=row.dedupe_key,
+        message_id=row.message_id,
+        direction=row.direction,
+        sub_type=row.sub_type,
+        sender=row.sender,
+        recipient=row.recipient,
+        callback_data=data.get("callback_data")
+        if isinstance(data.get("callback_data"), str)
+        else None,
+        occurred_at=row.occurred_at,
+        status=status,
+        error=error,
+        data=data,
+    )
+
+
+@dataclass
+class ReplayEntry:
+    event_id: int
+    channel: str
+    kind: str
+    contact: str | None
+    text: str | None
+    would: list[Decision]
+    did: list[dict[str, Any]]
+
+    @property
+    def differs(self) -> bool:
+        def key(rule: str, outcome: str) -> tuple[str, str]:
+            return rule, outcome
+
+        mine = sorted(key(d.rule, d.outcome) for d in self.would)
+        theirs = sorted(
+            key(d["rule"], d["outcome"])
+            for d in self.did
+            if not d["rule"].startswith("compliance:")
+        )
+        return mine != theirs
+
+
+@dataclass
+class ReplayReport:
+    events: int = 0
+    entries: list[ReplayEntry] = field(default_factory=list)
+    would: Counter[str] = field(default_factory=Counter)
+    did: Counter[str] = field(default_factory=Counter)
+    would_send: int = 0
+    did_send: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "would": dict(self.would),
+            "did": dict(self.did),
+            "would_send": self.would_send,
+            "did_send": self.did_send,
+            "changed": [
+                {
+                    "event_id": e.event_id,
+                    "channel": e.channel,
+                    "kind": e.kind,
+                    "contact": e.contact,
+                    "text": e.text,
+                    "would": [
+                        {
+                            "rule": d.rule,
+                            "outcome": d.outcome,
+                            "reason": d.reason,
+                            "actions": [p.describe() for p in d.planned],
+                        }
+                        for d in e.would
+                    ],
+                    "did": e.did,
+                }
+                for e in self.entries
+                if e.differs
+            ],
+        }
+
+
+def _read_only(conn: Connection) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA query_only = ON")
+    else:
+        conn.execute(text("SET TRANSACTION READ ONLY"))
+
+
+def _pages(conn: Connection, since: datetime, until: datetime | None) -> Iterator[list[Row[Any]]]:
+    last = 0
+    while True:
+        stmt = select(events).where(events.c.received_at >= since, events.c.id > last)
+        if until is not None:
+            stmt = stmt.where(events.c.received_at < until)
+        rows = list(conn.execute(stmt.order_by(events.c.id).limit(1000)))
+        if not rows:
+            return
+        yield rows
+        last = rows[-1].id
+
+
+def replay(
+    engine: Engine,
+    rules: RuleSet,
+    since: datetime,
+    *,
+    until: datetime | None = None,
+    compliance_channels: frozenset[str] = frozenset({"sms"}),
+    vocabulary: Vocabulary | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ReplayReport:
+    """Run `rules` over the events stored since `since`, in order, as if each had just
+    arrived; nothing is written. Compare with the decisions recorded at the time."""
+    from events.rules.optout import DEFAULT_VOCABULARY
+
+    vocabulary = vocabulary or DEFAULT_VOCABULARY
+    report = ReplayReport()
+    with engine.connect() as conn:
+        conn.begin()
+        try:
+            _read_only(conn)
+            history = History()
+            for row in conn.execute(
+                select(opt_outs.c.channel, opt_outs.c.contact).where(
+                    opt_outs.c.opted_out.is_(True), opt_outs.c.updated_at < since
+                )
+            ):
+                history.opted_out.add((row.channel, row.contact))
+            for page in _pages(conn, since, until):
+                _replay_page(conn, page, rules, history, report, compliance_channels, vocabulary)
+                if progress is not None:
+                    progress(report.events)
+        finally:
+            conn.rollback()
+    return report
+
+
+def _replay_page(
+    conn: Connection,
+    page: list[Row[Any]],
+    rules: RuleSet,
+    history: History,
+    report: ReplayReport,
+    compliance_channels: frozenset[str],
+    vocabulary: Vocabulary,
+) -> None:
+    keys = sorted({(r.channel, r.message_id) for r in page if r.message_id is not None})
+    stored: dict[tuple[str, str], Any] = {}
+    for start in range(0, len(keys), 200):
+        chunk = keys[start : start + 200]
+        for msg in conn.execute(
+            select(
+                messages.c.channel,
+                messages.c.message_id,
+                messages.c.sent_at,
+                messages.c.created_at,
+                messages.c.action_id,
+                messages.c.callback_data,
+                messages.c.application_id,
+                messages.c.entity_id,
+            ).where(tuple_(messages.c.channel, messages.c.message_id).in_(chunk))
+        ):
+            stored[(msg.channel, msg.message_id)] = msg
+    originals = action_inputs(conn, [m.action_id for m in stored.values() if m.action_id])
+    recorded: dict[int, list[dict[str, Any]]] = {}
+    for rec in decisions_for_events(conn, [r.id for r in page]):
+        recorded.setdefault(rec.event_id, []).append(
+            {"rule": rec.rule, "outcome": rec.outcome, "reason": rec.reason, "actions": rec.actions}
+        )
+    for row in page:
+        event = _event_from_row(row)
+        message = stored.get((row.channel, row.message_id or ""))
+        sent = originals.get(getattr(message, "action_id", None) or "", {})
+        original = sent.get("text") if isinstance(sent.get("text"), str) else None
+        intent = intent_of(event, compliance_channels, vocabulary)
+        facts = facts_of(event, row.id, None, original, intent)
+        # The message's start, without its later state: the state is what this event gave it.
+        facts.started_at = getattr(message, "sent_at", None) or getattr(message, "created_at", None)
+        # Events keep the raw item; the message keeps what the rules read besides.
+        facts.callback_data = facts.callback_data or getattr(message, "callback_data", None)
+        facts.application_id = getattr(message, "application_id", None)
+        facts.entity_id = getattr(message, "entity_id", None)
+        now = row.received_at
+        history.saw(facts.contact, row.kind, now)
+        if intent == "opt_out" and facts.contact:
+            history.opted_out.add((row.channel, facts.contact))
+        elif intent == "opt_in" and facts.contact:
+            history.opted_out.discard((row.channel, facts.contact))
+        would = evaluate(rules, facts, history, now)
+        did = recorded.get(row.id, [])
+        report.events += 1
+        for decision in would:
+            report.would[decision.outcome] += 1
+            if decision.acts:
+                report.would_send += sum(1 for p in decision.planned if p.type in ("reply", "send"))
+        for past in did:
+            report.did[past["outcome"]] += 1
+            if past["outcome"] in ("fired", "deferred"):
+                report.did_send += sum(
+                    1 for a in past["actions"] if a.get("type") in ("reply", "send")
+                )
+        if would or did:
+            report.entries.append(
+                ReplayEntry(
+                    row.id, row.channel, row.kind, facts.contact_raw, facts.text, would, did
+                )
+            )
