@@ -228,7 +228,7 @@ class Automation:
                     "action": planned.action,
                     "summary": planned.describe()[:500],
                 }
-                if decision.acts:
+                if decision.executes:
                     if planned.action is not None:
                         action_id, _ = enqueue(
                             conn,

@@ -111,11 +111,7 @@ class ReplayEntry:
             return rule, outcome
 
         mine = sorted(key(d.rule, d.outcome) for d in self.would)
-        theirs = sorted(
-            key(d["rule"], d["outcome"])
-            for d in self.did
-            if not d["rule"].startswith("compliance:")
-        )
+        theirs = sorted(key(d["rule"], d["outcome"]) for d in self.did)
         return mine != theirs
 
 
@@ -244,6 +240,8 @@ def _replay_page(
     originals = action_inputs(conn, [m.action_id for m in stored.values() if m.action_id])
     recorded: dict[int, list[dict[str, Any]]] = {}
     for rec in decisions_for_events(conn, [r.id for r in page]):
+        if rec.rule.startswith("compliance:"):
+            continue  # built-in STOP/START/HELP: the same whatever the rules file says
         recorded.setdefault(rec.event_id, []).append(
             {"rule": rec.rule, "outcome": rec.outcome, "reason": rec.reason, "actions": rec.actions}
         )

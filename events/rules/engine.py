@@ -234,7 +234,13 @@ class Decision:
 
     @property
     def acts(self) -> bool:
+        """Whether it sends (or will): what the caps count."""
         return self.outcome in COUNTED
+
+    @property
+    def executes(self) -> bool:
+        """Whether its actions are carried out (a suppressed decision keeps its non-sends)."""
+        return self.acts or (self.outcome == SUPPRESSED and bool(self.planned))
 
     def describe(self) -> str:
         what = "; ".join(p.describe() for p in self.planned) or "nothing"
@@ -367,6 +373,7 @@ def _plan(do: Do, facts: Facts, rules: RuleSet, variables: dict[str, Any]) -> Pl
             "to": to,
             "from": sender or rules.senders.get(channel or ""),
             "text": render(do.text, variables),
+            "subject": render(do.subject, variables) if do.subject else None,
         }
         return Planned(
             do.type,
@@ -422,10 +429,12 @@ def _decide(rule: Rule, facts: Facts, rules: RuleSet, history: History, now: dat
         return decision(SKIPPED, "never auto-reply to one of our own numbers")
     blocked = [p for p in sends if (p.channel or "", p.contact or "") in history.opted_out]
     if blocked:
+        # The sends are dropped; what does not message the contact (a tag, an alert) is still
+        # done, and the decision says suppressed.
         planned = [p for p in planned if p not in blocked]
-        if not planned:
-            return decision(SUPPRESSED, f"the contact opted out on {blocked[0].channel}")
-        problems.append(f"opted out on {', '.join(str(p.channel) for p in blocked)}")
+        channels = ", ".join(sorted({str(p.channel) for p in blocked}))
+        kept = f"; still done: {', '.join(p.type for p in planned)}" if planned else ""
+        return decision(SUPPRESSED, f"the contact opted out on {channels}{kept}")
     not_before = None
     if rule.quiet_hours is not None and rule.quiet_hours.contains(now):
         if rule.quiet_mode == "skip":
@@ -472,6 +481,7 @@ def evaluate(rules: RuleSet, facts: Facts, history: History, now: datetime) -> l
         decisions.append(decision)
         if decision.acts:
             history.record(rule.name, decision.contact, decision.digest, now)
+        if decision.executes:
             for p in decision.planned:
                 if p.type == "opt_out" and p.contact:
                     history.opted_out.add((p.channel or "", p.contact))

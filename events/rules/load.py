@@ -18,6 +18,7 @@ The format is documented in examples/rules.toml; in short:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import re
@@ -103,8 +104,8 @@ _WHEN_KEYS = (
 )
 _KEYWORD_KEYS = ("first_word", "only_word", "contains", "regex")
 _DO_KEYS: dict[str, tuple[str, ...]] = {
-    "reply": ("text",),
-    "send": ("channel", "text", "to", "from"),
+    "reply": ("text", "subject"),
+    "send": ("channel", "text", "to", "from", "subject"),
     "action": ("key", "input"),
     "opt_out": ("channel",),
     "opt_in": ("channel",),
@@ -354,6 +355,7 @@ def _do(
     table: Any,
     catalogue_keys: Collection[str],
     send_channels: Collection[str],
+    senders: dict[str, str],
 ) -> Do | None:
     if not isinstance(table, dict) or "type" not in table:
         check.add(
@@ -377,7 +379,18 @@ def _do(
             f"{where}.channel",
             f"{channel!r} cannot be sent on: use {', '.join(sorted(send_channels))}",
         )
-    for field_name in ("to", "from", "url"):
+    if (
+        kind == "send"
+        and channel in ("whatsapp", "email")
+        and not (table.get("from") or senders.get(channel))
+    ):
+        check.add(
+            f"{where}.from",
+            f'sending on {channel} needs a sender: write from = "..." or [senders] {channel}',
+        )
+    if kind == "send" and channel == "email" and not table.get("subject"):
+        check.add(f"{where}.subject", 'an email needs a subject: subject = "..."')
+    for field_name in ("to", "from", "url", "subject"):
         if field_name in table and not isinstance(table[field_name], str):
             check.add(f"{where}.{field_name}", f"expected a string, got {table[field_name]!r}")
     key = table.get("key")
@@ -401,6 +414,7 @@ def _do(
         channel=channel if isinstance(channel, str) else None,
         to=table.get("to"),
         sender=table.get("from"),
+        subject=table.get("subject"),
         key=key if isinstance(key, str) else None,
         input=table.get("input") if isinstance(table.get("input"), dict) else None,
         url=url if isinstance(url, str) else None,
@@ -451,7 +465,7 @@ def parse_rules(
         if not isinstance(table, dict):
             check.add(where, "expected a table")
             continue
-        rule = _rule(check, where, table, index, catalogue_keys, send_channels)
+        rule = _rule(check, where, table, index, catalogue_keys, send_channels, senders)
         if not isinstance(name, str) or not name.strip():
             check.add(where, 'every rule needs a name: name = "..." (decisions are kept by it)')
         elif name in names:
@@ -463,6 +477,8 @@ def parse_rules(
     if check.problems:
         raise RulesError(source, check.problems)
     rules.sort(key=lambda r: (STAGES.index(r.stage), r.position))
+    # From here on, position is the running order (the keyword index merges by it).
+    rules = [dataclasses.replace(r, position=i) for i, r in enumerate(rules)]
     return RuleSet(
         rules=tuple(rules),
         own_numbers=frozenset(own),
@@ -481,6 +497,7 @@ def _rule(
     index: int,
     catalogue_keys: Collection[str],
     send_channels: Collection[str],
+    senders: dict[str, str],
 ) -> Rule | None:
     before = len(check.problems)
     check.unknown_keys(where, table, _RULE_KEYS)
@@ -494,7 +511,7 @@ def _rule(
         )
         raw_do = []
     actions = [
-        _do(check, f"{where}: do[{i}]", item, catalogue_keys, send_channels)
+        _do(check, f"{where}: do[{i}]", item, catalogue_keys, send_channels, senders)
         for i, item in enumerate(raw_do)
     ]
     keyworded = any(k in (table.get("when") or {}) for k in _KEYWORD_KEYS)

@@ -169,6 +169,7 @@ class Do:
     channel: str | None = None  # send: the other channel
     to: str | None = None
     sender: str | None = None  # "from"
+    subject: str | None = None  # email
     key: str | None = None  # action: the catalogue key
     input: dict[str, object] | None = None
     url: str | None = None
@@ -192,7 +193,7 @@ class Rule:
     quiet_hours: Hours | None = None
     quiet_mode: str = "defer"
     description: str = ""
-    position: int = 0
+    position: int = 0  # the running order within its RuleSet
 
 
 @dataclass(frozen=True)
