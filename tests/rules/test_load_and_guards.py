@@ -85,7 +85,8 @@ BAD: list[tuple[str, str, list[str]]] = [
     ),
     (
         "bad time zone",
-        '[[rules]]\nname = "a"\nquiet_hours = { start = "21:00", end = "08:00", tz = "Mars/Base" }\n'
+        '[[rules]]\nname = "a"\n'
+        'quiet_hours = { start = "21:00", end = "08:00", tz = "Mars/Base" }\n'
         'do = [{ type = "tag", tags = ["x"] }]',
         ["quiet_hours.tz", "not a time zone", "Europe/Paris"],
     ),
