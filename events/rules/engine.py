@@ -11,12 +11,12 @@ then the rule's dry run.
 from __future__ import annotations
 
 import bisect
+import fnmatch
 import hashlib
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from fnmatch import fnmatchcase
-from functools import cached_property
 from typing import Any
 
 from events.membrane.catalogue import SEND_ACTIONS, render
@@ -26,12 +26,13 @@ from events.rules.model import (
     FIRED,
     SKIPPED,
     SUPPRESSED,
+    Count,
     Do,
     Rule,
     RuleSet,
     When,
 )
-from events.rules.text import folded, normalize_contact, words
+from events.rules.text import folded, normalize_contact, words_of_folded
 
 # The outbox action that forwards an event to an HTTP URL (signed; see dispatch.py).
 FORWARD_ACTION = "forward-http"
@@ -76,22 +77,26 @@ class Facts:
     def our_number(self) -> str | None:
         return self.recipient if self.direction == "inbound" else self.sender
 
-    @cached_property
-    def contact(self) -> str | None:
-        raw = self.contact_raw
-        return normalize_contact(raw) if raw else None
+    # Derived once, when the facts are made: every rule reads them.
+    contact: str | None = field(init=False, default=None)
+    sender_contact: str | None = field(init=False, default=None)  # normalized
+    recipient_contact: str | None = field(init=False, default=None)
+    words: list[str] = field(init=False, default_factory=list)
+    folded_text: str = field(init=False, default="")
+    phrase: str = field(init=False, default="")
+    padded_phrase: str = field(init=False, default="  ")
 
-    @cached_property
-    def words(self) -> list[str]:
-        return words(self.text) if self.text else []
-
-    @cached_property
-    def folded_text(self) -> str:
-        return folded(self.text) if self.text else ""
-
-    @cached_property
-    def phrase(self) -> str:
-        return " ".join(self.words)
+    def __post_init__(self) -> None:
+        self.sender_contact = normalize_contact(self.sender) if self.sender else None
+        self.recipient_contact = normalize_contact(self.recipient) if self.recipient else None
+        inbound = self.direction == "inbound"
+        self.contact = self.sender_contact if inbound else self.recipient_contact
+        if self.text:
+            # Folded: case, accents, width and look-alikes (events/rules/text.py).
+            self.folded_text = folded(self.text)
+            self.words = words_of_folded(self.folded_text)
+            self.phrase = " ".join(self.words)
+            self.padded_phrase = f" {self.phrase} "
 
     def variables(self, rule: Rule) -> dict[str, Any]:
         status = self.status_name or self.status_group
@@ -171,7 +176,7 @@ class History:
     def record(self, rule: str, contact: str | None, digest: str | None, at: datetime) -> None:
         self.sends.append((rule, contact, digest, at))
         self._by_contact.setdefault(contact, []).append((rule, digest, at))
-        self._added.append(at)
+        bisect.insort(self._added, at)  # sorted, so the global count is a bisection
 
     def saw(self, contact: str | None, kind: str, at: datetime) -> None:
         if contact:
@@ -186,7 +191,7 @@ class History:
         )
 
     def overall(self, since: datetime) -> int:
-        return self.global_before + sum(1 for at in self._added if at >= since)
+        return self.global_before + len(self._added) - bisect.bisect_left(self._added, since)
 
     def count_events(
         self, contact: str | None, kinds: Iterable[str] | None, since: datetime
@@ -258,97 +263,159 @@ def _one_of(value: str | None, allowed: frozenset[str] | None, *, lower: bool = 
     return (value.lower() if lower else value) in allowed
 
 
+def _contact_matcher(patterns: tuple[str, ...]) -> Callable[[str | None], bool]:
+    """Exact contacts by a set, "prefix*" patterns by startswith, other wildcards by regex."""
+    exact = frozenset(p for p in patterns if "*" not in p and "?" not in p)
+    prefixes = tuple(p[:-1] for p in patterns if p.endswith("*") and "*" not in p[:-1])
+    others = [
+        re.compile(fnmatch.translate(p))
+        for p in patterns
+        if p not in exact and p[:-1] not in prefixes
+    ]
+
+    def match(value: str | None) -> bool:
+        if not value:
+            return False
+        return (
+            value in exact
+            or (bool(prefixes) and value.startswith(prefixes))
+            or any(r.match(value) for r in others)
+        )
+
+    return match
+
+
 def _contact_matches(value: str | None, patterns: tuple[str, ...] | None) -> bool:
-    if patterns is None:
-        return True
-    if not value:
-        return False
-    value = normalize_contact(value)
-    return any(fnmatchcase(value, p) if "*" in p else value == p for p in patterns)
+    return patterns is None or _contact_matcher(patterns)(
+        normalize_contact(value) if value else None
+    )
 
 
 def _is_own(value: str | None, own: frozenset[str]) -> bool:
-    return bool(value) and normalize_contact(value or "") in own
+    return value is not None and value in own
+
+
+Check = Callable[[Facts, History, datetime], bool]
+
+
+def _field_in(name: str, allowed: frozenset[str], *, fold_case: bool) -> Check:
+    def check(facts: Facts, _h: History, _n: datetime) -> bool:
+        value = getattr(facts, name)
+        if value is None:
+            return False
+        # Infobip writes groups in upper case, the contract's states are lower case.
+        return value in allowed or (fold_case and value.lower() in allowed)
+
+    return check
+
+
+def _predicate(test: Callable[[Facts], bool]) -> Check:
+    def check(facts: Facts, _h: History, _n: datetime) -> bool:
+        return test(facts)
+
+    return check
+
+
+def _at(test: Callable[[Facts, History, datetime], bool]) -> Check:
+    return test
+
+
+def _compile(when: When, own: frozenset[str], *, bucketed: bool = False) -> tuple[Check, ...]:
+    """One small predicate per condition that is set; a rule costs only the conditions it has
+    (up to a hundred rules are looked at per event, so this matters). Bucketed: the channel
+    and kind were already matched by RuleSet.bucket()."""
+    checks: list[Check] = []
+    names = ("state", "status_group", "status_name", "error_group")
+    for name in names if bucketed else ("channel", "kind", *names):
+        allowed = getattr(when, name)
+        if allowed is not None:
+            checks.append(_field_in(name, allowed, fold_case=True))
+    if when.intent is not None:
+        checks.append(_field_in("intent", when.intent, fold_case=True))
+    for name in ("error_name", "callback_data", "application_id", "entity_id"):
+        allowed = getattr(when, name)
+        if allowed is not None:
+            checks.append(_field_in(name, allowed, fold_case=False))
+    direction, permanent = when.direction, when.permanent
+    if direction is not None:
+        checks.append(_predicate(lambda f: f.direction == direction))
+    if permanent is not None:
+        checks.append(_predicate(lambda f: f.permanent is permanent))
+    # Keywords: words folded for case, accents, width and look-alikes (events/rules/text.py).
+    first, only, contains, regex = when.first_word, when.only_word, when.contains, when.regex
+    if first is not None:
+        checks.append(_predicate(lambda f: bool(f.words) and f.words[0] in first))
+    if only is not None:
+        checks.append(_predicate(lambda f: len(f.words) == 1 and f.words[0] in only))
+    if contains is not None:
+        padded = tuple(f" {p} " for p in contains)
+        checks.append(_predicate(lambda f: any(p in f.padded_phrase for p in padded)))
+    if regex is not None:
+        checks.append(_predicate(lambda f: regex.search(f.folded_text) is not None))
+    senders, recipients = when.sender, when.recipient
+    if senders is not None:
+        match_sender = _contact_matcher(senders)
+        checks.append(_predicate(lambda f: match_sender(f.sender_contact)))
+    if recipients is not None:
+        match_recipient = _contact_matcher(recipients)
+        checks.append(_predicate(lambda f: match_recipient(f.recipient_contact)))
+    sender_own, recipient_own = when.sender_is_own, when.recipient_is_own
+    if sender_own is not None:
+        checks.append(_predicate(lambda f: _is_own(f.sender_contact, own) is sender_own))
+    if recipient_own is not None:
+        checks.append(_predicate(lambda f: _is_own(f.recipient_contact, own) is recipient_own))
+    prefix, data_regex = when.callback_data_prefix, when.callback_data_regex
+    if prefix is not None:
+        checks.append(_predicate(lambda f: (f.callback_data or "\x00").startswith(prefix)))
+    if data_regex is not None:
+        checks.append(
+            _predicate(
+                lambda f: (
+                    f.callback_data is not None and data_regex.search(f.callback_data) is not None
+                )
+            )
+        )
+    within, outside = when.within_hours, when.outside_hours
+    if within is not None:
+        checks.append(_at(lambda f, h, n: within.contains(n)))
+    if outside is not None:
+        checks.append(_at(lambda f, h, n: not outside.contains(n)))
+    low, high = when.min_age, when.max_age
+    if low is not None or high is not None:
+        checks.append(_at(lambda f, h, n: _age_between(f, n, low, high)))
+    count = when.count
+    if count is not None:
+        checks.append(_at(lambda f, h, n: _count_between(f, h, n, count)))
+    return tuple(checks)
+
+
+def _age_between(facts: Facts, now: datetime, low: float | None, high: float | None) -> bool:
+    started = facts.started_at or facts.occurred_at
+    if started is None:
+        return False
+    age = (now - started).total_seconds()
+    return (low is None or age >= low) and (high is None or age <= high)
+
+
+def _count_between(facts: Facts, history: History, now: datetime, count: Count) -> bool:
+    since = now - timedelta(seconds=count.seconds)
+    seen = history.count_events(facts.contact, count.kinds, since)
+    if count.at_least is not None and seen < count.at_least:
+        return False
+    return count.at_most is None or seen <= count.at_most
+
+
+def _compiled(rules: RuleSet) -> dict[int, tuple[Check, ...]]:
+    """Every rule's conditions compiled, by position (once per RuleSet)."""
+    if not rules.compiled:
+        for rule in rules.rules:
+            rules.compiled[rule.position] = _compile(rule.when, rules.own_numbers, bucketed=True)
+    return rules.compiled
 
 
 def matches(when: When, facts: Facts, rules: RuleSet, history: History, now: datetime) -> bool:
     """Whether every condition that is set holds for these facts."""
-    if not (_one_of(facts.channel, when.channel) and _one_of(facts.kind, when.kind)):
-        return False
-    if when.direction is not None and facts.direction != when.direction:
-        return False
-    if not (
-        _one_of(facts.state, when.state)
-        and _one_of(facts.status_group, when.status_group)
-        and _one_of(facts.status_name, when.status_name)
-        and _one_of(facts.error_group, when.error_group)
-        and _one_of(facts.error_name, when.error_name, lower=False)
-        and _one_of(facts.intent, when.intent)
-    ):
-        return False
-    if when.permanent is not None and facts.permanent is not when.permanent:
-        return False
-    # Keywords: words folded for case, accents, width and look-alikes (events/rules/text.py).
-    if when.first_word is not None and (not facts.words or facts.words[0] not in when.first_word):
-        return False
-    if when.only_word is not None and (
-        len(facts.words) != 1 or facts.words[0] not in when.only_word
-    ):
-        return False
-    if when.contains is not None:
-        padded = f" {facts.phrase} "
-        if not any(f" {p} " in padded for p in when.contains):
-            return False
-    if when.regex is not None and not when.regex.search(facts.folded_text):
-        return False
-    if not (
-        _contact_matches(facts.sender, when.sender)
-        and _contact_matches(facts.recipient, when.recipient)
-    ):
-        return False
-    if when.sender_is_own is not None and (
-        _is_own(facts.sender, rules.own_numbers) is not when.sender_is_own
-    ):
-        return False
-    if when.recipient_is_own is not None and (
-        _is_own(facts.recipient, rules.own_numbers) is not when.recipient_is_own
-    ):
-        return False
-    if not (
-        _one_of(facts.callback_data, when.callback_data, lower=False)
-        and _one_of(facts.application_id, when.application_id, lower=False)
-        and _one_of(facts.entity_id, when.entity_id, lower=False)
-    ):
-        return False
-    if when.callback_data_prefix is not None and not (
-        facts.callback_data and facts.callback_data.startswith(when.callback_data_prefix)
-    ):
-        return False
-    if when.callback_data_regex is not None and not (
-        facts.callback_data and when.callback_data_regex.search(facts.callback_data)
-    ):
-        return False
-    if when.within_hours is not None and not when.within_hours.contains(now):
-        return False
-    if when.outside_hours is not None and when.outside_hours.contains(now):
-        return False
-    if when.min_age is not None or when.max_age is not None:
-        started = facts.started_at or facts.occurred_at
-        if started is None:
-            return False
-        age = (now - started).total_seconds()
-        if when.min_age is not None and age < when.min_age:
-            return False
-        if when.max_age is not None and age > when.max_age:
-            return False
-    if when.count is not None:
-        since = now - timedelta(seconds=when.count.seconds)
-        seen = history.count_events(facts.contact, when.count.kinds, since)
-        if when.count.at_least is not None and seen < when.count.at_least:
-            return False
-        if when.count.at_most is not None and seen > when.count.at_most:
-            return False
-    return True
+    return all(check(facts, history, now) for check in _compile(when, rules.own_numbers))
 
 
 # ---- actions and guards -------------------------------------------------------------------------
@@ -380,7 +447,7 @@ def _plan(do: Do, facts: Facts, rules: RuleSet, variables: dict[str, Any]) -> Pl
             channel,
             key,
             {k: v for k, v in values.items() if v is not None},
-            contact=normalize_contact(str(to)),
+            contact=facts.contact if to == facts.contact_raw else normalize_contact(str(to)),
         )
     if do.type == "action":
         values = render(do.input or {}, variables) or {}
@@ -405,8 +472,12 @@ def digest_of(planned: list[Planned]) -> str | None:
     return hashlib.blake2b("\x1e".join(texts).encode(), digest_size=8).hexdigest()
 
 
+_TEMPLATED = ("reply", "send", "action")
+
+
 def _decide(rule: Rule, facts: Facts, rules: RuleSet, history: History, now: datetime) -> Decision:
-    variables = facts.variables(rule)
+    templated = any(do.type in _TEMPLATED for do in rule.do)
+    variables = facts.variables(rule) if templated else {}
     planned: list[Planned] = []
     problems: list[str] = []
     for do in rule.do:
@@ -416,11 +487,12 @@ def _decide(rule: Rule, facts: Facts, rules: RuleSet, history: History, now: dat
         else:
             planned.append(made)
     contact = facts.contact
+    digest = digest_of(planned)
 
     def decision(outcome: str, reason: str, **extra: Any) -> Decision:
         if problems:
             reason = f"{reason}; not done: {'; '.join(problems)}"
-        return Decision(rule.name, outcome, reason, planned, contact, digest_of(planned), **extra)
+        return Decision(rule.name, outcome, reason, planned, contact, digest, **extra)
 
     if not planned:
         return decision(SKIPPED, "nothing to do")
@@ -444,7 +516,6 @@ def _decide(rule: Rule, facts: Facts, rules: RuleSet, history: History, now: dat
         used = history.by_rule(rule.name, contact, now - timedelta(seconds=rule.cap.seconds))
         if used >= rule.cap.count:
             return decision(SKIPPED, f"rule cap reached: {rule.cap} for this contact")
-    digest = digest_of(planned)
     if digest is not None:
         cap = rules.identical_cap
         if history.identical(contact, digest, now - timedelta(seconds=cap.seconds)) >= cap.count:
@@ -470,23 +541,31 @@ def evaluate(rules: RuleSet, facts: Facts, history: History, now: datetime) -> l
     with match = "first" ends the evaluation, whatever its guards decided (a capped keyword
     reply must not fall through to a catch-all). An event compliance has read as STOP, START
     or HELP is left to compliance rules only."""
-    first = facts.words[0] if facts.words else None
     decisions: list[Decision] = []
-    for rule in rules.bucket(facts.channel, facts.kind).candidates(first):
+    compiled = _compiled(rules)
+    for rule in rules.bucket(facts.channel, facts.kind).candidates(facts.words, facts.state):
         if facts.intent is not None and rule.stage != "compliance":
             continue
-        if not matches(rule.when, facts, rules, history, now):
-            continue
-        decision = _decide(rule, facts, rules, history, now)
-        decisions.append(decision)
-        if decision.acts:
-            history.record(rule.name, decision.contact, decision.digest, now)
-        if decision.executes:
-            for p in decision.planned:
-                if p.type == "opt_out" and p.contact:
-                    history.opted_out.add((p.channel or "", p.contact))
-                elif p.type == "opt_in" and p.contact:
-                    history.opted_out.discard((p.channel or "", p.contact))
-        if rule.match == "first":
-            break
+        # The hot loop, inline: all() over a generator costs measurably more here.
+        for check in compiled[rule.position]:
+            if not check(facts, history, now):
+                break
+        else:
+            decisions.append(_decided(rule, facts, rules, history, now))
+            if rule.match == "first":
+                break
     return decisions
+
+
+def _decided(rule: Rule, facts: Facts, rules: RuleSet, history: History, now: datetime) -> Decision:
+    """Decide for a rule whose conditions hold, and let the history know."""
+    decision = _decide(rule, facts, rules, history, now)
+    if decision.acts:
+        history.record(rule.name, decision.contact, decision.digest, now)
+    if decision.executes:
+        for p in decision.planned:
+            if p.type == "opt_out" and p.contact:
+                history.opted_out.add((p.channel or "", p.contact))
+            elif p.type == "opt_in" and p.contact:
+                history.opted_out.discard((p.channel or "", p.contact))
+    return decision

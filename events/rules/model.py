@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
 
 # The order rules run in: compliance first, then keywords, then catch-alls.
 STAGES = ("compliance", "keyword", "catch_all")
@@ -207,6 +208,8 @@ class RuleSet:
     source: str = "(none)"
     # (channel, kind) -> the rules that can apply, filled on first use.
     _buckets: dict[tuple[str, str], Bucket] = field(default_factory=dict, compare=False)
+    # position -> the rule's compiled conditions (engine.py fills it).
+    compiled: dict[int, Any] = field(default_factory=dict, compare=False)
 
     def bucket(self, channel: str, kind: str) -> Bucket:
         found = self._buckets.get((channel, kind))
@@ -236,28 +239,66 @@ class RuleSet:
 
 @dataclass(frozen=True)
 class Bucket:
-    """The rules for one (channel, kind), with those keyed by a first or only word indexed so
-    that a hundred keyword rules cost a dictionary look-up, not a hundred checks."""
+    """The rules for one (channel, kind), indexed so that a hundred rules cost a couple of
+    dictionary look-ups, not a hundred checks: keyword rules by their first (or only) word,
+    other rules that name states by state; the rest are checked for every event."""
 
     unindexed: tuple[Rule, ...]
     by_word: dict[str, tuple[Rule, ...]]
+    by_state: dict[str, tuple[Rule, ...]]
+    # `contains` rules by the first word of each phrase: checked only when it is in the text.
+    by_any_word: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
+    _merged: dict[tuple[str | None, str | None, frozenset[str]], tuple[Rule, ...]] = field(
+        default_factory=dict, compare=False
+    )
 
     @classmethod
     def build(cls, rules: list[Rule]) -> Bucket:
         unindexed: list[Rule] = []
         by_word: dict[str, list[Rule]] = {}
+        by_state: dict[str, list[Rule]] = {}
+        by_any_word: dict[str, list[Rule]] = {}
         for rule in rules:
             words = rule.when.first_word or rule.when.only_word
-            if words and rule.when.intent is None:
+            if words:
                 for word in words:
                     by_word.setdefault(word, []).append(rule)
+            elif rule.when.state:
+                for state in rule.when.state:
+                    by_state.setdefault(state, []).append(rule)
+            elif rule.when.contains:
+                for first in {phrase.split()[0] for phrase in rule.when.contains}:
+                    by_any_word.setdefault(first, []).append(rule)
             else:
                 unindexed.append(rule)
-        return cls(tuple(unindexed), {w: tuple(rs) for w, rs in by_word.items()})
+        return cls(
+            tuple(unindexed),
+            {w: tuple(rs) for w, rs in by_word.items()},
+            {s: tuple(rs) for s, rs in by_state.items()},
+            {w: tuple(rs) for w, rs in by_any_word.items()},
+        )
 
-    def candidates(self, first_word: str | None) -> list[Rule]:
-        keyed = self.by_word.get(first_word, ()) if first_word else ()
-        if not keyed:
-            return list(self.unindexed)
-        merged = {r.position: r for r in (*self.unindexed, *keyed)}
-        return [merged[p] for p in sorted(merged)]
+    def candidates(self, words: list[str], state: str | None) -> tuple[Rule, ...]:
+        """The rules that may match an event with these (folded) words and this state, in
+        running order."""
+        word = words[0] if words and words[0] in self.by_word else None
+        state = state if state in self.by_state else None
+        present = (
+            frozenset(w for w in words if w in self.by_any_word)
+            if self.by_any_word and words
+            else frozenset()
+        )
+        if word is None and state is None and not present:
+            return self.unindexed
+        key = (word, state, present)
+        found = self._merged.get(key)
+        if found is None:
+            merged = {r.position: r for r in self.unindexed}
+            merged.update({r.position: r for r in self.by_word.get(word or "", ())})
+            merged.update({r.position: r for r in self.by_state.get(state or "", ())})
+            for w in present:
+                merged.update({r.position: r for r in self.by_any_word[w]})
+            found = tuple(merged[p] for p in sorted(merged))
+            if len(self._merged) < 4096:  # bounded: word combinations are many
+                self._merged[key] = found
+        return found

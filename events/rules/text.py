@@ -48,6 +48,8 @@ _WORD = re.compile(r"[a-z0-9'$@]+")
 
 def fold(text: str) -> str:
     """Case-, accent- and width-insensitive text (look-alikes not mapped yet)."""
+    if text.isascii():
+        return text.lower()  # most messages: no widths, accents or special cases to fold
     text = unicodedata.normalize("NFKC", text).casefold()
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c))
@@ -67,7 +69,12 @@ def tokens(text: str) -> list[str]:
 def words(text: str) -> list[str]:
     """The same words with digits and signs used as letters mapped (ST0P -> stop); the list
     lines up with tokens()."""
-    return [t.translate(_SIGNS) for t in tokens(text)]
+    return words_of_folded(folded(text))
+
+
+def words_of_folded(text: str) -> list[str]:
+    """words() of a text already folded()."""
+    return [t.translate(_SIGNS) for t in _WORD.findall(text)]
 
 
 _PHONE = re.compile(r"^\+?[0-9 ().\-]+$")
@@ -78,6 +85,8 @@ def normalize_contact(value: str) -> str:
     them without '+', people with it), lower case for email addresses, anything else (an
     alphanumeric sender, an app user id) as written."""
     value = value.strip()
+    if value.isdigit():
+        return value  # how Infobip writes numbers: nothing to do
     if "@" in value:
         return value.lower()
     if _PHONE.match(value) and any(c.isdigit() for c in value):
