@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     notify_url: str | None = None
 
     # Dispatcher (outbox -> Membrane)
-    dispatch_concurrency: int = Field(default=32, ge=1, le=512)
+    dispatch_concurrency: int = Field(default=64, ge=1, le=512)
     dispatch_max_attempts: int = Field(default=6, ge=1)
     dispatch_lease_seconds: float = Field(default=120.0, gt=0)
     dispatch_backoff_seconds: float = Field(default=2.0, gt=0)

@@ -48,8 +48,7 @@ log = structlog.get_logger("events.dispatch")
 PARKED = datetime(9999, 12, 31, tzinfo=UTC)
 
 
-def enqueue(
-    conn: Any,
+def action_row(
     catalogue: dict[str, Action],
     action_key: str,
     values: dict[str, Any],
@@ -59,15 +58,14 @@ def enqueue(
     max_attempts: int = 6,
     now: datetime | None = None,
     not_before: datetime | None = None,
-) -> tuple[str, bool]:
-    """Put an action in the outbox inside the caller's transaction (with the events that cause
-    it), due now or at `not_before`. Returns (action id, created)."""
+) -> dict[str, Any]:
+    """An outbox row, due now or at `not_before`; ValueError for an action not catalogued."""
     action = catalogue.get(action_key)
     if action is None:
         raise ValueError(f"{action_key!r} is not in the action catalogue")
     now = now or datetime.now(UTC)
     action_id = new_id()
-    row = {
+    return {
         "id": action_id,
         "idempotency_key": idempotency_key,
         "action": action_key,
@@ -88,7 +86,18 @@ def enqueue(
         "created_at": now,
         "updated_at": now,
     }
-    return enqueue_action(conn, row)
+
+
+def enqueue(
+    conn: Any,
+    catalogue: dict[str, Action],
+    action_key: str,
+    values: dict[str, Any],
+    **options: Any,
+) -> tuple[str, bool]:
+    """Put an action in the outbox inside the caller's transaction (with the events that cause
+    it); options as action_row(). Returns (action id, created)."""
+    return enqueue_action(conn, action_row(catalogue, action_key, values, **options))
 
 
 # A Membrane call the work of an action asks for: ("run", (key, input)) or
@@ -114,7 +123,7 @@ class Dispatcher(BackgroundLoop):
         client: MembraneClient,
         catalogue: dict[str, Action],
         *,
-        concurrency: int = 32,
+        concurrency: int = 64,
         lease_seconds: float = 120.0,
         backoff_seconds: float = 2.0,
         backoff_cap_seconds: float = 600.0,
