@@ -25,6 +25,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from events.automation import Automation, RulesHolder, build_holder
+from events.background import Checkpointer
 from events.channels import CHANNEL_PATHS, PARSERS
 from events.compliance import Compliance, normalize_contact, suppressed
 from events.config import Settings, SettingsError
@@ -68,13 +69,15 @@ class Services:
     dispatcher: Dispatcher | None
 
 
-def build_engine(settings: Settings) -> Engine:
+def build_engine(settings: Settings, *, background_checkpoints: bool = False) -> Engine:
     return make_engine(
         settings.database_url,
         sqlite_synchronous=settings.sqlite_synchronous,
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         pool_size=settings.db_pool_size,
         connect_timeout=settings.db_connect_timeout_seconds,
+        # With a checkpoint thread, commits only checkpoint as a safety net (40 MB of WAL).
+        wal_autocheckpoint=10_000 if background_checkpoints else 1000,
     )
 
 
@@ -522,7 +525,8 @@ def create_app(
         migrate = settings.is_sqlite if auto_migrate is None else auto_migrate
         if migrate:
             await run_in_threadpool(upgrade, settings.database_url)
-        eng = engine or build_engine(settings)
+        eng = engine or build_engine(settings, background_checkpoints=True)
+        checkpoints = Checkpointer(eng)
         committer = GroupCommitter(
             eng,
             max_batch=settings.ingest_max_batch,
@@ -543,6 +547,7 @@ def create_app(
                 settings, eng, processor, client=client, catalogue=catalogue
             )
         await committer.start()
+        checkpoints.start()
         receiver.committer = committer
         masking = MaskingSessions(eng, fallback_file_url=settings.masking_fallback_file_url)
         if dispatcher is not None:
@@ -574,6 +579,7 @@ def create_app(
             yield
         finally:
             await committer.stop()
+            await run_in_threadpool(checkpoints.stop, 1.0)
             if processor is not None:
                 await run_in_threadpool(processor.stop)
             if dispatcher is not None:

@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy import Connection
 
 from events.channels.common import ParsedEvent
-from events.dispatch import enqueue
+from events.dispatch import action_row
 from events.membrane.catalogue import Action
 from events.rules.engine import COUNTED, Decision, Facts, History, evaluate
 from events.rules.load import load_rules
@@ -30,16 +30,27 @@ from storage.queries import (
     add_opt_out_audit,
     add_tags,
     count_decisions_since,
+    digest_counts,
+    enqueue_actions,
     insert_decisions,
     message_states,
     opted_out_among,
-    recent_decisions,
     recent_events_of,
-    set_decision_actions,
+    rule_counts,
     set_opt_out,
 )
 
 log = structlog.get_logger("events.rules")
+
+
+@dataclass(frozen=True)
+class MessageSeen:
+    """A message as the processor just folded it: what the rules read of it."""
+
+    state: str
+    sent_at: datetime | None
+    created_at: datetime
+    action_id: str | None
 
 
 class RulesHolder:
@@ -122,19 +133,24 @@ def facts_of(
 
 
 def history_for(conn: Connection, rules: RuleSet, facts: Sequence[Facts], now: datetime) -> History:
-    """What the guards and count conditions need to know about these contacts."""
+    """What the guards and count conditions need to know about these contacts: counts over
+    each cap's window, computed by the database (a busy contact has many rows). The
+    identical-message counts are read after a dry pass (Automation.apply)."""
     contacts = sorted({f.contact for f in facts if f.contact})
-    since = now - timedelta(seconds=rules.longest_window)
-    sends = [
-        (r.rule, r.contact, r.digest, r.created_at)
-        for r in recent_decisions(conn, contacts, since, COUNTED)
-    ]
+    by_window: dict[float, list[str]] = {}
+    for rule in rules.rules:
+        if rule.cap is not None:
+            by_window.setdefault(rule.cap.seconds, []).append(rule.name)
+    counts: dict[tuple[str, str], int] = {}
+    for seconds, names in by_window.items():
+        since = now - timedelta(seconds=seconds)
+        counts.update(rule_counts(conn, contacts, names, since, COUNTED))
     overall = 0
     if rules.global_cap is not None:
         overall = count_decisions_since(
             conn, now - timedelta(seconds=rules.global_cap.seconds), COUNTED
         )
-    history = History(sends=sends, global_before=overall)
+    history = History(rule_counts=counts, global_before=overall)
     channels = {f.channel for f in facts} | {
         d.channel for r in rules.rules for d in r.do if d.channel
     }
@@ -166,12 +182,19 @@ class Automation:
         new_events: list[tuple[ParsedEvent, int]],
         intents: dict[int, str],
         now: datetime,
+        messages: dict[tuple[str, str], MessageSeen] | None = None,
     ) -> list[tuple[int, Decision]]:
         rules = self.holder.current
         if not rules.rules or not new_events:
             return []
-        keys = [(e.channel, e.message_id) for e, _ in new_events if e.message_id is not None]
-        stored = {(m.channel, m.message_id): m for m in message_states(conn, keys)}
+        stored: dict[tuple[str, str], Any] = dict(messages or {})
+        keys = [
+            (e.channel, e.message_id)
+            for e, _ in new_events
+            if e.message_id is not None and (e.channel, e.message_id) not in stored
+        ]
+        if keys:
+            stored.update({(m.channel, m.message_id): m for m in message_states(conn, keys)})
         originals = action_inputs(conn, [m.action_id for m in stored.values() if m.action_id])
         facts = []
         for event, event_id in new_events:
@@ -181,6 +204,20 @@ class Automation:
             facts.append(facts_of(event, event_id, message, text, intents.get(event_id)))
         history = history_for(conn, rules, facts, now)
         out: list[tuple[int, Decision]] = []
+        # A dry pass finds which identical-message counts the guards need; only those are
+        # read (a busy contact can have thousands of different messages in the window).
+        probe = History(
+            rule_counts=history.rule_counts,
+            global_before=history.global_before,
+            opted_out=set(history.opted_out),
+            events=history.events,
+            asked=set(),
+        )
+        for item in facts:
+            evaluate(rules, item, probe, now)
+        if probe.asked:
+            since = now - timedelta(seconds=rules.identical_cap.seconds)
+            history.digest_counts = digest_counts(conn, sorted(probe.asked), since, COUNTED)
         for item in facts:
             for decision in evaluate(rules, item, history, now):
                 assert item.event_id is not None
@@ -196,31 +233,15 @@ class Automation:
         decisions: list[tuple[int, Decision]],
         now: datetime,
     ) -> None:
+        """Decisions, their outbox actions, tags and opt-outs: a few multi-row statements.
+        Action ids are chosen first so that each decision records them; only the decisions
+        that are new (not decided before for that event) have their actions carried out."""
         by_id = {f.event_id: f for f in facts}
-        rows: list[dict[str, Any]] = [
-            {
-                "event_id": event_id,
-                "rule": d.rule,
-                "outcome": d.outcome,
-                "reason": d.reason[:2000],
-                "contact": d.contact,
-                "digest": d.digest,
-                "actions": [],
-                "not_before": d.not_before,
-                "rules_version": rules.version,
-                "created_at": now,
-            }
-            for event_id, d in decisions
-        ]
-        new = insert_decisions(conn, rows)
-        audit: list[dict[str, Any]] = []
-        tags: list[dict[str, Any]] = []
-        enqueued = 0
-        for row, (event_id, decision) in zip(rows, decisions, strict=True):
-            if (event_id, decision.rule) not in new:
-                continue  # decided before (a replay): never twice
+        rows: list[dict[str, Any]] = []
+        outbox: dict[tuple[int, str], list[dict[str, Any]]] = {}
+        for event_id, decision in decisions:
             item = by_id[event_id]
-            done: list[dict[str, Any]] = []
+            entries: list[dict[str, Any]] = []
             for index, planned in enumerate(decision.planned):
                 entry: dict[str, Any] = {
                     "type": planned.type,
@@ -228,56 +249,73 @@ class Automation:
                     "action": planned.action,
                     "summary": planned.describe()[:500],
                 }
-                if decision.executes:
-                    if planned.action is not None:
-                        action_id, _ = enqueue(
-                            conn,
-                            self.catalogue,
-                            planned.action,
-                            planned.values,
-                            idempotency_key=f"rule:{decision.rule}:{item.event_key}:{index}",
-                            caused_by_event_id=event_id,
-                            max_attempts=self.max_attempts,
-                            now=now,
-                            not_before=decision.not_before,
-                        )
-                        entry["action_id"] = action_id
-                        enqueued += 1
-                    elif planned.type == "tag" and item.message_id is not None:
-                        tags.extend(
-                            {
-                                "channel": item.channel,
-                                "message_id": item.message_id,
-                                "tag": tag,
-                                "rule": decision.rule,
-                                "created_at": now,
-                            }
-                            for tag in planned.tags
-                        )
-                    elif planned.type in ("opt_out", "opt_in") and planned.contact:
-                        opting_out = planned.type == "opt_out"
-                        channel = planned.channel or item.channel
-                        set_opt_out(conn, channel, planned.contact, opting_out, now)
-                        audit.append(
-                            {
-                                "channel": channel,
-                                "contact": planned.contact,
-                                "action": planned.type,
-                                "source": f"rule:{decision.rule}",
-                                "message_id": item.message_id,
-                                "words": (item.text or "")[:200],
-                                "at": now,
-                            }
-                        )
-                done.append(entry)
-            row["actions"] = done
-        set_decision_actions(
-            conn, [r for r in rows if r["actions"] and (r["event_id"], r["rule"]) in new]
-        )
+                if decision.executes and planned.action is not None:
+                    row = action_row(
+                        self.catalogue,
+                        planned.action,
+                        planned.values,
+                        idempotency_key=f"rule:{decision.rule}:{item.event_key}:{index}",
+                        caused_by_event_id=event_id,
+                        max_attempts=self.max_attempts,
+                        now=now,
+                        not_before=decision.not_before,
+                    )
+                    entry["action_id"] = row["id"]
+                    outbox.setdefault((event_id, decision.rule), []).append(row)
+                entries.append(entry)
+            rows.append(
+                {
+                    "event_id": event_id,
+                    "rule": decision.rule,
+                    "outcome": decision.outcome,
+                    "reason": decision.reason[:2000],
+                    "contact": decision.contact,
+                    "digest": decision.digest,
+                    "actions": entries,
+                    "not_before": decision.not_before,
+                    "rules_version": rules.version,
+                    "created_at": now,
+                }
+            )
+        new = insert_decisions(conn, rows)  # decided before (a replay): never twice
+        queued = [a for key, made in outbox.items() if key in new for a in made]
+        enqueue_actions(conn, queued)
+        audit: list[dict[str, Any]] = []
+        tags: list[dict[str, Any]] = []
+        for event_id, decision in decisions:
+            if (event_id, decision.rule) not in new or not decision.executes:
+                continue
+            item = by_id[event_id]
+            for planned in decision.planned:
+                if planned.type == "tag" and item.message_id is not None:
+                    tags.extend(
+                        {
+                            "channel": item.channel,
+                            "message_id": item.message_id,
+                            "tag": tag,
+                            "rule": decision.rule,
+                            "created_at": now,
+                        }
+                        for tag in planned.tags
+                    )
+                elif planned.type in ("opt_out", "opt_in") and planned.contact:
+                    channel = planned.channel or item.channel
+                    set_opt_out(conn, channel, planned.contact, planned.type == "opt_out", now)
+                    audit.append(
+                        {
+                            "channel": channel,
+                            "contact": planned.contact,
+                            "action": planned.type,
+                            "source": f"rule:{decision.rule}",
+                            "message_id": item.message_id,
+                            "words": (item.text or "")[:200],
+                            "at": now,
+                        }
+                    )
         add_tags(conn, tags)
         add_opt_out_audit(conn, audit)
-        self.enqueued += enqueued
-        self._wake_pending = self._wake_pending or enqueued > 0
+        self.enqueued += len(queued)
+        self._wake_pending = self._wake_pending or bool(queued)
 
     def after_commit(self) -> None:
         """Wake the dispatcher once what the rules queued is committed (not before: it would

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import threading
 
+import structlog
+from sqlalchemy import Engine
+
+from storage.db import checkpoint
+
+log = structlog.get_logger("events.background")
+
 
 class BackgroundLoop:
     """Subclasses implement run_forever(), waiting on self._wake and checking self._stop."""
@@ -31,3 +38,26 @@ class BackgroundLoop:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+
+class Checkpointer(BackgroundLoop):
+    """SQLite: copies the WAL into the database file every second, off the commit path (a
+    commit that triggers a checkpoint waits for it, and so would a webhook's ack)."""
+
+    thread_name = "checkpoint"
+
+    def __init__(self, engine: Engine, every_seconds: float = 1.0) -> None:
+        super().__init__()
+        self.engine = engine
+        self.every_seconds = every_seconds
+
+    def start(self) -> None:
+        if self.engine.dialect.name == "sqlite":
+            super().start()
+
+    def run_forever(self) -> None:
+        while not self._stop.wait(self.every_seconds):
+            try:
+                checkpoint(self.engine)
+            except Exception as exc:  # the next one will do; autocheckpoint is the net
+                log.warning("checkpoint failed", error=str(exc).splitlines()[0])

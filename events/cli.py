@@ -94,7 +94,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
     _check_schema(settings)
-    engine = build_engine(settings)
+    engine = build_engine(settings, background_checkpoints=not args.once)
     dispatcher = build_dispatcher(settings, engine)
     processor = build_processor(settings, engine, catalogue=dispatcher.catalogue)
     if processor.automation is not None:
@@ -122,10 +122,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
             ran += n
         print(f"processed {total} webhooks, ran {ran} actions", file=sys.stderr)
         return 0
+    from events.background import Checkpointer
+
+    checkpoints = Checkpointer(engine)
+    checkpoints.start()
     dispatcher.start()
     reconciler.start()
 
     def stop(*_: object) -> None:
+        checkpoints.stop(0)
         processor.stop(0)
         dispatcher.stop(0)
         reconciler.stop(0)

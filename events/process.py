@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, Engine, Row
 
-from events.automation import Automation
+from events.automation import Automation, MessageSeen
 from events.background import BackgroundLoop
 from events.channels.common import (
     MESSAGE_KINDS,
@@ -56,10 +56,14 @@ from storage.queries import (
 
 log = structlog.get_logger("events.process")
 
-# While webhooks are arriving: a small batch every BUSY_PAUSE_SECONDS (a few ms of work, so a
-# waiting ack is never held long, and still some hundreds of webhooks a second processed).
+# While webhooks are arriving: small batches (a few ms of work, so a waiting ack is never held
+# long). When a batch came back full (a backlog), the next waits as long as that batch took
+# (the processor then holds the write lock about half the time), between BUSY_MIN_PAUSE and
+# BUSY_PAUSE_SECONDS: at saturation, acks first. When it keeps up, no pause: at a few hundred
+# webhooks a second a reply leaves within tens of milliseconds.
 BUSY_BATCH_SIZE = 20
 BUSY_PAUSE_SECONDS = 0.05
+BUSY_MIN_PAUSE = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +168,8 @@ class Processor(BackgroundLoop):
         self.compliance = compliance
         # The rules: decisions and their outbox actions, in the batch's transaction too.
         self.automation = automation
+        self._last_batch_seconds = BUSY_PAUSE_SECONDS
+        self._last_batch_full = True
 
     # ---- the pure part: bytes -> parsed events ----------------------------------------------
 
@@ -221,8 +227,9 @@ class Processor(BackgroundLoop):
             elif event.kind == "number_lookup" and event.recipient is not None:
                 lookup_rows.append(lookup_row(event, key, row["raw_id"], row["received_at"]))
         intents: dict[int, str] = {}
+        messages: dict[tuple[str, str], MessageSeen] = {}
         if fresh:
-            self._fold(conn, fresh, now)
+            messages = self._fold(conn, fresh, now)
             if self.compliance is not None:
                 inbound = [(e, new_ids[e.dedupe_key()]) for e in fresh if e.kind == "inbound"]
                 intents = self.compliance.apply(conn, inbound, now)
@@ -237,7 +244,7 @@ class Processor(BackgroundLoop):
                 if key in new_keys and key not in done:
                     done.add(key)
                     new_events.append((event, new_ids[key]))
-            self.automation.apply(conn, new_events, intents, now)
+            self.automation.apply(conn, new_events, intents, now, messages)
 
         updates = []
         outcomes = []
@@ -295,15 +302,19 @@ class Processor(BackgroundLoop):
                     continue
                 items[index] = dataclasses.replace(event, channel=channel, channel_uncertain=False)
 
-    def _fold(self, conn: Connection, fresh: list[ParsedEvent], now: datetime) -> None:
+    def _fold(
+        self, conn: Connection, fresh: list[ParsedEvent], now: datetime
+    ) -> dict[tuple[str, str], MessageSeen]:
         """Apply new events to their messages. Each message is first folded as if it were new
         and inserted whole; the keys that already exist (the insert skips them) are then locked,
-        folded onto what is stored, and updated."""
+        folded onto what is stored, and updated. Returns each message as it now is, for the
+        rules."""
         by_key: dict[tuple[str, str], list[ParsedEvent]] = {}
         for event in fresh:
             assert event.message_id is not None
             by_key.setdefault((event.channel, event.message_id), []).append(event)
         rows = []
+        seen: dict[tuple[str, str], MessageSeen] = {}
         for (channel, message_id), items in by_key.items():
             direction, state = initial_state(items[0])
             msg = MessageState(
@@ -316,11 +327,13 @@ class Processor(BackgroundLoop):
             for event in items:
                 apply_event(msg, event)
             rows.append({**msg.values(), "created_at": now, "updated_at": now})
+            seen[(channel, message_id)] = MessageSeen(msg.state, msg.sent_at, now, None)
         inserted = insert_new_messages(conn, rows)
         existing = [key for key in by_key if key not in inserted]
         if existing:
             stored = lock_messages(conn, existing)
-            update_messages(conn, self._fold_existing(stored, by_key, now))
+            update_messages(conn, self._fold_existing(stored, by_key, now, seen))
+        return seen
 
     @staticmethod
     def _fold_calls(conn: Connection, fresh: list[ParsedEvent], now: datetime) -> None:
@@ -349,6 +362,7 @@ class Processor(BackgroundLoop):
         rows: Sequence[Row[Any]],
         by_key: dict[tuple[str, str], list[ParsedEvent]],
         now: datetime,
+        seen: dict[tuple[str, str], MessageSeen],
     ) -> list[dict[str, Any]]:
         updates = []
         for row in rows:
@@ -356,6 +370,9 @@ class Processor(BackgroundLoop):
             msg = MessageState(id=row.id, **values)
             for event in by_key[(row.channel, row.message_id)]:
                 apply_event(msg, event)
+            seen[(row.channel, row.message_id)] = MessageSeen(
+                msg.state, msg.sent_at, row.created_at, msg.action_id
+            )
             if msg.changed:
                 updates.append(
                     {**msg.values(), "id": msg.id, "created_at": row.created_at, "updated_at": now}
@@ -375,6 +392,7 @@ class Processor(BackgroundLoop):
                 rows = claim_raw(conn, limit or self.batch_size, self.max_attempts)
                 claimed = [r.id for r in rows]
                 if not rows:
+                    self._last_batch_full = False
                     return []
                 outcomes = self.handle(conn, rows)
         except Exception as exc:
@@ -386,7 +404,9 @@ class Processor(BackgroundLoop):
                 error=str(exc).splitlines()[0],
             )
             outcomes = self.process_ids(claimed)
-        self._log(outcomes, time.perf_counter() - started)
+        self._last_batch_seconds = time.perf_counter() - started
+        self._last_batch_full = len(outcomes) >= (limit or self.batch_size)
+        self._log(outcomes, self._last_batch_seconds)
         if self.automation is not None:
             self.automation.after_commit()
         return outcomes
@@ -455,7 +475,10 @@ class Processor(BackgroundLoop):
         """How many rows to take now (see ingest_idle)."""
         if self.ingest_idle is None or self.ingest_idle():
             return self.batch_size
-        self._stop.wait(BUSY_PAUSE_SECONDS)
+        if self._last_batch_full:
+            # Falling behind while webhooks arrive: let the acks through first.
+            pause = min(BUSY_PAUSE_SECONDS, max(BUSY_MIN_PAUSE, self._last_batch_seconds))
+            self._stop.wait(pause)
         return BUSY_BATCH_SIZE
 
     def run_forever(self) -> None:

@@ -322,7 +322,7 @@ class RuleDecision(SQLModel, table=True):
     __tablename__ = "rule_decisions"
     __table_args__ = (
         Index("uq_rule_decisions_event_rule", "event_id", "rule", unique=True),
-        Index("ix_rule_decisions_contact_created", "contact", "created_at"),
+        Index("ix_rule_decisions_contact", "contact", "digest", "created_at"),
         Index("ix_rule_decisions_created", "created_at"),
     )
 

@@ -788,54 +788,90 @@ def list_events(
 # ---- rules: decisions, history, tags --------------------------------------------------------
 
 
+_DECISION_COLUMNS = (
+    "event_id",
+    "rule",
+    "outcome",
+    "reason",
+    "contact",
+    "digest",
+    "actions",
+    "not_before",
+    "rules_version",
+    "created_at",
+)
+
+
 def insert_decisions(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[tuple[int, str]]:
     """Insert decisions; one per (event, rule), so a second one for the same pair is dropped.
     Returns the (event_id, rule) pairs that were new."""
-    new: set[tuple[int, str]] = set()
-    for row in rows:
-        stmt = _insert_ignore(conn, rule_decisions, [], ["event_id", "rule"]).returning(
-            rule_decisions.c.event_id
-        )
-        if conn.execute(stmt, [row]).first() is not None:
-            new.add((row["event_id"], row["rule"]))
-    return new
-
-
-def set_decision_actions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Record the actions (with their outbox ids) of decisions just inserted."""
-    for row in rows:
-        conn.execute(
-            update(rule_decisions)
-            .where(
-                rule_decisions.c.event_id == row["event_id"],
-                rule_decisions.c.rule == row["rule"],
-            )
-            .values(actions=row["actions"])
-        )
-
-
-def recent_decisions(
-    conn: Connection, contacts: Sequence[str], since: datetime, outcomes: Sequence[str]
-) -> list[Row[Any]]:
-    """(rule, contact, digest, created_at) of these contacts' decisions since then."""
-    out: list[Row[Any]] = []
-    cols = (
-        rule_decisions.c.rule,
-        rule_decisions.c.contact,
-        rule_decisions.c.digest,
-        rule_decisions.c.created_at,
+    if not rows:
+        return set()
+    returned = _multi_insert(
+        conn, rule_decisions, _DECISION_COLUMNS, rows, "event_id, rule", "event_id, rule"
     )
+    return {(int(r[0]), str(r[1])) for r in returned}
+
+
+def enqueue_actions(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Many outbox rows at once (ids chosen by the caller); returns the ids inserted (an
+    idempotency key already queued keeps its first action)."""
+    if not rows:
+        return set()
+    columns = tuple(rows[0])
+    return {str(r[0]) for r in _multi_insert(conn, outbox, columns, rows, "idempotency_key", "id")}
+
+
+def rule_counts(
+    conn: Connection,
+    contacts: Sequence[str],
+    rules: Sequence[str],
+    since: datetime,
+    outcomes: Sequence[str],
+) -> dict[tuple[str, str], int]:
+    """(rule, contact) -> decisions of these rules for these contacts since then."""
+    from sqlalchemy import func
+
+    out: dict[tuple[str, str], int] = {}
     for chunk in _chunks(sorted(set(contacts))):
-        out.extend(
-            conn.execute(
-                select(*cols).where(
-                    rule_decisions.c.contact.in_(chunk),
-                    rule_decisions.c.created_at >= since,
-                    rule_decisions.c.outcome.in_(list(outcomes)),
-                )
+        rows = conn.execute(
+            select(rule_decisions.c.rule, rule_decisions.c.contact, func.count())
+            .where(
+                rule_decisions.c.contact.in_(chunk),
+                rule_decisions.c.rule.in_(list(rules)),
+                rule_decisions.c.created_at >= since,
+                rule_decisions.c.outcome.in_(list(outcomes)),
             )
+            .group_by(rule_decisions.c.rule, rule_decisions.c.contact)
         )
+        out.update({(str(r[0]), str(r[1])): int(r[2]) for r in rows})
     return out
+
+
+def digest_counts(
+    conn: Connection, pairs: Sequence[tuple[str, str]], since: datetime, outcomes: Sequence[str]
+) -> dict[tuple[str, str], int]:
+    """(contact, digest) -> decisions that sent that same content to the contact since then,
+    for these pairs only (by the contact/digest index)."""
+    from sqlalchemy import func
+
+    wanted = set(pairs)
+    out: dict[tuple[str, str], int] = {}
+    contacts = sorted({c for c, _ in wanted})
+    digests = sorted({d for _, d in wanted})
+    for chunk in _chunks(contacts, 200):
+        rows = conn.execute(
+            select(rule_decisions.c.contact, rule_decisions.c.digest, func.count())
+            .where(
+                rule_decisions.c.contact.in_(chunk),
+                rule_decisions.c.digest.in_(digests),
+                rule_decisions.c.created_at >= since,
+                rule_decisions.c.outcome.in_(list(outcomes)),
+            )
+            .group_by(rule_decisions.c.contact, rule_decisions.c.digest)
+        )
+        out.update({(str(r[0]), str(r[1])): int(r[2]) for r in rows})
+    return {key: n for key, n in out.items() if key in wanted}
 
 
 def count_decisions_since(conn: Connection, since: datetime, outcomes: Sequence[str]) -> int:

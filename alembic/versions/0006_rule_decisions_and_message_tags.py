@@ -52,7 +52,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("rule_decisions", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_rule_decisions_contact_created", ["contact", "created_at"], unique=False
+            "ix_rule_decisions_contact", ["contact", "digest", "created_at"], unique=False
         )
         batch_op.create_index("ix_rule_decisions_created", ["created_at"], unique=False)
         batch_op.create_index("uq_rule_decisions_event_rule", ["event_id", "rule"], unique=True)
@@ -73,7 +73,7 @@ def downgrade() -> None:
     with op.batch_alter_table("rule_decisions", schema=None) as batch_op:
         batch_op.drop_index("uq_rule_decisions_event_rule")
         batch_op.drop_index("ix_rule_decisions_created")
-        batch_op.drop_index("ix_rule_decisions_contact_created")
+        batch_op.drop_index("ix_rule_decisions_contact")
 
     op.drop_table("rule_decisions")
     with op.batch_alter_table("message_tags", schema=None) as batch_op:

@@ -155,43 +155,50 @@ class Facts:
 @dataclass
 class History:
     """Recent automated sends, opt-outs and events for the contacts at hand. The caller fills
-    it from the database; evaluate() adds its own decisions so a batch sees itself."""
+    it from the database (counts over each cap's window, as of now); evaluate() adds its own
+    decisions so a batch sees itself, and a replay builds it up from nothing."""
 
-    # (rule, contact, content hash, when) of decisions that sent or will send.
-    sends: list[tuple[str, str | None, str | None, datetime]] = field(default_factory=list)
+    # (rule, contact) -> sends by that rule to that contact within the rule's cap window.
+    rule_counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    # (contact, digest) -> identical sends within the identical-message window.
+    digest_counts: dict[tuple[str, str], int] = field(default_factory=dict)
     # How many automated sends happened in the global cap's window before these.
     global_before: int = 0
     opted_out: set[tuple[str, str]] = field(default_factory=set)
     # contact -> sorted (when, kind) of its events.
     events: dict[str, list[tuple[datetime, str]]] = field(default_factory=dict)
+    # When a set: every (contact, digest) the identical-message guard asks about is noted, so
+    # that a first, dry pass tells the caller which counts to fetch (see automation.py).
+    asked: set[tuple[str, str]] | None = None
     _added: list[datetime] = field(default_factory=list)
     _by_contact: dict[str | None, list[tuple[str, str | None, datetime]]] = field(
         default_factory=dict
     )
 
-    def __post_init__(self) -> None:
-        for rule, contact, digest, at in self.sends:
-            self._by_contact.setdefault(contact, []).append((rule, digest, at))
-
     def record(self, rule: str, contact: str | None, digest: str | None, at: datetime) -> None:
-        self.sends.append((rule, contact, digest, at))
         self._by_contact.setdefault(contact, []).append((rule, digest, at))
         bisect.insort(self._added, at)  # sorted, so the global count is a bisection
 
-    def saw(self, contact: str | None, kind: str, at: datetime) -> None:
-        if contact:
-            bisect.insort(self.events.setdefault(contact, []), (at, kind))
-
     def by_rule(self, rule: str, contact: str | None, since: datetime) -> int:
-        return sum(1 for r, _, at in self._by_contact.get(contact, ()) if r == rule and at >= since)
+        added = self._by_contact.get(contact, ())
+        return self.rule_counts.get((rule, contact or ""), 0) + sum(
+            1 for r, _, at in added if r == rule and at >= since
+        )
 
     def identical(self, contact: str | None, digest: str, since: datetime) -> int:
-        return sum(
-            1 for _, d, at in self._by_contact.get(contact, ()) if d == digest and at >= since
+        if self.asked is not None:
+            self.asked.add((contact or "", digest))
+        added = self._by_contact.get(contact, ())
+        return self.digest_counts.get((contact or "", digest), 0) + sum(
+            1 for _, d, at in added if d == digest and at >= since
         )
 
     def overall(self, since: datetime) -> int:
         return self.global_before + len(self._added) - bisect.bisect_left(self._added, since)
+
+    def saw(self, contact: str | None, kind: str, at: datetime) -> None:
+        if contact:
+            bisect.insort(self.events.setdefault(contact, []), (at, kind))
 
     def count_events(
         self, contact: str | None, kinds: Iterable[str] | None, since: datetime
