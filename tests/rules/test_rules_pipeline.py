@@ -383,3 +383,29 @@ def test_replaying_a_rules_file_is_read_only_and_compares_with_what_was_decided(
         "hello": ([], ["thanks"]),
         "hello again": ([], ["thanks"]),  # suppressed then, and nothing would match now
     }
+
+
+def test_rules_can_opt_a_contact_out_and_run_any_catalogue_action(
+    client: Any, engine: Engine, tmp_path: Path
+) -> None:
+    rules = """
+[[rules]]
+name = "leave"
+when = { kind = "inbound", contains = ["leave me alone"] }
+do = [
+  { type = "opt_out" },
+  { type = "action", key = "get-sms-message-logs", input = { message_id = "{message_id}" } },
+]
+"""
+    processor = processor_with(engine, tmp_path, rules)
+    post(client, "sms", inbound("Please LEAVE me alone!"))
+    drain(processor)
+    state = client.get(
+        "/v1/opt-outs", params={"channel": "sms", "contact": "385916242493"}
+    ).json()
+    assert state["opted_out"] is True
+    assert [(h["action"], h["source"]) for h in state["history"]] == [("opt_out", "rule:leave")]
+    [action] = actions(engine)
+    assert action.action == "get-sms-message-logs" and action.input == {"message_id": "mo-1"}
+    refused = client.post("/v1/send", json={"channel": "sms", "to": "385916242493", "text": "x"})
+    assert refused.status_code == 409
