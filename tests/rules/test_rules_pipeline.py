@@ -400,9 +400,7 @@ do = [
     processor = processor_with(engine, tmp_path, rules)
     post(client, "sms", inbound("Please LEAVE me alone!"))
     drain(processor)
-    state = client.get(
-        "/v1/opt-outs", params={"channel": "sms", "contact": "385916242493"}
-    ).json()
+    state = client.get("/v1/opt-outs", params={"channel": "sms", "contact": "385916242493"}).json()
     assert state["opted_out"] is True
     assert [(h["action"], h["source"]) for h in state["history"]] == [("opt_out", "rule:leave")]
     [action] = actions(engine)
