@@ -173,7 +173,6 @@ class Automation:
     catalogue: dict[str, Action]
     max_attempts: int = 6
     on_enqueue: Callable[[], None] | None = None
-    enqueued: int = field(default=0)
     _wake_pending: bool = field(default=False)
 
     def apply(
@@ -314,7 +313,6 @@ class Automation:
                     )
         add_tags(conn, tags)
         add_opt_out_audit(conn, audit)
-        self.enqueued += len(queued)
         self._wake_pending = self._wake_pending or bool(queued)
 
     def after_commit(self) -> None:

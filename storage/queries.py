@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Boolean, Connection, Row, bindparam, select, tuple_, update
+from sqlalchemy import JSON, Boolean, Connection, Row, bindparam, func, select, tuple_, update
 
 from storage.models import (
     RAW_PENDING,
@@ -830,8 +830,6 @@ def rule_counts(
     outcomes: Sequence[str],
 ) -> dict[tuple[str, str], int]:
     """(rule, contact) -> decisions of these rules for these contacts since then."""
-    from sqlalchemy import func
-
     out: dict[tuple[str, str], int] = {}
     for chunk in _chunks(sorted(set(contacts))):
         rows = conn.execute(
@@ -853,8 +851,6 @@ def digest_counts(
 ) -> dict[tuple[str, str], int]:
     """(contact, digest) -> decisions that sent that same content to the contact since then,
     for these pairs only (by the contact/digest index)."""
-    from sqlalchemy import func
-
     wanted = set(pairs)
     out: dict[tuple[str, str], int] = {}
     contacts = sorted({c for c, _ in wanted})
@@ -875,8 +871,6 @@ def digest_counts(
 
 
 def count_decisions_since(conn: Connection, since: datetime, outcomes: Sequence[str]) -> int:
-    from sqlalchemy import func
-
     return int(
         conn.execute(
             select(func.count()).where(

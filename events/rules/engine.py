@@ -292,12 +292,6 @@ def _contact_matcher(patterns: tuple[str, ...]) -> Callable[[str | None], bool]:
     return match
 
 
-def _contact_matches(value: str | None, patterns: tuple[str, ...] | None) -> bool:
-    return patterns is None or _contact_matcher(patterns)(
-        normalize_contact(value) if value else None
-    )
-
-
 def _is_own(value: str | None, own: frozenset[str]) -> bool:
     return value is not None and value in own
 
