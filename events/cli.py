@@ -505,14 +505,8 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _compliance_words(settings: Settings) -> Any:
-    from events.app import build_compliance
-
-    compliance = build_compliance(settings)
-    return compliance.channels, compliance.vocabulary
-
-
 def cmd_rules_test(args: argparse.Namespace) -> int:
+    from events.app import build_compliance
     from events.channels import PARSERS
     from events.tryout import try_payload
     from events.when import parse_since
@@ -531,7 +525,6 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"infobip-events rules test: {exc}", file=sys.stderr)
         return 2
-    channels, vocabulary = _compliance_words(settings)
     content_type = args.content_type or (
         "application/xml" if body.lstrip().startswith(b"<") else "application/json"
     )
@@ -542,8 +535,7 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
             body,
             content_type=content_type,
             at=at,
-            compliance_channels=channels,
-            vocabulary=vocabulary,
+            compliance=build_compliance(settings),
         )
     except Exception as exc:
         print(f"infobip-events rules test: the payload does not parse: {exc}", file=sys.stderr)
@@ -588,7 +580,7 @@ def _decision_json(d: Any) -> dict[str, Any]:
 
 
 def cmd_rules_replay(args: argparse.Namespace) -> int:
-    from events.app import build_engine
+    from events.app import build_compliance, build_engine
     from events.tryout import replay
     from events.when import parse_since
 
@@ -603,7 +595,6 @@ def cmd_rules_replay(args: argparse.Namespace) -> int:
         print(f"infobip-events rules replay: {exc}", file=sys.stderr)
         return 2
     _check_schema(settings)
-    channels, vocabulary = _compliance_words(settings)
     engine = build_engine(settings)
     try:
         report = replay(
@@ -611,8 +602,7 @@ def cmd_rules_replay(args: argparse.Namespace) -> int:
             rules,
             since,
             until=until,
-            compliance_channels=channels,
-            vocabulary=vocabulary,
+            compliance=build_compliance(settings),
             progress=lambda n: print(f"\r{n} events replayed", end="", file=sys.stderr),
         )
     finally:

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from events.channels.common import ParsedEvent
 from events.dispatch import enqueue
 from events.membrane.catalogue import SEND_ACTIONS, Action
-from events.rules.optout import HELP, OPT_IN, OPT_OUT, Vocabulary, classify
+from events.rules.optout import HELP, OPT_IN, OPT_OUT, Intent, Vocabulary, classify
 from events.rules.text import normalize_contact as _normalize
 from storage.queries import add_opt_out_audit, insert_decisions, opted_out_among, set_opt_out
 
@@ -37,6 +37,14 @@ class Compliance:
     help_text: str
     max_attempts: int = 6
 
+    def read(self, event: ParsedEvent) -> Intent | None:
+        """What an inbound message on a compliance channel says: STOP, START, HELP or nothing.
+        Also what `rules test` and `rules replay` ask, so they read messages as serve does."""
+        if event.kind != "inbound" or event.channel not in self.channels or not event.sender:
+            return None
+        text = event.data.get("text")
+        return classify(text if isinstance(text, str) else None, self.vocabulary)
+
     def apply(
         self, conn: Connection, inbound: list[tuple[ParsedEvent, int]], now: datetime
     ) -> dict[int, str]:
@@ -47,12 +55,10 @@ class Compliance:
         intents: dict[int, str] = {}
         decisions: list[dict[str, Any]] = []
         for event, event_id in inbound:
-            if event.channel not in self.channels or not event.sender:
-                continue
-            text = event.data.get("text")
-            intent = classify(text if isinstance(text, str) else None, self.vocabulary)
+            intent = self.read(event)
             if intent is None:
                 continue
+            assert event.sender is not None
             intents[event_id] = intent.kind
             contact = normalize_contact(event.channel, event.sender)
             reply: str | None = None

@@ -18,19 +18,15 @@ from sqlalchemy import Connection, Engine, Row, select, text, tuple_
 
 from events.automation import facts_of
 from events.channels.common import Error, ParsedEvent, Parser, Status
+from events.compliance import Compliance
 from events.rules.engine import Decision, Facts, History, evaluate
 from events.rules.model import RuleSet
-from events.rules.optout import Vocabulary, classify
 from storage.models import events, messages, opt_outs
 from storage.queries import action_inputs, decisions_for_events
 
 
-def intent_of(event: ParsedEvent, channels: frozenset[str], vocabulary: Vocabulary) -> str | None:
-    """What compliance reads in an inbound message (STOP, START, HELP), as the processor does."""
-    if event.kind != "inbound" or event.channel not in channels:
-        return None
-    text = event.data.get("text")
-    found = classify(text if isinstance(text, str) else None, vocabulary)
+def intent_of(event: ParsedEvent, compliance: Compliance) -> str | None:
+    found = compliance.read(event)
     return found.kind if found else None
 
 
@@ -41,15 +37,14 @@ def try_payload(
     *,
     content_type: str | None,
     at: datetime | None,
-    compliance_channels: frozenset[str],
-    vocabulary: Vocabulary,
+    compliance: Compliance,
 ) -> list[tuple[Facts, list[Decision]]]:
     """What the rules would decide for each item of one payload, with no history."""
     result = parser(body, content_type)
     history = History()
     out = []
     for event in result.events:
-        facts = facts_of(event, None, intent=intent_of(event, compliance_channels, vocabulary))
+        facts = facts_of(event, None, intent=intent_of(event, compliance))
         now = at or event.occurred_at or datetime.now(UTC)
         history.saw(facts.contact, event.kind, now)
         out.append((facts, evaluate(rules, facts, history, now)))
@@ -180,16 +175,12 @@ def replay(
     rules: RuleSet,
     since: datetime,
     *,
+    compliance: Compliance,
     until: datetime | None = None,
-    compliance_channels: frozenset[str] = frozenset({"sms"}),
-    vocabulary: Vocabulary | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ReplayReport:
     """Run `rules` over the events stored since `since`, in order, as if each had just
     arrived; nothing is written. Compare with the decisions recorded at the time."""
-    from events.rules.optout import DEFAULT_VOCABULARY
-
-    vocabulary = vocabulary or DEFAULT_VOCABULARY
     report = ReplayReport()
     with engine.connect() as conn:
         conn.begin()
@@ -203,7 +194,7 @@ def replay(
             ):
                 history.opted_out.add((row.channel, row.contact))
             for page in _pages(conn, since, until):
-                _replay_page(conn, page, rules, history, report, compliance_channels, vocabulary)
+                _replay_page(conn, page, rules, history, report, compliance)
                 if progress is not None:
                     progress(report.events)
         finally:
@@ -217,8 +208,7 @@ def _replay_page(
     rules: RuleSet,
     history: History,
     report: ReplayReport,
-    compliance_channels: frozenset[str],
-    vocabulary: Vocabulary,
+    compliance: Compliance,
 ) -> None:
     keys = sorted({(r.channel, r.message_id) for r in page if r.message_id is not None})
     stored: dict[tuple[str, str], Any] = {}
@@ -250,7 +240,7 @@ def _replay_page(
         message = stored.get((row.channel, row.message_id or ""))
         sent = originals.get(getattr(message, "action_id", None) or "", {})
         original = sent.get("text") if isinstance(sent.get("text"), str) else None
-        intent = intent_of(event, compliance_channels, vocabulary)
+        intent = intent_of(event, compliance)
         facts = facts_of(event, row.id, None, original, intent)
         # The message's start, without its later state: the state is what this event gave it.
         facts.started_at = getattr(message, "sent_at", None) or getattr(message, "created_at", None)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from events.app import build_processor
+from events.app import build_compliance, build_processor
 from events.config import Settings
 from events.dispatch import Dispatcher
 from events.membrane.catalogue import ACTIONS
@@ -370,7 +370,10 @@ def test_replaying_a_rules_file_is_read_only_and_compares_with_what_was_decided(
         'do = [{ type = "reply", text = "New prices" }]\n'
     )
     before = _snapshot(engine)
-    report = replay(engine, load_rules(candidate), datetime(2000, 1, 1, tzinfo=UTC))
+    compliance = build_compliance(Settings(_env_file=None))  # type: ignore[call-arg]
+    report = replay(
+        engine, load_rules(candidate), datetime(2000, 1, 1, tzinfo=UTC), compliance=compliance
+    )
     assert _snapshot(engine) == before
     assert report.events == 4
     assert report.would_send == 1 and report.did_send == 2  # prices + thanks; not the opted-out
