@@ -132,6 +132,20 @@ def facts_of(
     )
 
 
+def original_texts(
+    conn: Connection, stored: dict[tuple[str, str], Any]
+) -> dict[tuple[str, str], str]:
+    """The text each of these messages was sent with, when this service sent it (the
+    {original_text} of a fallback on another channel)."""
+    inputs = action_inputs(conn, [m.action_id for m in stored.values() if m.action_id])
+    out: dict[tuple[str, str], str] = {}
+    for key, message in stored.items():
+        text = inputs.get(message.action_id or "", {}).get("text")
+        if isinstance(text, str):
+            out[key] = text
+    return out
+
+
 def history_for(conn: Connection, rules: RuleSet, facts: Sequence[Facts], now: datetime) -> History:
     """What the guards and count conditions need to know about these contacts: counts over
     each cap's window, computed by the database (a busy contact has many rows). The
@@ -194,13 +208,15 @@ class Automation:
         ]
         if keys:
             stored.update({(m.channel, m.message_id): m for m in message_states(conn, keys)})
-        originals = action_inputs(conn, [m.action_id for m in stored.values() if m.action_id])
+        originals = original_texts(conn, stored)
         facts = []
         for event, event_id in new_events:
-            message = stored.get((event.channel, event.message_id or ""))
-            sent = originals.get(getattr(message, "action_id", None) or "", {})
-            text = sent.get("text") if isinstance(sent.get("text"), str) else None
-            facts.append(facts_of(event, event_id, message, text, intents.get(event_id)))
+            key = (event.channel, event.message_id or "")
+            facts.append(
+                facts_of(
+                    event, event_id, stored.get(key), originals.get(key), intents.get(event_id)
+                )
+            )
         history = history_for(conn, rules, facts, now)
         out: list[tuple[int, Decision]] = []
         # A dry pass finds which identical-message counts the guards need; only those are

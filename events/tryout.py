@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, select, text, tuple_
+from sqlalchemy import Connection, Engine, Row, select, text
 
-from events.automation import facts_of
+from events.automation import facts_of, original_texts
 from events.channels.common import Error, ParsedEvent, Parser, Status
 from events.compliance import Compliance
-from events.rules.engine import Decision, Facts, History, evaluate
-from events.rules.model import RuleSet
-from storage.models import events, messages, opt_outs
-from storage.queries import action_inputs, decisions_for_events
+from events.rules.engine import COUNTED, Decision, Facts, History, evaluate
+from events.rules.model import SENDS, RuleSet
+from storage.models import events, opt_outs
+from storage.queries import decisions_for_events, message_states
 
 
 def intent_of(event: ParsedEvent, compliance: Compliance) -> str | None:
@@ -102,12 +102,8 @@ class ReplayEntry:
 
     @property
     def differs(self) -> bool:
-        def key(rule: str, outcome: str) -> tuple[str, str]:
-            return rule, outcome
-
-        mine = sorted(key(d.rule, d.outcome) for d in self.would)
-        theirs = sorted(key(d["rule"], d["outcome"]) for d in self.did)
-        return mine != theirs
+        mine = sorted((d.rule, d.outcome) for d in self.would)
+        return mine != sorted((d["rule"], d["outcome"]) for d in self.did)
 
 
 @dataclass
@@ -210,24 +206,9 @@ def _replay_page(
     report: ReplayReport,
     compliance: Compliance,
 ) -> None:
-    keys = sorted({(r.channel, r.message_id) for r in page if r.message_id is not None})
-    stored: dict[tuple[str, str], Any] = {}
-    for start in range(0, len(keys), 200):
-        chunk = keys[start : start + 200]
-        for msg in conn.execute(
-            select(
-                messages.c.channel,
-                messages.c.message_id,
-                messages.c.sent_at,
-                messages.c.created_at,
-                messages.c.action_id,
-                messages.c.callback_data,
-                messages.c.application_id,
-                messages.c.entity_id,
-            ).where(tuple_(messages.c.channel, messages.c.message_id).in_(chunk))
-        ):
-            stored[(msg.channel, msg.message_id)] = msg
-    originals = action_inputs(conn, [m.action_id for m in stored.values() if m.action_id])
+    keys = [(r.channel, r.message_id) for r in page if r.message_id is not None]
+    stored = {(m.channel, m.message_id): m for m in message_states(conn, keys)}
+    originals = original_texts(conn, stored)
     recorded: dict[int, list[dict[str, Any]]] = {}
     for rec in decisions_for_events(conn, [r.id for r in page]):
         if rec.rule.startswith("compliance:"):
@@ -237,11 +218,10 @@ def _replay_page(
         )
     for row in page:
         event = _event_from_row(row)
-        message = stored.get((row.channel, row.message_id or ""))
-        sent = originals.get(getattr(message, "action_id", None) or "", {})
-        original = sent.get("text") if isinstance(sent.get("text"), str) else None
+        key = (row.channel, row.message_id or "")
+        message = stored.get(key)
         intent = intent_of(event, compliance)
-        facts = facts_of(event, row.id, None, original, intent)
+        facts = facts_of(event, row.id, None, originals.get(key), intent)
         # The message's start, without its later state: the state is what this event gave it.
         facts.started_at = getattr(message, "sent_at", None) or getattr(message, "created_at", None)
         # Events keep the raw item; the message keeps what the rules read besides.
@@ -260,13 +240,11 @@ def _replay_page(
         for decision in would:
             report.would[decision.outcome] += 1
             if decision.acts:
-                report.would_send += sum(1 for p in decision.planned if p.type in ("reply", "send"))
+                report.would_send += sum(1 for p in decision.planned if p.sends)
         for past in did:
             report.did[past["outcome"]] += 1
-            if past["outcome"] in ("fired", "deferred"):
-                report.did_send += sum(
-                    1 for a in past["actions"] if a.get("type") in ("reply", "send")
-                )
+            if past["outcome"] in COUNTED:
+                report.did_send += sum(1 for a in past["actions"] if a.get("type") in SENDS)
         if would or did:
             report.entries.append(
                 ReplayEntry(

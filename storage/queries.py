@@ -904,6 +904,9 @@ def message_states(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[Ro
         messages.c.sent_at,
         messages.c.created_at,
         messages.c.action_id,
+        messages.c.callback_data,
+        messages.c.application_id,
+        messages.c.entity_id,
     )
     for chunk in _chunks(sorted(set(keys)), 200):
         out.extend(

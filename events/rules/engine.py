@@ -24,6 +24,7 @@ from events.rules.model import (
     DEFERRED,
     DRY_RUN,
     FIRED,
+    SENDS,
     SKIPPED,
     SUPPRESSED,
     Count,
@@ -222,8 +223,12 @@ class Planned:
     tags: tuple[str, ...] = ()
     contact: str | None = None
 
+    @property
+    def sends(self) -> bool:
+        return self.type in SENDS
+
     def describe(self) -> str:
-        if self.type in ("reply", "send"):
+        if self.sends:
             return f"{self.channel} to {self.values.get('to')}: {self.values.get('text')!r}"
         if self.type == "forward":
             return f"POST to {self.values.get('url')}"
@@ -424,7 +429,7 @@ def matches(when: When, facts: Facts, rules: RuleSet, history: History, now: dat
 
 def _plan(do: Do, facts: Facts, rules: RuleSet, variables: dict[str, Any]) -> Planned | str:
     """The action with its templates filled, or why it cannot be done for this event."""
-    if do.type in ("reply", "send"):
+    if do.type in SENDS:
         channel = facts.channel if do.type == "reply" else do.channel
         key = SEND_ACTIONS.get(channel or "")
         if key is None:
@@ -465,9 +470,7 @@ def _plan(do: Do, facts: Facts, rules: RuleSet, variables: dict[str, Any]) -> Pl
 
 def digest_of(planned: list[Planned]) -> str | None:
     """What makes two automated messages identical: channel and text of what is sent."""
-    texts = [
-        f"{p.channel}\x1f{p.values.get('text')}" for p in planned if p.type in ("reply", "send")
-    ]
+    texts = [f"{p.channel}\x1f{p.values.get('text')}" for p in planned if p.sends]
     if not texts:
         return None
     return hashlib.blake2b("\x1e".join(texts).encode(), digest_size=8).hexdigest()
@@ -497,7 +500,7 @@ def _decide(rule: Rule, facts: Facts, rules: RuleSet, history: History, now: dat
 
     if not planned:
         return decision(SKIPPED, "nothing to do")
-    sends = [p for p in planned if p.type in ("reply", "send")]
+    sends = [p for p in planned if p.sends]
     if any(p.contact in rules.own_numbers for p in sends):
         return decision(SKIPPED, "never auto-reply to one of our own numbers")
     blocked = [p for p in sends if (p.channel or "", p.contact or "") in history.opted_out]

@@ -34,6 +34,7 @@ from events.rules.model import (
     MATCH_MODES,
     PLACEHOLDER,
     QUIET_MODES,
+    SENDS,
     STAGES,
     TEMPLATE_VARIABLES,
     Cap,
@@ -371,7 +372,7 @@ def _do(
     check.unknown_keys(where, table, ("type", *_DO_KEYS[kind]))
     check.template(where, {k: v for k, v in table.items() if k != "type"})
     text = table.get("text")
-    if kind in ("reply", "send") and (not isinstance(text, str) or not text.strip()):
+    if kind in SENDS and (not isinstance(text, str) or not text.strip()):
         check.add(f"{where}.text", f"a {kind} needs the text to send")
     channel = table.get("channel")
     if kind == "send" and channel not in send_channels:

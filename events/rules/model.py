@@ -13,6 +13,8 @@ STAGES = ("compliance", "keyword", "catch_all")
 MATCH_MODES = ("first", "all")
 QUIET_MODES = ("defer", "skip")
 ACTION_TYPES = ("reply", "send", "action", "opt_out", "opt_in", "forward", "tag")
+# The actions that message the contact: opt-outs, own numbers and the identical cap apply.
+SENDS = frozenset({"reply", "send"})
 # Decision outcomes, as recorded and shown by the read API.
 FIRED = "fired"
 DRY_RUN = "dry_run"
@@ -175,11 +177,6 @@ class Do:
     input: dict[str, object] | None = None
     url: str | None = None
     tags: tuple[str, ...] = ()
-
-    @property
-    def sends(self) -> bool:
-        """Whether it sends a message to the contact (so opt-outs and own numbers apply)."""
-        return self.type in ("reply", "send")
 
 
 @dataclass(frozen=True)
