@@ -17,14 +17,14 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection
 
-from events.channels.common import ParsedEvent
+from events.channels.common import MESSAGE_KINDS, ParsedEvent
 from events.dispatch import action_row
 from events.membrane.catalogue import Action
 from events.rules.engine import COUNTED, Decision, Facts, History, evaluate
 from events.rules.load import load_rules
 from events.rules.model import RuleSet
 from events.rules.text import normalize_contact
-from events.states import public_state, status_step
+from events.states import MessageState, apply_event, initial_state
 from storage.queries import (
     action_inputs,
     add_opt_out_audit,
@@ -87,12 +87,16 @@ class RulesHolder:
 
 
 def event_state(event: ParsedEvent) -> str | None:
-    """The state an event by itself gives its message (when the message is not at hand)."""
-    if event.direction == "inbound":
-        return "received"
-    if event.kind == "delivery":
-        return public_state(status_step(event.status))
-    return None
+    """The state an event by itself gives a message it starts (for `rules test` and replay,
+    which have no fold at hand): the processor's own fold, on an empty message."""
+    if event.kind not in MESSAGE_KINDS:
+        return None
+    direction, state = initial_state(event)
+    msg = MessageState(
+        channel=event.channel, message_id=event.message_id or "", direction=direction, state=state
+    )
+    apply_event(msg, event)
+    return msg.state
 
 
 def facts_of(
