@@ -7,6 +7,7 @@ INFOBIP_EVENTS_REQUIRE_POSTGRES=1 (as in .ci/run), in which case those tests fai
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -143,3 +144,19 @@ def post(
 ) -> Any:
     headers = {"content-type": content_type, **kw.pop("headers", {})}
     return client.post(f"/webhooks/{channel}", content=body, headers=headers, **kw)
+
+
+def inbound_sms(text: str, sender: str = "385916242493", message_id: str = "mo-1") -> bytes:
+    return json.dumps(
+        {
+            "results": [
+                {
+                    "messageId": message_id,
+                    "from": sender,
+                    "to": "385921004026",
+                    "text": text,
+                    "receivedAt": "2026-11-27T10:00:00.000+0000",
+                }
+            ]
+        }
+    ).encode()

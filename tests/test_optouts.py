@@ -18,7 +18,7 @@ from events.process import Processor
 from events.rules.optout import HELP, OPT_IN, OPT_OUT, Vocabulary, classify
 from storage.db import write_transaction
 from storage.models import outbox
-from tests.conftest import drain, post
+from tests.conftest import drain, inbound_sms, post
 
 OPTS_OUT = [
     "STOP",
@@ -102,22 +102,6 @@ def test_configured_words_in_other_languages_are_added() -> None:
     intent = classify("Hentikan", vocabulary)
     assert intent is not None and intent.kind == OPT_OUT
     assert classify("hentikan", Vocabulary.build()) is None
-
-
-def inbound_sms(text: str, sender: str = "385916242493", message_id: str = "mo-1") -> bytes:
-    return json.dumps(
-        {
-            "results": [
-                {
-                    "messageId": message_id,
-                    "from": sender,
-                    "to": "385921004026",
-                    "text": text,
-                    "receivedAt": "2026-11-27T10:00:00.000+0000",
-                }
-            ]
-        }
-    ).encode()
 
 
 def compliant_processor(engine: Engine) -> Processor:

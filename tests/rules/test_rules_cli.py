@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from events.cli import main
-from tests.conftest import FIXTURES, drain, post
+from tests.conftest import FIXTURES, drain, inbound_sms, post
 from tests.helpers_proc import Server
-from tests.rules.test_rules_pipeline import PRICES, inbound, processor_with
+from tests.rules.test_rules_pipeline import PRICES, processor_with
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rules.toml"
 QUIZ = FIXTURES / "sms" / "inbound_mo_json_2_keyword_quiz.json"
@@ -82,7 +82,7 @@ def test_rules_replay_reports_on_the_stored_history(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     processor = processor_with(engine, tmp_path, PRICES)
-    post(client, "sms", inbound("price"))
+    post(client, "sms", inbound_sms("price"))
     drain(processor)
     monkeypatch.setenv("INFOBIP_EVENTS_DATABASE_URL", db_url)
     candidate = write(
@@ -140,7 +140,7 @@ def test_sighup_reloads_the_rules_and_a_bad_file_keeps_the_old_ones(
         def send(message_id: str) -> list[str]:
             reply = httpx.post(
                 f"{server.url}/webhooks/sms",
-                content=inbound("hi", message_id=message_id),
+                content=inbound_sms("hi", message_id=message_id),
                 headers={"content-type": "application/json"},
                 timeout=5,
             )

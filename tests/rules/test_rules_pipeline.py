@@ -26,25 +26,9 @@ from events.process import Processor
 from events.rules.load import load_rules
 from events.tryout import replay
 from storage.models import metadata, outbox, raw_webhooks, rule_decisions
-from tests.conftest import drain, post
+from tests.conftest import drain, inbound_sms, post
 
 SECRET = "forward-secret-0123"
-
-
-def inbound(text: str, sender: str = "385916242493", message_id: str = "mo-1") -> bytes:
-    return json.dumps(
-        {
-            "results": [
-                {
-                    "messageId": message_id,
-                    "from": sender,
-                    "to": "385921004026",
-                    "text": text,
-                    "receivedAt": "2026-11-27T10:00:00.000+0000",
-                }
-            ]
-        }
-    ).encode()
 
 
 def processor_with(engine: Engine, tmp_path: Path, rules: str, **settings: Any) -> Processor:
@@ -106,7 +90,7 @@ def test_a_keyword_reply_goes_out_through_membrane_and_is_explained(
 ) -> None:
     membrane, url = fake
     processor = processor_with(engine, tmp_path, PRICES)
-    post(client, "sms", inbound("Ｐrice?"))
+    post(client, "sms", inbound_sms("Ｐrice?"))
     drain(processor)
     dispatcher_for(engine, url).run_once()
     [reply] = sent_to(membrane, "385916242493")
@@ -132,14 +116,14 @@ def test_stop_opts_out_confirms_once_and_later_rules_and_the_api_are_refused(
     membrane, url = fake
     processor = processor_with(engine, tmp_path, PRICES)
     dispatcher = dispatcher_for(engine, url)
-    post(client, "sms", inbound("STOP"))
-    post(client, "sms", inbound("STOP"))  # redelivered
+    post(client, "sms", inbound_sms("STOP"))
+    post(client, "sms", inbound_sms("STOP"))  # redelivered
     drain(processor)
     dispatcher.run_once()
     [confirmation] = sent_to(membrane, "385916242493")
     assert "unsubscribed" in confirmation["text"]  # and no "Thanks" for a STOP
 
-    post(client, "sms", inbound("price?", message_id="mo-2"))
+    post(client, "sms", inbound_sms("price?", message_id="mo-2"))
     drain(processor)
     dispatcher.run_once()
     assert len(sent_to(membrane, "385916242493")) == 1
@@ -160,7 +144,7 @@ def test_two_auto_responders_replying_to_each_other_stop_within_the_cap(
     bot = "385919990000"
     processor = processor_with(engine, tmp_path, PRICES)
     dispatcher = dispatcher_for(engine, url)
-    post(client, "sms", inbound("Hi, I am away until Monday.", sender=bot, message_id="bot-0"))
+    post(client, "sms", inbound_sms("Hi, I am away until Monday.", sender=bot, message_id="bot-0"))
     for round_ in range(1, 40):
         drain(processor)
         dispatcher.run_once()
@@ -171,7 +155,7 @@ def test_two_auto_responders_replying_to_each_other_stop_within_the_cap(
         post(
             client,
             "sms",
-            inbound("Hi, I am away until Monday.", sender=bot, message_id=f"bot-{round_}"),
+            inbound_sms("Hi, I am away until Monday.", sender=bot, message_id=f"bot-{round_}"),
         )
     assert len(sent_to(membrane, bot)) == 20  # the default identical-message cap, 20 in 5m
     last = decisions(engine)[-1]
@@ -183,7 +167,7 @@ def test_an_event_never_fires_a_rule_twice_on_redelivery_or_replay(
 ) -> None:
     processor = processor_with(engine, tmp_path, PRICES)
     for _ in range(3):
-        post(client, "sms", inbound("price"))
+        post(client, "sms", inbound_sms("price"))
     drain(processor)
     with engine.connect() as conn:
         raw_ids = [r.id for r in conn.execute(select(raw_webhooks.c.id))]
@@ -293,7 +277,7 @@ do = [{{ type = "forward", url = "{url}" }}]
     processor = processor_with(engine, tmp_path, rules)
     dispatcher = dispatcher_for(engine, fake[1])
     handler.status = 503  # the receiver is down at first
-    post(client, "sms", inbound("hello"))
+    post(client, "sms", inbound_sms("hello"))
     drain(processor)
     dispatcher.run_once()
     [first] = actions(engine)
@@ -321,7 +305,7 @@ quiet_hours = { start = "00:00", end = "00:00", tz = "Pacific/Auckland", mode = 
 do = [{ type = "reply", text = "Good morning" }]
 """
     processor = processor_with(engine, tmp_path, rules)
-    post(client, "sms", inbound("hello"))
+    post(client, "sms", inbound_sms("hello"))
     drain(processor)
     [decision] = decisions(engine)
     assert decision.outcome == "deferred" and "Pacific/Auckland" in decision.reason
@@ -340,7 +324,7 @@ do = [{ type = "tag", tags = ["needs-a-person"] }]
 """
     processor = processor_with(engine, tmp_path, rules)
     for i in range(4):
-        post(client, "sms", inbound(f"hello {i}", message_id=f"mo-{i}"))
+        post(client, "sms", inbound_sms(f"hello {i}", message_id=f"mo-{i}"))
         drain(processor)
     tagged = [client.get(f"/v1/messages/mo-{i}").json()["tags"] for i in range(4)]
     assert tagged == [[], [], ["needs-a-person"], ["needs-a-person"]]
@@ -359,10 +343,10 @@ def test_replaying_a_rules_file_is_read_only_and_compares_with_what_was_decided(
     client: Any, engine: Engine, tmp_path: Path
 ) -> None:
     processor = processor_with(engine, tmp_path, PRICES)
-    post(client, "sms", inbound("price", message_id="mo-1"))
-    post(client, "sms", inbound("hello", message_id="mo-2", sender="385910000001"))
-    post(client, "sms", inbound("STOP", message_id="mo-3", sender="385910000002"))
-    post(client, "sms", inbound("hello again", message_id="mo-4", sender="385910000002"))
+    post(client, "sms", inbound_sms("price", message_id="mo-1"))
+    post(client, "sms", inbound_sms("hello", message_id="mo-2", sender="385910000001"))
+    post(client, "sms", inbound_sms("STOP", message_id="mo-3", sender="385910000002"))
+    post(client, "sms", inbound_sms("hello again", message_id="mo-4", sender="385910000002"))
     drain(processor)
     candidate = tmp_path / "candidate.toml"
     candidate.write_text(
@@ -401,7 +385,7 @@ do = [
 ]
 """
     processor = processor_with(engine, tmp_path, rules)
-    post(client, "sms", inbound("Please LEAVE me alone!"))
+    post(client, "sms", inbound_sms("Please LEAVE me alone!"))
     drain(processor)
     state = client.get("/v1/opt-outs", params={"channel": "sms", "contact": "385916242493"}).json()
     assert state["opted_out"] is True
