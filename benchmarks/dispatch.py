@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,18 +22,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import FAKE_AUTH, free_port, wait_up  # noqa: E402
+
 SERVER = """
 import sys, uvicorn
 from events.membrane.fake import FakeMembrane, Knobs, fake_api
 uvicorn.run(fake_api(FakeMembrane(knobs=Knobs(latency=float(sys.argv[2])))), host="127.0.0.1",
             port=int(sys.argv[1]), log_level="warning", access_log=False)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main() -> None:
@@ -47,7 +42,6 @@ def main() -> None:
     parser.add_argument("--cli-calls", type=int, default=20)
     args = parser.parse_args()
 
-    import httpx
     import structlog
 
     from events.dispatch import Dispatcher, enqueue
@@ -65,12 +59,7 @@ def main() -> None:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{url}/connections", headers={"Authorization": "Bearer pat-fake"})
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_up(f"{url}/connections", headers=FAKE_AUTH, proc=server)
 
         # Baseline: the same action, straight from a thread pool.
         client = HttpClient(url, "con_fake", token="pat-fake", max_connections=args.concurrency)

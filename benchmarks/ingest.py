@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -32,26 +31,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import free_port, wait_up  # noqa: E402
+
 FIXTURE = ROOT / "tests/fixtures/sms/dlr_v3_delivered_batch_of_2.json"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_up(url: str, timeout: float = 30) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.post(url, content=b"{}", timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
 
 
 def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -177,7 +161,7 @@ def ingest(args: argparse.Namespace, work: Path) -> None:
             proc = start(cmd, env, work / f"{name}.log")
             url = f"http://127.0.0.1:{port}/webhooks/sms"
             try:
-                wait_up(url)
+                wait_up(url, method="POST")
                 load(url, body, args.connections, 2)  # warm up
                 results[name].append(load(url, body, args.connections, args.duration))
                 if name == "service" and not args.skip_masking:

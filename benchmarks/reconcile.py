@@ -10,7 +10,6 @@ back to back, with nothing stored or processed.
 from __future__ import annotations
 
 import argparse
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import FAKE_AUTH, free_port, wait_up  # noqa: E402
 
 SERVER = """
 import sys, uvicorn
@@ -40,7 +41,6 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1)
     args = parser.parse_args()
 
-    import httpx
     import structlog
 
     from events.app import build_compliance
@@ -55,20 +55,13 @@ def main() -> None:
     from storage.queries import insert_new_messages
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(port), str(args.latency), str(args.messages)], cwd=ROOT
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                httpx.get(f"{url}/connections", headers={"Authorization": "Bearer pat-fake"})
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_up(f"{url}/connections", headers=FAKE_AUTH, proc=server)
         client = HttpClient(url, "con_fake", token="pat-fake", timeout=60)
         ids = [f"stale-{i}" for i in range(args.messages)]
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import free_port, wait_up  # noqa: E402
 
 # The fake Membrane, noting when each send arrives (and its text, which names the inbound).
 FAKE = """
@@ -69,26 +70,6 @@ name = "prices"
 when = { channel = "sms", kind = "inbound", first_word = ["price"] }
 do = [{ type = "reply", text = "ack {message_id}" }]
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_up(url: str, path: str, proc: subprocess.Popen[bytes]) -> None:
-    import httpx
-
-    for _ in range(300):
-        if proc.poll() is not None:
-            raise SystemExit(f"{url} exited")
-        try:
-            httpx.get(url + path, timeout=1, headers={"Authorization": "Bearer pat-fake"})
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not start")
 
 
 def inbound(message_id: str) -> bytes:
@@ -188,11 +169,11 @@ def main() -> None:
                 [sys.executable, "-c", FAKE, str(fake_port), str(args.latency)], cwd=ROOT
             )
         )
-        wait_up(fake, "/_arrivals", procs[-1])
+        wait_up(f"{fake}/_arrivals", proc=procs[-1])
 
         bare_port = free_port()
         procs.append(subprocess.Popen([sys.executable, "-c", BARE, str(bare_port), fake], cwd=ROOT))
-        wait_up(f"http://127.0.0.1:{bare_port}", "/", procs[-1])
+        wait_up(f"http://127.0.0.1:{bare_port}/", proc=procs[-1])
 
         rules = work / "rules.toml"
         rules.write_text(RULES)
@@ -230,7 +211,7 @@ def main() -> None:
                     )
                 )
         url = f"http://127.0.0.1:{port}"
-        wait_up(url, "/healthz", procs[-len(commands)])
+        wait_up(f"{url}/healthz", proc=procs[-len(commands)])
 
         shape = "receiver + worker" if args.split else "serve"
         print(
