@@ -489,19 +489,9 @@ def _problem(status: int, message: str, **extra: Any) -> JSONResponse:
 
 
 def _reload_on_sighup(processor: Processor) -> None:
-    """SIGHUP asks for the rules file to be read again; the processor swaps the rules between
-    two batches (so no event is dropped or half-evaluated) and keeps the old ones if the new
-    file does not validate."""
-    assert processor.automation is not None
-    holder = processor.automation.holder
-
-    def reload() -> None:
-        holder.request_reload()
-        processor.wake()
-
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         # Only in the main thread's loop (uvicorn's); tests that run the app elsewhere skip it.
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, processor.request_rules_reload)
 
 
 # ---- the app ------------------------------------------------------------------------------------

@@ -99,14 +99,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     processor = build_processor(settings, engine, catalogue=dispatcher.catalogue)
     if processor.automation is not None:
         processor.automation.on_enqueue = dispatcher.wake
-        # SIGHUP reloads the rules between two batches; a bad file keeps the old rules.
-        holder = processor.automation.holder
-
-        def reload(*_: object) -> None:
-            holder.request_reload()
-            processor.wake()
-
-        signal.signal(signal.SIGHUP, reload)
+    signal.signal(signal.SIGHUP, processor.request_rules_reload)
     reconciler = build_reconciler(
         settings, engine, processor, client=dispatcher.client, catalogue=dispatcher.catalogue
     )

@@ -379,6 +379,14 @@ class Processor(BackgroundLoop):
                 )
         return updates
 
+    def request_rules_reload(self, *_: object) -> None:
+        """SIGHUP: read the rules file again between two batches (no event is dropped or half
+        evaluated); a file that does not validate keeps the old rules. Safe in a signal
+        handler: it only sets a flag and wakes the loop."""
+        if self.automation is not None:
+            self.automation.holder.request_reload()
+        self.wake()
+
     # ---- claiming and the loop ---------------------------------------------------------------
 
     def run_once(self, limit: int | None = None) -> list[Outcome]:
