@@ -44,10 +44,11 @@ def main() -> None:
 
     import structlog
 
-    from events.dispatch import Dispatcher, enqueue
+    from events.dispatch import Dispatcher
     from events.membrane.catalogue import ACTIONS
     from events.membrane.cli_transport import CliClient
     from events.membrane.http_transport import HttpClient
+    from events.outbox import enqueue
     from storage.db import make_engine, upgrade, write_transaction
     from storage.models import outbox
 

@@ -27,14 +27,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from events.automation import Automation, RulesHolder, build_holder
 from events.background import Checkpointer
 from events.channels import CHANNEL_PATHS, PARSERS
-from events.compliance import Compliance, normalize_contact, suppressed
+from events.compliance import Compliance
 from events.config import Settings, SettingsError
-from events.dispatch import Dispatcher, enqueue
-from events.ingest import GroupCommitter, WebhookReceiver, new_id
-from events.masking import MaskingSessions, normalize_number
+from events.contacts import ContactError, contact_key, phone_key, wire
+from events.dispatch import Dispatcher
+from events.ingest import GroupCommitter, WebhookReceiver
+from events.masking import MaskingSessions
 from events.membrane.catalogue import SEND_ACTIONS, TEMPLATE_SEND_ACTIONS, Action
 from events.membrane.client import MembraneClient
 from events.membrane.factory import build_catalogue, build_client
+from events.optouts import OptOutPolicy, ReviewError
+from events.outbox import enqueue, prepare, refusals
 from events.process import Processor
 from events.reconcile import DEFAULT_DELAYS, Reconciler
 from events.rules.load import RulesError
@@ -48,8 +51,9 @@ from events.verify import Verifier
 from events.when import parse_age_seconds, parse_since
 from storage import queries
 from storage.db import current_revision, head_revision, make_engine, upgrade, write_transaction
-from storage.models import ACTION_STATES
-from storage.queries import opt_out_history, opted_out_among
+from storage.ids import new_id
+from storage.models import ACTION_STATES, REVIEW_STATES
+from storage.queries import opt_out_history
 
 log = structlog.get_logger("events.app")
 
@@ -67,6 +71,7 @@ class Services:
     masking: MaskingSessions
     catalogue: dict[str, Action]
     dispatcher: Dispatcher | None
+    policy: OptOutPolicy
 
 
 def build_engine(settings: Settings, *, background_checkpoints: bool = False) -> Engine:
@@ -78,6 +83,16 @@ def build_engine(settings: Settings, *, background_checkpoints: bool = False) ->
         connect_timeout=settings.db_connect_timeout_seconds,
         # With a checkpoint thread, commits only checkpoint as a safety net (40 MB of WAL).
         wal_autocheckpoint=10_000 if background_checkpoints else 1000,
+    )
+
+
+def build_policy(settings: Settings) -> OptOutPolicy:
+    """Who gets no automated message, from the settings (events/optouts.py)."""
+    return OptOutPolicy(
+        scope=settings.optout_scope,
+        uncertain=settings.optout_uncertain,
+        suppress_hard_bounces=settings.suppress_hard_bounces,
+        region=settings.default_region,
     )
 
 
@@ -102,6 +117,7 @@ def build_dispatcher(
         forward_secret=settings.forward_hmac_secret.get_secret_value()
         if settings.forward_hmac_secret
         else None,
+        policy=build_policy(settings),
     )
 
 
@@ -145,6 +161,7 @@ def build_compliance(settings: Settings, catalogue: dict[str, Action] | None = N
         opt_in_text=settings.optin_confirmation,
         help_text=settings.help_text,
         max_attempts=settings.dispatch_max_attempts,
+        policy=build_policy(settings),
     )
 
 
@@ -155,6 +172,7 @@ def rules_options(settings: Settings, catalogue: dict[str, Action]) -> dict[str,
         "catalogue_keys": tuple(catalogue),
         "send_channels": tuple(SEND_ACTIONS),
         "own_numbers": tuple(settings.own_numbers),
+        "region": settings.default_region,
     }
 
 
@@ -189,6 +207,7 @@ def build_processor(
         rules or build_rules(settings, catalogue),
         catalogue,
         max_attempts=settings.dispatch_max_attempts,
+        policy=build_policy(settings),
     )
     return Processor(
         engine,
@@ -383,6 +402,31 @@ def audit_json(row: Row[Any]) -> dict[str, Any]:
     }
 
 
+def optout_json(row: Row[Any], policy: OptOutPolicy) -> dict[str, Any]:
+    return {
+        "channel": row.channel,
+        "contact": row.contact,
+        "since": _iso(row.updated_at),
+        "scope": policy.scope_of(row.channel),
+        "applies_to": list(policy.channels(row.channel)),
+    }
+
+
+def review_json(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "channel": row.channel,
+        "contact": row.contact,
+        "state": row.state,
+        "message_id": row.message_id,
+        "words": row.words,
+        "language": row.language,
+        "created_at": _iso(row.created_at),
+        "decided_at": _iso(row.decided_at),
+        "decided_by": row.decided_by,
+    }
+
+
 def call_json(row: Row[Any], timeline: list[Row[Any]]) -> dict[str, Any]:
     return {
         "call_id": row.call_id,
@@ -539,7 +583,11 @@ def create_app(
         await committer.start()
         checkpoints.start()
         receiver.committer = committer
-        masking = MaskingSessions(eng, fallback_file_url=settings.masking_fallback_file_url)
+        masking = MaskingSessions(
+            eng,
+            fallback_file_url=settings.masking_fallback_file_url,
+            region=settings.default_region,
+        )
         if dispatcher is not None:
             dispatcher.start()
         if reconciler is not None:
@@ -557,6 +605,7 @@ def create_app(
             masking=masking,
             catalogue=catalogue,
             dispatcher=dispatcher,
+            policy=build_policy(settings),
         )
         if not settings.webhook_auth_configured:
             log.warning(
@@ -735,7 +784,10 @@ def create_app(
     def get_lookups(request: Request, s: Services) -> Any:
         number = request.path_params["number"]
         try:
-            digits = normalize_number(number)
+            digits = wire(phone_key(number, settings.default_region))
+        except ContactError as exc:
+            return _problem(422, f"number: {exc}", field="number")
+        try:
             limit = int(request.query_params.get("limit", "20"))
         except ValueError as exc:
             raise _BadQuery(str(exc)) from None
@@ -783,6 +835,8 @@ def create_app(
                 ttl_seconds=ttl,
                 expires_at=expires,
             )
+        except ContactError as exc:
+            return _problem(422, str(exc), field=str(exc).split(":", 1)[0])
         except (ValueError, TypeError) as exc:
             return _problem(400, str(exc))
         return JSONResponse(created, status_code=201)
@@ -817,12 +871,18 @@ def create_app(
             return _problem(400, str(exc))
         s = services()
         key = request.headers.get("idempotency-key") or new_id()
+        try:
+            values = prepare(s.catalogue[action_key], values, settings.default_region)
+        except ContactError as exc:
+            return _problem(422, str(exc), field="to")
 
-        def enqueue_it() -> tuple[str, bool] | None:
+        def enqueue_it() -> tuple[str, bool] | str:
+            now = datetime.now(UTC)
             with write_transaction(s.engine) as conn:
                 probe = {"id": "api", "action": action_key, "input": values}
-                if suppressed(conn, [probe], s.catalogue, datetime.now(UTC), "api"):
-                    return None  # refused; the refusal is in the audit trail
+                refused = refusals(conn, [probe], s.catalogue, s.policy, now, "api")
+                if refused:
+                    return refused["api"]  # the refusal is in the audit trail
                 return enqueue(
                     conn,
                     s.catalogue,
@@ -830,13 +890,14 @@ def create_app(
                     values,
                     idempotency_key=f"send:{key}",
                     max_attempts=settings.dispatch_max_attempts,
+                    region=settings.default_region,
                 )
 
         queued = await run_in_threadpool(enqueue_it)
-        if queued is None:
+        if isinstance(queued, str):
             return _problem(
                 409,
-                f"{values['to']} opted out of {doc.get('channel')}: not sent",
+                f"{values['to']} opted out of {doc.get('channel')}: not sent ({queued})",
                 see="/v1/opt-outs",
             )
         action_id, created = queued
@@ -854,24 +915,22 @@ def create_app(
         _, _, limit = _list_query(request, ())
         with s.engine.connect() as conn:
             if contact:
-                if not channel:
-                    raise _BadQuery("give the channel with the contact")
-                key = normalize_contact(channel, contact)
-                out = key in opted_out_among(conn, channel, [key])
-                history = opt_out_history(conn, channel, key)
+                try:
+                    key = contact_key(contact, settings.default_region)
+                except ContactError as exc:
+                    return _problem(422, f"contact: {exc}", field="contact")
+                channel = channel or ("email" if "@" in key else "sms")
+                covered = s.policy.channels(channel)
                 return {
                     "channel": channel,
                     "contact": key,
-                    "opted_out": out,
-                    "history": [audit_json(r) for r in history],
+                    "opted_out": key in s.policy.blocked(conn, channel, [key]),
+                    "scope": s.policy.scope_of(channel),
+                    "applies_to": list(covered),
+                    "history": [audit_json(r) for r in opt_out_history(conn, covered, key)],
                 }
             rows = queries.list_opt_outs(conn, channel, limit)
-        return {
-            "items": [
-                {"channel": r.channel, "contact": r.contact, "since": _iso(r.updated_at)}
-                for r in rows
-            ]
-        }
+        return {"items": [optout_json(r, s.policy) for r in rows]}
 
     async def change_optout(request: Request) -> Response:
         denied = _reader_denied(request)
@@ -886,30 +945,56 @@ def create_app(
             contact = request.path_params["contact"]
             channel, opted_out = request.query_params.get("channel", "sms"), False
         s = services()
+        try:
+            key = contact_key(contact, settings.default_region)
+        except ContactError as exc:
+            return _problem(422, f"contact: {exc}", field="contact")
 
         def change() -> dict[str, Any]:
-            now = datetime.now(UTC)
-            key = normalize_contact(channel, contact)
             with write_transaction(s.engine) as conn:
-                queries.set_opt_out(conn, channel, key, opted_out, now)
-                queries.add_opt_out_audit(
-                    conn,
-                    [
-                        {
-                            "channel": channel,
-                            "contact": key,
-                            "action": "opt_out" if opted_out else "opt_in",
-                            "source": "api",
-                            "message_id": None,
-                            "words": None,
-                            "at": now,
-                        }
-                    ],
-                )
-            return {"channel": channel, "contact": key, "opted_out": opted_out}
+                s.policy.record(conn, channel, key, opted_out, datetime.now(UTC), source="api")
+            return {
+                "channel": channel,
+                "contact": key,
+                "opted_out": opted_out,
+                "scope": s.policy.scope_of(channel),
+                "applies_to": list(s.policy.channels(channel)),
+            }
 
         result = await run_in_threadpool(change)
         return JSONResponse(result, status_code=201 if opted_out else 200)
+
+    def list_reviews(request: Request, s: Services) -> Any:
+        state = request.query_params.get("state", "pending")
+        if state not in (*REVIEW_STATES, "all"):
+            raise _BadQuery(f"state must be one of {', '.join(REVIEW_STATES)} or all")
+        _, _, limit = _list_query(request, ())
+        with s.engine.connect() as conn:
+            rows = queries.list_opt_out_reviews(conn, None if state == "all" else state, limit)
+        return {"items": [review_json(r) for r in rows]}
+
+    async def decide_review(request: Request) -> Response:
+        denied = _reader_denied(request)
+        if denied is not None:
+            return denied
+        doc = await _json_object(request)
+        decision = (doc or {}).get("decision")
+        if decision not in ("confirm", "dismiss"):
+            return _problem(400, 'send {"decision": "confirm"} or {"decision": "dismiss"}')
+        s = services()
+        review_id = request.path_params["review_id"]
+
+        def decide() -> dict[str, Any]:
+            with write_transaction(s.engine) as conn:
+                state = s.policy.decide(
+                    conn, review_id, decision == "confirm", datetime.now(UTC), by="api"
+                )
+            return {"id": review_id, "state": state}
+
+        try:
+            return JSONResponse(await run_in_threadpool(decide))
+        except ReviewError as exc:
+            return _problem(409 if "already" in str(exc) else 404, str(exc))
 
     def list_reconcile_runs(request: Request, s: Services) -> Any:
         _, _, limit = _list_query(request, ())
@@ -930,6 +1015,8 @@ def create_app(
         Route("/v1/reconcile/runs", reader(list_reconcile_runs), methods=["GET"]),
         Route("/v1/opt-outs", reader(list_optouts), methods=["GET"]),
         Route("/v1/opt-outs", change_optout, methods=["POST"]),
+        Route("/v1/opt-outs/review", reader(list_reviews), methods=["GET"]),
+        Route("/v1/opt-outs/review/{review_id}", decide_review, methods=["POST"]),
         Route("/v1/opt-outs/{contact}", change_optout, methods=["DELETE"]),
         Route("/v1/actions", reader(list_actions), methods=["GET"]),
         Route("/v1/actions/{action_id}", reader(get_action), methods=["GET"]),

@@ -18,26 +18,24 @@ import structlog
 from sqlalchemy import Connection
 
 from events.channels.common import MESSAGE_KINDS, ParsedEvent
-from events.dispatch import action_row
+from events.contacts import wire_key
 from events.membrane.catalogue import Action
+from events.optouts import OptOutPolicy
+from events.outbox import action_row
 from events.rules.engine import COUNTED, Decision, Facts, History, evaluate
 from events.rules.load import load_rules
 from events.rules.model import RuleSet
-from events.rules.text import normalize_contact
 from events.states import MessageState, apply_event, initial_state
 from storage.queries import (
     action_inputs,
-    add_opt_out_audit,
     add_tags,
     count_decisions_since,
     digest_counts,
     enqueue_actions,
     insert_decisions,
     message_states,
-    opted_out_among,
     recent_events_of,
     rule_counts,
-    set_opt_out,
 )
 
 log = structlog.get_logger("events.rules")
@@ -105,6 +103,7 @@ def facts_of(
     message: Any | None = None,
     original_text: str | None = None,
     intent: str | None = None,
+    region: str | None = None,
 ) -> Facts:
     text = event.data.get("text")
     state = getattr(message, "state", None) or event_state(event)
@@ -133,6 +132,7 @@ def facts_of(
         or event.sent_at,
         intent=intent,
         original_text=original_text,
+        region=region,
     )
 
 
@@ -150,7 +150,13 @@ def original_texts(
     return out
 
 
-def history_for(conn: Connection, rules: RuleSet, facts: Sequence[Facts], now: datetime) -> History:
+def history_for(
+    conn: Connection,
+    rules: RuleSet,
+    facts: Sequence[Facts],
+    now: datetime,
+    policy: OptOutPolicy,
+) -> History:
     """What the guards and count conditions need to know about these contacts: counts over
     each cap's window, computed by the database (a busy contact has many rows). The
     identical-message counts are read after a dry pass (Automation.apply)."""
@@ -168,18 +174,20 @@ def history_for(conn: Connection, rules: RuleSet, facts: Sequence[Facts], now: d
         overall = count_decisions_since(
             conn, now - timedelta(seconds=rules.global_cap.seconds), COUNTED
         )
-    history = History(rule_counts=counts, global_before=overall)
+    history = History(rule_counts=counts, global_before=overall, scope=policy.channels)
     channels = {f.channel for f in facts} | {
         d.channel for r in rules.rules for d in r.do if d.channel
     }
+    # Recipients named in the rules file (a fixed `to`) are checked like the event's contact.
+    contacts += sorted({c for r in rules.rules for d in r.do if (c := d.to_key)})
     for channel in channels:
-        for contact in opted_out_among(conn, channel, contacts):
+        for contact in policy.blocked(conn, channel, contacts):
             history.opted_out.add((channel, contact))
     if rules.uses_counts:
         longest = max(r.when.count.seconds for r in rules.rules if r.when.count)
         raw = sorted({f.contact_raw for f in facts if f.contact_raw})
         for contact, kind, at in recent_events_of(conn, raw, now - timedelta(seconds=longest)):
-            history.saw(normalize_contact(contact), kind, at)
+            history.saw(wire_key(contact, policy.region), kind, at)
     return history
 
 
@@ -190,6 +198,7 @@ class Automation:
     holder: RulesHolder
     catalogue: dict[str, Action]
     max_attempts: int = 6
+    policy: OptOutPolicy = field(default_factory=OptOutPolicy)
     on_enqueue: Callable[[], None] | None = None
     _wake_pending: bool = field(default=False)
 
@@ -218,10 +227,15 @@ class Automation:
             key = (event.channel, event.message_id or "")
             facts.append(
                 facts_of(
-                    event, event_id, stored.get(key), originals.get(key), intents.get(event_id)
+                    event,
+                    event_id,
+                    stored.get(key),
+                    originals.get(key),
+                    intents.get(event_id),
+                    self.policy.region,
                 )
             )
-        history = history_for(conn, rules, facts, now)
+        history = history_for(conn, rules, facts, now, self.policy)
         out: list[tuple[int, Decision]] = []
         # A dry pass finds which identical-message counts the guards need; only those are
         # read (a busy contact can have thousands of different messages in the window).
@@ -231,6 +245,7 @@ class Automation:
             opted_out=set(history.opted_out),
             events=history.events,
             asked=set(),
+            scope=history.scope,
         )
         for item in facts:
             evaluate(rules, item, probe, now)
@@ -278,6 +293,7 @@ class Automation:
                         max_attempts=self.max_attempts,
                         now=now,
                         not_before=decision.not_before,
+                        region=self.policy.region,
                     )
                     entry["action_id"] = row["id"]
                     outbox.setdefault((event_id, decision.rule), []).append(row)
@@ -299,7 +315,6 @@ class Automation:
         new = insert_decisions(conn, rows)  # decided before (a replay): never twice
         queued = [a for key, made in outbox.items() if key in new for a in made]
         enqueue_actions(conn, queued)
-        audit: list[dict[str, Any]] = []
         tags: list[dict[str, Any]] = []
         for event_id, decision in decisions:
             if (event_id, decision.rule) not in new or not decision.executes:
@@ -318,21 +333,17 @@ class Automation:
                         for tag in planned.tags
                     )
                 elif planned.type in ("opt_out", "opt_in") and planned.contact:
-                    channel = planned.channel or item.channel
-                    set_opt_out(conn, channel, planned.contact, planned.type == "opt_out", now)
-                    audit.append(
-                        {
-                            "channel": channel,
-                            "contact": planned.contact,
-                            "action": planned.type,
-                            "source": f"rule:{decision.rule}",
-                            "message_id": item.message_id,
-                            "words": (item.text or "")[:200],
-                            "at": now,
-                        }
+                    self.policy.record(
+                        conn,
+                        planned.channel or item.channel,
+                        planned.contact,
+                        planned.type == "opt_out",
+                        now,
+                        source=f"rule:{decision.rule}",
+                        message_id=item.message_id,
+                        words=(item.text or "")[:200],
                     )
         add_tags(conn, tags)
-        add_opt_out_audit(conn, audit)
         self._wake_pending = self._wake_pending or bool(queued)
 
     def after_commit(self) -> None:

@@ -158,8 +158,8 @@ def cmd_db_current(_args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from events.app import build_engine, build_processor
-    from events.ingest import id_floor
     from events.when import parse_since
+    from storage.ids import id_floor
     from storage.queries import select_raw_ids
 
     if not (args.failed or args.since or args.id or args.all):
@@ -218,7 +218,7 @@ def _masking() -> MaskingSessions:
     from events.masking import MaskingSessions
 
     settings = _settings()
-    return MaskingSessions(build_engine(settings))
+    return MaskingSessions(build_engine(settings), region=settings.default_region)
 
 
 def cmd_masking_create(args: argparse.Namespace) -> int:
@@ -253,12 +253,15 @@ def cmd_masking_end(args: argparse.Namespace) -> int:
 
 
 def _enqueue_and_run(action_key: str, values: dict[str, object], run: bool) -> int:
-    """Put an action in the outbox; with run, dispatch until it has an outcome."""
+    """Put an action in the outbox; with run, dispatch until it has an outcome. A send whose
+    recipient cannot be read exits 2; one to a suppressed contact is refused (exit 1)."""
+    from datetime import UTC, datetime
+
     from events.app import action_json, build_dispatcher, build_engine
-    from events.dispatch import enqueue
-    from events.ingest import new_id
+    from events.outbox import action_row, refusals
     from storage.db import write_transaction
-    from storage.queries import get_action
+    from storage.ids import new_id
+    from storage.queries import enqueue_action, get_action
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -266,18 +269,27 @@ def _enqueue_and_run(action_key: str, values: dict[str, object], run: bool) -> i
     engine = build_engine(settings)
     dispatcher = build_dispatcher(settings, engine)
     try:
-        with write_transaction(engine) as conn:
-            action_id, _ = enqueue(
-                conn,
-                dispatcher.catalogue,
-                action_key,
-                values,
-                idempotency_key=f"cli:{new_id()}",
-                max_attempts=settings.dispatch_max_attempts,
-            )
+        queued = action_row(
+            dispatcher.catalogue,
+            action_key,
+            values,
+            idempotency_key=f"cli:{new_id()}",
+            max_attempts=settings.dispatch_max_attempts,
+            region=settings.default_region,
+        )
     except ValueError as exc:
         print(f"infobip-events: {exc}", file=sys.stderr)
         return 2
+    action_id = queued["id"]
+    with write_transaction(engine) as conn:
+        now = datetime.now(UTC)
+        refused = refusals(conn, [queued], dispatcher.catalogue, dispatcher.policy, now, "cli")
+        if not refused:
+            enqueue_action(conn, queued)
+    if refused:
+        # Only the refusal's audit row was written.
+        print(f"infobip-events: not queued: {refused[action_id]}", file=sys.stderr)
+        return 1
     print(
         f"queued {action_key} as {action_id} (transport {dispatcher.client.name})", file=sys.stderr
     )
@@ -370,41 +382,66 @@ def cmd_membrane_check(_args: argparse.Namespace) -> int:
 def cmd_optouts(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from events.app import build_engine
-    from events.compliance import normalize_contact
+    from events.app import build_engine, build_policy
+    from events.contacts import ContactError, contact_key
     from storage.db import write_transaction
-    from storage.queries import add_opt_out_audit, list_opt_outs, set_opt_out
+    from storage.queries import list_opt_outs
 
     settings = _settings()
     engine = build_engine(settings)
+    policy = build_policy(settings)
     if args.optouts_command == "ls":
         with engine.connect() as conn:
             rows = list_opt_outs(conn, args.channel, args.limit)
         if not rows:
             print("nobody has opted out" + (f" of {args.channel}" if args.channel else ""))
         for r in rows:
-            print(f"{r.channel:<9} {r.contact:<24} since {r.updated_at.isoformat()}")
+            scope = policy.scope_of(r.channel)
+            print(
+                f"{r.channel:<9} {r.contact:<24} scope {scope:<8} since {r.updated_at.isoformat()}"
+            )
         return 0
+    if args.optouts_command == "review":
+        return _optouts_review(args, engine, policy)
     opted_out = args.optouts_command == "add"
-    now = datetime.now(UTC)
-    contact = normalize_contact(args.channel, args.contact)
+    try:
+        contact = contact_key(args.contact, settings.default_region)
+    except ContactError as exc:
+        print(f"infobip-events optouts {args.optouts_command}: {exc}", file=sys.stderr)
+        return 2
     with write_transaction(engine) as conn:
-        set_opt_out(conn, args.channel, contact, opted_out, now)
-        add_opt_out_audit(
-            conn,
-            [
-                {
-                    "channel": args.channel,
-                    "contact": contact,
-                    "action": "opt_out" if opted_out else "opt_in",
-                    "source": "cli",
-                    "message_id": None,
-                    "words": None,
-                    "at": now,
-                }
-            ],
-        )
-    print(f"{contact} {'opted out of' if opted_out else 'opted back in to'} {args.channel}")
+        policy.record(conn, args.channel, contact, opted_out, datetime.now(UTC), source="cli")
+    covered = ", ".join(policy.channels(args.channel))
+    print(f"{contact} {'opted out of' if opted_out else 'opted back in to'} {covered}")
+    return 0
+
+
+def _optouts_review(args: argparse.Namespace, engine: Any, policy: Any) -> int:
+    """List the uncertain opt-outs waiting for a person, or decide one."""
+    from datetime import UTC, datetime
+
+    from events.optouts import ReviewError
+    from storage.db import write_transaction
+    from storage.queries import list_opt_out_reviews
+
+    if args.id is None:
+        with engine.connect() as conn:
+            rows = list_opt_out_reviews(conn, "pending", args.limit)
+        if not rows:
+            print("no uncertain opt-out is waiting for a decision")
+        for r in rows:
+            print(f"{r.id}  {r.channel:<9} {r.contact:<24} {r.created_at.isoformat()}  {r.words!r}")
+        return 0
+    if args.confirm == args.dismiss:
+        print("infobip-events optouts review ID: say --confirm or --dismiss", file=sys.stderr)
+        return 2
+    try:
+        with write_transaction(engine) as conn:
+            state = policy.decide(conn, args.id, args.confirm, datetime.now(UTC), by="cli")
+    except ReviewError as exc:
+        print(f"infobip-events optouts review: {exc}", file=sys.stderr)
+        return 1
+    print(f"review {args.id} {state}")
     return 0
 
 
@@ -812,9 +849,24 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--channel")
     q.add_argument("--limit", type=int, default=200)
     q.set_defaults(func=cmd_optouts)
+    q = o_sub.add_parser(
+        "review",
+        help="uncertain opt-outs: list, confirm or dismiss",
+        description="Messages that probably ask to stop keep their sender suppressed until a "
+        "person decides. Without ID: list those waiting. With ID: confirm (an opt-out) or "
+        "dismiss (the contact may be messaged again).",
+    )
+    q.add_argument("id", nargs="?", help="the review to decide (from the list)")
+    q.add_argument("--confirm", action="store_true", help="it is an opt-out")
+    q.add_argument("--dismiss", action="store_true", help="it is not: lift the suppression")
+    q.add_argument("--limit", type=int, default=200, help="how many to list (default 200)")
+    q.set_defaults(func=cmd_optouts)
     for name, what in (("add", "opt a contact out"), ("remove", "opt a contact back in")):
         q = o_sub.add_parser(name, help=what, description=what.capitalize() + ".")
-        q.add_argument("contact")
+        q.add_argument(
+            "contact",
+            help="a phone number in any writing (+41 79 ..., 0041..., digits) or an email",
+        )
         q.add_argument("--channel", default="sms")
         q.set_defaults(func=cmd_optouts)
 

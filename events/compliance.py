@@ -1,30 +1,31 @@
-"""Opt-out compliance, on by default for SMS: STOP opts a sender out (one confirmation), START
-opts back in, HELP answers with the help text; the suppression list then holds for every
-automated message, whatever rule or API asked for it (the dispatcher checks it last).
+"""Opt-out compliance, on by default for every channel a person writes to us on by phone number:
+STOP opts a sender out (one confirmation), START opts back in, HELP answers with the help text,
+and a message that probably asks to stop puts the sender under review (suppressed until a person
+decides). Email: Infobip's unsubscribe and complaint events (and, when asked, hard bounces)
+suppress the address. The suppression list (events/optouts.py) then holds for every automated
+message, whatever rule or API asked for it; the dispatcher checks it last (events/outbox.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
 from events.channels.common import ParsedEvent
-from events.dispatch import enqueue
+from events.contacts import ContactError, wire_key
 from events.membrane.catalogue import SEND_ACTIONS, Action
+from events.optouts import OptOutPolicy
+from events.outbox import COMPLIANCE_FLAG, enqueue
 from events.rules.optout import HELP, OPT_IN, OPT_OUT, Intent, Vocabulary, classify
-from events.rules.text import normalize_contact as _normalize
-from storage.queries import add_opt_out_audit, insert_decisions, opted_out_among, set_opt_out
+from storage.ids import new_id
+from storage.queries import add_opt_out_audit, insert_decisions, insert_opt_out_review
 
-# Set in an action's values by compliance itself: its confirmations reach opted-out contacts.
-COMPLIANCE_FLAG = "_compliance"
-
-
-def normalize_contact(channel: str, value: str) -> str:
-    """The form the suppression list keeps (the channel does not change it today)."""
-    return _normalize(value)
+UNCERTAIN = "opt_out_uncertain"
+# Email events that are an opt-out in Infobip's words: the person unsubscribed or complained.
+EMAIL_OPT_OUTS = frozenset({"unsubscribe", "complaint"})
 
 
 @dataclass
@@ -36,138 +37,202 @@ class Compliance:
     opt_in_text: str
     help_text: str
     max_attempts: int = 6
+    policy: OptOutPolicy = field(default_factory=OptOutPolicy)
 
     def read(self, event: ParsedEvent) -> Intent | None:
-        """What an inbound message on a compliance channel says: STOP, START, HELP or nothing.
-        Also what `rules test` and `rules replay` ask, so they read messages as serve does."""
+        """What an inbound message on a compliance channel says: STOP, START, HELP, probably
+        stop, or nothing. Also what `rules test` and `rules replay` ask, so they read messages
+        as serve does."""
         if event.kind != "inbound" or event.channel not in self.channels or not event.sender:
             return None
         text = event.data.get("text")
         return classify(text if isinstance(text, str) else None, self.vocabulary)
 
+    def contact_of(self, event: ParsedEvent) -> str | None:
+        """The other party's key: who wrote (inbound), or to whom we wrote."""
+        value = event.sender if event.direction == "inbound" else event.recipient
+        return wire_key(value, self.policy.region) if value else None
+
     def apply(
-        self, conn: Connection, inbound: list[tuple[ParsedEvent, int]], now: datetime
+        self, conn: Connection, new: list[tuple[ParsedEvent, int]], now: datetime
     ) -> dict[int, str]:
-        """Decide on new inbound messages, inside the batch's transaction. Returns the intent
-        read in each event that had one (the rules then leave it to compliance rules), and
+        """Decide on new events, inside the batch's transaction. Returns the intent read in
+        each inbound event that had one (the rules then leave it to compliance rules), and
         records each decision for the read API's explain."""
-        audit: list[dict[str, Any]] = []
         intents: dict[int, str] = {}
         decisions: list[dict[str, Any]] = []
-        for event, event_id in inbound:
-            intent = self.read(event)
-            if intent is None:
-                continue
-            assert event.sender is not None
-            intents[event_id] = intent.kind
-            contact = normalize_contact(event.channel, event.sender)
-            reply: str | None = None
-            reason = f"read {intent.kind.replace('_', ' ')} in {intent.words!r}"
-            if intent.kind == OPT_OUT:
-                was_out = set_opt_out(conn, event.channel, contact, True, now)
-                reply = None if was_out else self.opt_out_text  # one confirmation per opt-out
-                reason += "; already opted out: no second confirmation" if was_out else ""
-            elif intent.kind == OPT_IN:
-                was_out = set_opt_out(conn, event.channel, contact, False, now)
-                reply = self.opt_in_text if was_out else None
-                reason += "" if was_out else "; was not opted out: no confirmation"
-            elif intent.kind == HELP:
-                reply = self.help_text
-            action_id: str | None = None
-            if intent.kind != HELP:
-                audit.append(
-                    {
-                        "channel": event.channel,
-                        "contact": contact,
-                        "action": intent.kind,
-                        "source": "inbound",
-                        "message_id": event.message_id,
-                        "words": intent.words,
-                        "at": now,
-                    }
-                )
-            if reply and event.channel in SEND_ACTIONS:
-                values = {
-                    "to": event.sender,
-                    "from": event.recipient,
-                    "text": reply,
-                    COMPLIANCE_FLAG: True,
-                }
-                action_id, _ = enqueue(
-                    conn,
-                    self.catalogue,
-                    SEND_ACTIONS[event.channel],
-                    values,
-                    idempotency_key=f"compliance:{event.dedupe_key()}",
-                    caused_by_event_id=event_id,
-                    max_attempts=self.max_attempts,
-                    now=now,
-                )
-            decisions.append(
-                {
-                    "event_id": event_id,
-                    "rule": f"compliance:{intent.kind}",
-                    "outcome": "fired",
-                    "reason": reason,
-                    "contact": contact,
-                    "digest": None,
-                    "actions": [
-                        {
-                            "type": "reply",
-                            "channel": event.channel,
-                            "action_id": action_id,
-                            "summary": f"{event.channel} to {event.sender}: {reply!r}",
-                        }
-                    ]
-                    if action_id
-                    else [],
-                    "not_before": None,
-                    "rules_version": "builtin",
-                    "created_at": now,
-                }
-            )
-        add_opt_out_audit(conn, audit)
+        for event, event_id in new:
+            if event.kind == "inbound":
+                intent = self.read(event)
+                if intent is None:
+                    continue
+                intents[event_id] = intent.kind
+                decisions.append(self._inbound(conn, event, event_id, intent, now))
+            elif self._email_opt_out(event):
+                decisions.append(self._email(conn, event, event_id, now))
         insert_decisions(conn, decisions)
         return intents
 
+    def _email_opt_out(self, event: ParsedEvent) -> bool:
+        if event.channel != "email" or not event.recipient:
+            return False
+        if event.kind in EMAIL_OPT_OUTS:
+            return True
+        return self.policy.suppress_hard_bounces and is_hard_bounce(event)
 
-def suppressed(
-    conn: Connection,
-    rows: list[dict[str, Any]],
-    catalogue: dict[str, Action],
+    def _email(
+        self, conn: Connection, event: ParsedEvent, event_id: int, now: datetime
+    ) -> dict[str, Any]:
+        contact = self.contact_of(event)
+        assert contact is not None
+        why = "a hard bounce" if event.kind not in EMAIL_OPT_OUTS else event.kind
+        was_out = self.policy.record(
+            conn,
+            "email",
+            contact,
+            True,
+            now,
+            source="infobip",
+            message_id=event.message_id,
+            words=why,
+        )
+        reason = f"Infobip reported {why}: no more automated email to this address"
+        if was_out:
+            reason += " (it was suppressed already)"
+        return _decision(event_id, f"compliance:{OPT_OUT}", reason, contact, [], now)
+
+    def _inbound(
+        self, conn: Connection, event: ParsedEvent, event_id: int, intent: Intent, now: datetime
+    ) -> dict[str, Any]:
+        contact = self.contact_of(event)
+        assert contact is not None
+        reason = f"read {intent.kind.replace('_', ' ')} in {intent.words!r}"
+        reply: str | None = None
+        if intent.kind in (OPT_OUT, OPT_IN):
+            was_out = self.policy.record(
+                conn,
+                event.channel,
+                contact,
+                intent.kind == OPT_OUT,
+                now,
+                source="inbound",
+                message_id=event.message_id,
+                words=intent.words,
+            )
+        if intent.kind == OPT_OUT:
+            reply = None if was_out else self.opt_out_text  # one confirmation per opt-out
+            reason += "; already opted out: no second confirmation" if was_out else ""
+        elif intent.kind == OPT_IN:
+            reply = self.opt_in_text if was_out else None
+            reason += "" if was_out else "; was not opted out: no confirmation"
+        elif intent.kind == HELP:
+            reply = self.help_text
+        else:
+            reason += self._uncertain(conn, event, contact, intent, now)
+        actions: list[dict[str, Any]] = []
+        if reply and event.channel in SEND_ACTIONS:
+            action_id, problem = self._reply(conn, event, event_id, reply, now)
+            if action_id is None:
+                reason += f"; no reply: {problem}"
+            else:
+                summary = f"{event.channel} to {event.sender}: {reply!r}"
+                actions.append(
+                    {
+                        "type": "reply",
+                        "channel": event.channel,
+                        "action_id": action_id,
+                        "summary": summary,
+                    }
+                )
+        return _decision(event_id, f"compliance:{intent.kind}", reason, contact, actions, now)
+
+    def _uncertain(
+        self, conn: Connection, event: ParsedEvent, contact: str, intent: Intent, now: datetime
+    ) -> str:
+        """Probably a request to stop: suppressed until a person decides (or, with
+        OPTOUT_UNCERTAIN=ignore, only audited). Returns what to add to the decision's reason."""
+        review = self.policy.uncertain == "review"
+        review_id = new_id() if review else None
+        if review_id is not None:
+            insert_opt_out_review(
+                conn,
+                {
+                    "id": review_id,
+                    "channel": event.channel,
+                    "contact": contact,
+                    "state": "pending",
+                    "message_id": event.message_id,
+                    "words": intent.words,
+                    "language": getattr(intent, "language", None),
+                    "created_at": now,
+                    "decided_at": None,
+                    "decided_by": None,
+                },
+            )
+        add_opt_out_audit(
+            conn,
+            [
+                {
+                    "channel": event.channel,
+                    "contact": contact,
+                    "action": "uncertain",
+                    "source": "inbound",
+                    "message_id": event.message_id,
+                    "words": intent.words,
+                    "at": now,
+                }
+            ],
+        )
+        if review_id is None:
+            return "; OPTOUT_UNCERTAIN=ignore: audited only"
+        return f"; suppressed until a person decides (review {review_id})"
+
+    def _reply(
+        self, conn: Connection, event: ParsedEvent, event_id: int, text: str, now: datetime
+    ) -> tuple[str | None, str | None]:
+        values = {"to": event.sender, "from": event.recipient, "text": text, COMPLIANCE_FLAG: True}
+        try:
+            action_id, _ = enqueue(
+                conn,
+                self.catalogue,
+                SEND_ACTIONS[event.channel],
+                values,
+                idempotency_key=f"compliance:{event.dedupe_key()}",
+                caused_by_event_id=event_id,
+                max_attempts=self.max_attempts,
+                now=now,
+                region=self.policy.region,
+            )
+        except ContactError as exc:
+            return None, str(exc)
+        return action_id, None
+
+
+def is_hard_bounce(event: ParsedEvent) -> bool:
+    """A permanent email failure: a late bounce, or a report whose error says retrying can
+    never succeed (Infobip's `permanent` flag)."""
+    if event.kind == "late_bounce":
+        return True
+    return event.kind == "delivery" and event.error is not None and bool(event.error.permanent)
+
+
+def _decision(
+    event_id: int,
+    rule: str,
+    reason: str,
+    contact: str,
+    actions: list[dict[str, Any]],
     now: datetime,
-    source: str,
-) -> set[str]:
-    """The ids of send actions whose recipient opted out; each refusal is audited."""
-    candidates: dict[str, tuple[str, str]] = {}
-    for row in rows:
-        action = catalogue.get(row["action"])
-        values = row["input"]
-        to = values.get("to")
-        if action is None or not action.sends or values.get(COMPLIANCE_FLAG):
-            continue
-        if isinstance(to, (str, int)) and action.channel:
-            candidates[row["id"]] = (action.channel, normalize_contact(action.channel, str(to)))
-    out: set[str] = set()
-    for channel in {c for c, _ in candidates.values()}:
-        contacts = [k for c, k in candidates.values() if c == channel]
-        blocked = opted_out_among(conn, channel, contacts)
-        for action_id, (c, contact) in candidates.items():
-            if c == channel and contact in blocked:
-                out.add(action_id)
-    add_opt_out_audit(
-        conn,
-        [
-            {
-                "channel": candidates[i][0],
-                "contact": candidates[i][1],
-                "action": "refused",
-                "source": source,
-                "message_id": None,
-                "words": f"action {i}",
-                "at": now,
-            }
-            for i in sorted(out)
-        ],
-    )
-    return out
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "rule": rule,
+        "outcome": "fired",
+        "reason": reason,
+        "contact": contact,
+        "digest": None,
+        "actions": actions,
+        "not_before": None,
+        "rules_version": "builtin",
+        "created_at": now,
+    }

@@ -11,6 +11,7 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
+import phonenumbers
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -133,8 +134,21 @@ class Settings(BaseSettings):
     reconcile_window_hours: float = Field(default=48.0, gt=0)
     reconcile_inbound_backstop: bool = False
 
-    # Opt-out compliance (on by default for SMS): extra words add to the built-in lists.
-    optout_channels: CsvList = Field(default_factory=lambda: ["sms"])
+    # Phone numbers: how a national writing ("079 100 00 01") is read, as an ISO 3166 region
+    # code ("CH"). Without one, national writings are refused: numbers need their country code.
+    default_region: str | None = None
+
+    # Opt-out compliance: STOP/START/HELP read on these channels' inbound messages; extra words
+    # add to the built-in lists. OPTOUT_SCOPE: `contact` (an opt-out on any phone channel holds
+    # on all of them) or `channel`. OPTOUT_UNCERTAIN: `review` (a probable opt-out suppresses
+    # until a person decides) or `ignore` (audited only). SUPPRESS_HARD_BOUNCES: a permanent
+    # email bounce suppresses the address like an unsubscribe.
+    optout_channels: CsvList = Field(
+        default_factory=lambda: ["sms", "mms", "whatsapp", "viber", "rcs"]
+    )
+    optout_scope: Literal["contact", "channel"] = "contact"
+    optout_uncertain: Literal["review", "ignore"] = "review"
+    suppress_hard_bounces: bool = False
     optout_words: CsvList = Field(default_factory=list)
     optin_words: CsvList = Field(default_factory=list)
     help_words: CsvList = Field(default_factory=list)
@@ -184,6 +198,16 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"{item!r} is not an IP address or CIDR network") from exc
         return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        code = value.strip().upper()
+        if code not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a region code: use ISO 3166 alpha-2, e.g. CH, US")
+        return code
 
     @field_validator("keep_headers")
     @classmethod

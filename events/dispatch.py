@@ -28,15 +28,16 @@ import structlog
 from sqlalchemy import Engine
 
 from events.background import BackgroundLoop
-from events.ingest import new_id
 from events.membrane.catalogue import Action, message_ids, render
 from events.membrane.client import Failure, MembraneClient, MembraneError, classify
+from events.optouts import OptOutPolicy
+from events.outbox import refusals
 from events.states import MessageState
 from storage.db import is_unavailable, write_transaction
+from storage.ids import new_id
 from storage.queries import (
     FINISH_COLUMNS,
     claim_actions,
-    enqueue_action,
     finish_actions,
     insert_new_messages,
     link_messages,
@@ -46,58 +47,6 @@ log = structlog.get_logger("events.dispatch")
 
 # An unknown outcome that no log can settle waits for a person, not for a clock.
 PARKED = datetime(9999, 12, 31, tzinfo=UTC)
-
-
-def action_row(
-    catalogue: dict[str, Action],
-    action_key: str,
-    values: dict[str, Any],
-    *,
-    idempotency_key: str,
-    caused_by_event_id: int | None = None,
-    max_attempts: int = 6,
-    now: datetime | None = None,
-    not_before: datetime | None = None,
-) -> dict[str, Any]:
-    """An outbox row, due now or at `not_before`; ValueError for an action not catalogued."""
-    action = catalogue.get(action_key)
-    if action is None:
-        raise ValueError(f"{action_key!r} is not in the action catalogue")
-    now = now or datetime.now(UTC)
-    action_id = new_id()
-    return {
-        "id": action_id,
-        "idempotency_key": idempotency_key,
-        "action": action_key,
-        "channel": action.channel,
-        "input": values,
-        # Infobip lets the sender choose the message id; ours makes a send findable in the logs.
-        "tracking_id": f"ie-{action_id}" if action.sends else None,
-        "state": "pending",
-        "attempts": 0,
-        "max_attempts": max_attempts,
-        "next_attempt_at": not_before or now,
-        "lease_until": None,
-        "leased_by": None,
-        "last_error": None,
-        "output": None,
-        "message_ids": None,
-        "caused_by_event_id": caused_by_event_id,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-def enqueue(
-    conn: Any,
-    catalogue: dict[str, Action],
-    action_key: str,
-    values: dict[str, Any],
-    **options: Any,
-) -> tuple[str, bool]:
-    """Put an action in the outbox inside the caller's transaction (with the events that cause
-    it); options as action_row(). Returns (action id, created)."""
-    return enqueue_action(conn, action_row(catalogue, action_key, values, **options))
 
 
 # A Membrane call the work of an action asks for: ("run", (key, input)) or
@@ -132,6 +81,7 @@ class Dispatcher(BackgroundLoop):
         send_via_proxy: frozenset[str] = frozenset(),
         forward_secret: str | None = None,
         forward_timeout: float = 10.0,
+        policy: OptOutPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         super().__init__()
@@ -148,6 +98,7 @@ class Dispatcher(BackgroundLoop):
         self.clock = clock
         self.forward_secret = forward_secret
         self.forward_timeout = forward_timeout
+        self.policy = policy or OptOutPolicy()
         self._http: httpx.Client | None = None
         self.worker = f"{os.getpid()}-{new_id()[-8:]}"
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="dispatch")
@@ -387,26 +338,27 @@ class Dispatcher(BackgroundLoop):
             return self._claim_in(conn, limit)
 
     def _claim_in(self, conn: Any, limit: int) -> list[dict[str, Any]]:
-        from events.compliance import suppressed
-
         now = self.clock()
         rows = claim_actions(conn, now, limit, now + self.lease, self.worker)
-        blocked = suppressed(conn, rows, self.catalogue, now, "dispatcher")
-        refusal = {
-            "state": "failed",
-            "updated_at": now,
-            "last_error": "suppressed: the recipient opted out (see /v1/opt-outs)",
-        }
+        refused = refusals(conn, rows, self.catalogue, self.policy, now, "dispatcher")
         finish_actions(
             conn,
             self.worker,
             [
-                (r["id"], {**{c: r[c] for c in FINISH_COLUMNS}, **refusal})
+                (
+                    r["id"],
+                    {
+                        **{c: r[c] for c in FINISH_COLUMNS},
+                        "state": "failed",
+                        "updated_at": now,
+                        "last_error": refused[r["id"]],
+                    },
+                )
                 for r in rows
-                if r["id"] in blocked
+                if r["id"] in refused
             ],
         )
-        return [r for r in rows if r["id"] not in blocked]
+        return [r for r in rows if r["id"] not in refused]
 
     def write(self, done: list[tuple[dict[str, Any], Outcome]]) -> None:
         """Write a batch of outcomes in one transaction, and track the messages they sent."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from events.verify import Verifier
 from storage.db import WriteBusy, write_transaction
+from storage.ids import new_id
 from storage.queries import insert_raw
 
 log = structlog.get_logger("events.ingest")
@@ -33,18 +33,6 @@ log = structlog.get_logger("events.ingest")
 
 class Unavailable(Exception):
     """The database could not take the request: answer 503 so that Infobip retries."""
-
-
-def new_id() -> str:
-    """A time-ordered id (48-bit milliseconds + 80 random bits, 32 hex characters): unique
-    across receivers on one PostgreSQL, and sorting by it is sorting by arrival."""
-    millis = time.time_ns() // 1_000_000
-    return f"{millis:012x}{os.urandom(10).hex()}"
-
-
-def id_floor(moment: datetime) -> str:
-    """The smallest id a webhook received at or after this moment can have."""
-    return f"{int(moment.timestamp() * 1000):012x}"
 
 
 def priority_of(body: bytes, content_type: str | None) -> int:

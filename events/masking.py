@@ -9,7 +9,6 @@ the callback is stored like any webhook; no network call is made inside the requ
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,8 +16,9 @@ from typing import Any
 from sqlalchemy import Engine, Row
 
 from events.channels.number_masking import is_callback
-from events.ingest import new_id
+from events.contacts import ContactError, phone_key, wire, wire_key
 from storage.db import write_transaction
+from storage.ids import new_id
 from storage.queries import (
     end_masking_session,
     get_masking_session,
@@ -26,16 +26,6 @@ from storage.queries import (
     list_masking_sessions,
     live_masking_session,
 )
-
-_NOT_DIGITS = re.compile(r"[^0-9]")
-
-
-def normalize_number(value: str) -> str:
-    """Digits only: Infobip writes numbers without '+', people write them with it."""
-    digits = _NOT_DIGITS.sub("", value)
-    if not digits:
-        raise ValueError(f"{value!r} is not a phone number")
-    return digits
 
 
 def session_json(row: Row[Any], now: datetime | None = None) -> dict[str, Any]:
@@ -59,10 +49,12 @@ class MaskingSessions:
         engine: Engine,
         *,
         fallback_file_url: str | None = None,
+        region: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.engine = engine
         self.fallback_file_url = fallback_file_url
+        self.region = region
         self.clock = clock
 
     # ---- sessions -----------------------------------------------------------------------------
@@ -77,7 +69,18 @@ class MaskingSessions:
         expires_at: datetime | None = None,
     ) -> dict[str, Any]:
         now = self.clock()
-        a, b, number = (normalize_number(v) for v in (party_a, party_b, masking_number))
+        # Parties are kept as contact keys (E.164), so any writing of a number finds them.
+        keys = []
+        for name, value in (
+            ("party_a", party_a),
+            ("party_b", party_b),
+            ("masking_number", masking_number),
+        ):
+            try:
+                keys.append(phone_key(value, self.region))
+            except ContactError as exc:
+                raise ContactError(f"{name}: {exc}") from None
+        a, b, number = keys
         if a == b:
             raise ValueError("party_a and party_b are the same number")
         if number in (a, b):
@@ -132,10 +135,7 @@ class MaskingSessions:
         instruction: dict[str, Any] = {}
         caller, dialled = doc.get("from"), doc.get("to")
         if isinstance(caller, str) and isinstance(dialled, str):
-            try:
-                caller_n, dialled_n = normalize_number(caller), normalize_number(dialled)
-            except ValueError:
-                caller_n = dialled_n = ""
+            caller_n, dialled_n = wire_key(caller, self.region), wire_key(dialled, self.region)
             row = None
             if caller_n and dialled_n:
                 try:
@@ -147,7 +147,8 @@ class MaskingSessions:
                     party_a, party_b, masking_number = row
                     other = party_b if party_a == caller_n else party_a
                     # The other party sees the masking number, never the caller's own.
-                    instruction = {"phoneNumber": other, "callerId": masking_number}
+                    # Infobip's wire format: digits, no `+`.
+                    instruction = {"phoneNumber": wire(other), "callerId": wire(masking_number)}
         if not instruction and self.fallback_file_url:
             instruction = {"fileUrl": self.fallback_file_url}
         return json.dumps(instruction).encode()

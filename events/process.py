@@ -231,8 +231,8 @@ class Processor(BackgroundLoop):
         if fresh:
             messages = self._fold(conn, fresh, now)
             if self.compliance is not None:
-                inbound = [(e, new_ids[e.dedupe_key()]) for e in fresh if e.kind == "inbound"]
-                intents = self.compliance.apply(conn, inbound, now)
+                pairs = [(e, new_ids[e.dedupe_key()]) for e in fresh]
+                intents = self.compliance.apply(conn, pairs, now)
         if fresh_calls:
             self._fold_calls(conn, fresh_calls, now)
         insert_lookups(conn, lookup_rows)

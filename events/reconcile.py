@@ -33,11 +33,12 @@ from sqlalchemy import Engine
 
 from events.background import BackgroundLoop
 from events.channels.common import ParsedEvent, Status
-from events.ingest import new_id, raw_row
+from events.ingest import raw_row
 from events.membrane.catalogue import Action, render
 from events.membrane.client import MembraneClient, MembraneError
 from events.process import Processor, event_row
 from storage.db import write_transaction
+from storage.ids import new_id
 from storage.queries import (
     close_messages,
     expired_messages,

@@ -281,15 +281,39 @@ class OptOutAudit(SQLModel, table=True):
     id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True))
     channel: str = Field(sa_column=Column(String(32), nullable=False))
     contact: str = Field(sa_column=Column(String(200), nullable=False))
-    action: str = Field(sa_column=Column(String(16), nullable=False))  # opt_out, opt_in, refused
-    source: str = Field(sa_column=Column(String(16), nullable=False))  # inbound, api, cli, ...
+    # opt_out, opt_in, refused, uncertain, confirmed, dismissed
+    action: str = Field(sa_column=Column(String(16), nullable=False))
+    # inbound, api, cli, infobip, dispatcher, rule:<name>, review, ...
+    source: str = Field(sa_column=Column(String(160), nullable=False))
     message_id: str | None = _text()
     words: str | None = _text()
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class OptOutReview(SQLModel, table=True):
+    """A message that probably, but not certainly, asks to stop: the contact is suppressed
+    from automated sending until a person confirms (an opt-out) or dismisses it."""
+
+    __tablename__ = "opt_out_reviews"
+    __table_args__ = (Index("ix_opt_out_reviews_contact", "contact", "state"),)
+
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    channel: str = Field(sa_column=Column(String(32), nullable=False))
+    contact: str = Field(sa_column=Column(String(200), nullable=False))
+    state: str = Field(sa_column=Column(String(16), nullable=False))  # pending, confirmed, ...
+    message_id: str | None = _text()
+    words: str | None = _text()
+    language: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    decided_at: datetime | None = _dt()
+    decided_by: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+
+
+REVIEW_STATES = ("pending", "confirmed", "dismissed")
+
 opt_outs = OptOut.__table__  # type: ignore[attr-defined]
 opt_out_audit = OptOutAudit.__table__  # type: ignore[attr-defined]
+opt_out_reviews = OptOutReview.__table__  # type: ignore[attr-defined]
 
 
 class ReconcileRun(SQLModel, table=True):

@@ -24,6 +24,10 @@ def callback(caller: str, dialled: str) -> bytes:
     return json.dumps(doc).encode()
 
 
+# Parties and the masking number, as people write them.
+A, B, M = "+41 79 302 67 27", "41793026999", "0041 79 302 67 31"
+
+
 def new_session(client: TestClient, **overrides: Any) -> dict[str, Any]:
     body = {
         "party_a": "+41 79 302 67 27",
@@ -41,7 +45,7 @@ def test_masking_callback_connects_caller_to_the_other_party(
     client: TestClient, engine: Engine
 ) -> None:
     session = new_session(client)
-    assert session["party_a"] == "41793026727"  # normalized to digits
+    assert session["party_a"] == "+41793026727"  # the contact key (E.164)
     response = post(client, "number-masking", callback("41793026727", "41793026731"))
     assert response.status_code == 200
     assert response.json() == {"phoneNumber": "41793026999", "callerId": "41793026731"}
@@ -110,17 +114,11 @@ def test_masking_status_report_gets_the_plain_ack(client: TestClient, processor:
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        ({"party_a": "1", "party_b": "1", "masking_number": "2"}, "same number"),
-        ({"party_a": "1", "party_b": "2", "masking_number": "2"}, "cannot be one of"),
-        ({"party_a": "1", "party_b": "2"}, "missing: masking_number"),
-        ({"party_a": "abc", "party_b": "2", "masking_number": "3"}, "not a phone number"),
+        ({"party_a": A, "party_b": "+41 79 302 67 27", "masking_number": M}, "same number"),
+        ({"party_a": A, "party_b": B, "masking_number": "0041793026999"}, "cannot be one of"),
+        ({"party_a": A, "party_b": B}, "missing: masking_number"),
         (
-            {
-                "party_a": "1",
-                "party_b": "2",
-                "masking_number": "3",
-                "expires_at": "2001-01-01T00:00:00Z",
-            },
+            {"party_a": A, "party_b": B, "masking_number": M, "expires_at": "2001-01-01T00:00:00Z"},
             "in the past",
         ),
     ],
@@ -131,6 +129,22 @@ def test_bad_masking_sessions_are_refused_with_the_reason(
     response = client.post("/v1/masking/sessions", json=body)
     assert response.status_code == 400
     assert reason in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"party_a": "abc", "party_b": B, "masking_number": M}, "party_a"),
+        ({"party_a": A, "party_b": "1", "masking_number": M}, "party_b"),
+        ({"party_a": A, "party_b": B, "masking_number": "079 302 67 31"}, "masking_number"),
+    ],
+)
+def test_masking_parties_that_are_not_numbers_answer_422_naming_the_field(
+    client: TestClient, body: dict[str, Any], field: str
+) -> None:
+    response = client.post("/v1/masking/sessions", json=body)
+    assert response.status_code == 422
+    assert response.json()["field"] == field and field in response.json()["error"]
 
 
 def test_call_record_follows_its_events_forward_only(client: TestClient, processor: Any) -> None:
@@ -192,9 +206,10 @@ def test_masking_cli_creates_lists_and_ends(
     from events.cli import main
 
     monkeypatch.setenv("INFOBIP_EVENTS_DATABASE_URL", db_url)
-    assert main(["masking", "create", "111", "222", "--number", "333", "--ttl", "60"]) == 0
+    assert main(["masking", "create", A, B, "--number", M, "--ttl", "60"]) == 0
     session_id = json.loads(capsys.readouterr().out)["id"]
     assert main(["masking", "list"]) == 0
-    assert "111 <-> 222 via 333" in capsys.readouterr().out
+    assert "+41793026727 <-> +41793026999 via +41793026731" in capsys.readouterr().out
+    assert main(["masking", "create", "abc", B, "--number", M]) == 2
     assert main(["masking", "end", session_id]) == 0
     assert main(["masking", "end", session_id]) == 1

@@ -13,10 +13,11 @@ from sqlalchemy import Engine, func, select
 from events.app import build_compliance
 from events.channels import PARSERS
 from events.config import Settings
-from events.dispatch import Dispatcher, enqueue
+from events.dispatch import Dispatcher
 from events.membrane.catalogue import ACTIONS
 from events.membrane.fake import FakeApiServer, FakeMembrane, Knobs
 from events.membrane.http_transport import HttpClient
+from events.outbox import enqueue
 from events.process import Processor
 from events.reconcile import LOGS, Pacer, Reconciler, Source
 from storage.db import write_transaction

@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from events.contacts import ContactError, recipient_key, wire, wire_key
 from events.membrane.catalogue import SEND_ACTIONS, render
 from events.rules.model import (
     DEFERRED,
     DRY_RUN,
+    FAILED,
     FIRED,
     SENDS,
     SKIPPED,
@@ -33,7 +35,7 @@ from events.rules.model import (
     RuleSet,
     When,
 )
-from events.rules.text import folded, normalize_contact, words_of_folded
+from events.rules.text import folded, words_of_folded
 
 # The outbox action that forwards an event to an HTTP URL (signed; see dispatch.py).
 FORWARD_ACTION = "forward-http"
@@ -68,6 +70,7 @@ class Facts:
     started_at: datetime | None = None
     intent: str | None = None  # opt_out / opt_in / help, when compliance read one
     original_text: str | None = None  # what we sent, for a fallback on another channel
+    region: str | None = None  # how national writings are read (DEFAULT_REGION)
 
     @property
     def contact_raw(self) -> str | None:
@@ -88,8 +91,9 @@ class Facts:
     padded_phrase: str = field(init=False, default="  ")
 
     def __post_init__(self) -> None:
-        self.sender_contact = normalize_contact(self.sender) if self.sender else None
-        self.recipient_contact = normalize_contact(self.recipient) if self.recipient else None
+        # Contact keys (events/contacts.py): what Infobip wrote, read leniently.
+        self.sender_contact = wire_key(self.sender, self.region) if self.sender else None
+        self.recipient_contact = wire_key(self.recipient, self.region) if self.recipient else None
         inbound = self.direction == "inbound"
         self.contact = self.sender_contact if inbound else self.recipient_contact
         if self.text:
@@ -165,7 +169,9 @@ class History:
     digest_counts: dict[tuple[str, str], int] = field(default_factory=dict)
     # How many automated sends happened in the global cap's window before these.
     global_before: int = 0
+    # (channel, contact) opted out; `scope` says which channels an opt-out on one covers.
     opted_out: set[tuple[str, str]] = field(default_factory=set)
+    scope: Callable[[str], tuple[str, ...]] = field(default=lambda channel: (channel,))
     # contact -> sorted (when, kind) of its events.
     events: dict[str, list[tuple[datetime, str]]] = field(default_factory=dict)
     # When a set: every (contact, digest) the identical-message guard asks about is noted, so
@@ -175,6 +181,16 @@ class History:
     _by_contact: dict[str | None, list[tuple[str, str | None, datetime]]] = field(
         default_factory=dict
     )
+
+    def is_opted_out(self, channel: str | None, contact: str | None) -> bool:
+        return any((c, contact or "") in self.opted_out for c in self.scope(channel or ""))
+
+    def mark(self, channel: str | None, contact: str, opted_out: bool) -> None:
+        """A rule opted a contact out (or in) within this batch: later events see it."""
+        if opted_out:
+            self.opted_out.add((channel or "", contact))
+        else:
+            self.opted_out.difference_update((c, contact) for c in self.scope(channel or ""))
 
     def record(self, rule: str, contact: str | None, digest: str | None, at: datetime) -> None:
         self._by_contact.setdefault(contact, []).append((rule, digest, at))
@@ -437,13 +453,18 @@ def _plan(do: Do, facts: Facts, rules: RuleSet, variables: dict[str, Any]) -> Pl
         to = render(do.to, variables) if do.to else facts.contact_raw
         if not to:
             return "no contact to send to"
+        try:
+            # Keyed strictly: a recipient that is not a number (or an address) is never sent.
+            contact = recipient_key(channel, str(to), rules.region)
+        except ContactError as exc:
+            return f"cannot send to {to!r} on {channel}: {exc}"
         sender = render(do.sender, variables) if do.sender else None
         if sender is None:
             # A reply comes from the number that was written to; another channel from the
             # sender the rules file names for it.
             sender = facts.our_number if do.type == "reply" else rules.senders.get(channel or "")
         values = {
-            "to": to,
+            "to": wire(contact),
             "from": sender or rules.senders.get(channel or ""),
             "text": render(do.text, variables),
             "subject": render(do.subject, variables) if do.subject else None,
@@ -453,7 +474,7 @@ def _plan(do: Do, facts: Facts, rules: RuleSet, variables: dict[str, Any]) -> Pl
             channel,
             key,
             {k: v for k, v in values.items() if v is not None},
-            contact=facts.contact if to == facts.contact_raw else normalize_contact(str(to)),
+            contact=contact,
         )
     if do.type == "action":
         values = render(do.input or {}, variables) or {}
@@ -499,11 +520,11 @@ def _decide(rule: Rule, facts: Facts, rules: RuleSet, history: History, now: dat
         return Decision(rule.name, outcome, reason, planned, contact, digest, **extra)
 
     if not planned:
-        return decision(SKIPPED, "nothing to do")
+        return decision(FAILED if problems else SKIPPED, "nothing to do")
     sends = [p for p in planned if p.sends]
     if any(p.contact in rules.own_numbers for p in sends):
         return decision(SKIPPED, "never auto-reply to one of our own numbers")
-    blocked = [p for p in sends if (p.channel or "", p.contact or "") in history.opted_out]
+    blocked = [p for p in sends if history.is_opted_out(p.channel, p.contact)]
     if blocked:
         # The sends are dropped; what does not message the contact (a tag, an alert) is still
         # done, and the decision says suppressed.
@@ -568,8 +589,6 @@ def _decided(rule: Rule, facts: Facts, rules: RuleSet, history: History, now: da
         history.record(rule.name, decision.contact, decision.digest, now)
     if decision.executes:
         for p in decision.planned:
-            if p.type == "opt_out" and p.contact:
-                history.opted_out.add((p.channel or "", p.contact))
-            elif p.type == "opt_in" and p.contact:
-                history.opted_out.discard((p.channel or "", p.contact))
+            if p.type in ("opt_out", "opt_in") and p.contact:
+                history.mark(p.channel, p.contact, p.type == "opt_out")
     return decision

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from events.contacts import ContactError, contact_key, pattern_key, recipient_key
 from events.rules.model import (
     ACTION_TYPES,
     MATCH_MODES,
@@ -45,7 +46,7 @@ from events.rules.model import (
     RuleSet,
     When,
 )
-from events.rules.text import normalize_contact, words
+from events.rules.text import words
 from events.when import parse_age_seconds
 
 
@@ -120,8 +121,9 @@ _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 class _Checker:
     """Collects problems, each prefixed with where it is."""
 
-    def __init__(self) -> None:
+    def __init__(self, region: str | None = None) -> None:
         self.problems: list[str] = []
+        self.region = region  # how national writings of numbers are read
 
     def add(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
@@ -250,8 +252,29 @@ class _Checker:
                 self.template(f"{where}[{index}]", item)
 
 
-def _contacts(values: list[str]) -> tuple[str, ...]:
-    return tuple(v if "*" in v else normalize_contact(v) for v in values)
+def _contacts(check: _Checker, where: str, values: list[str]) -> tuple[str, ...]:
+    """Contacts and wildcard patterns as keys (events/contacts.py), each problem named."""
+    out = []
+    for value in values:
+        try:
+            out.append(pattern_key(value, check.region))
+        except ContactError as exc:
+            check.add(where, str(exc))
+    return tuple(out)
+
+
+def _to_key(check: _Checker, where: str, kind: str, channel: Any, to: Any) -> str | None:
+    """A fixed recipient (no {variables}) keyed now, so that a number that is not one stops
+    the start instead of failing at every event; None for a template or no `to`."""
+    if not isinstance(to, str) or PLACEHOLDER.search(to):
+        return None
+    try:
+        if kind == "send" and isinstance(channel, str):
+            return recipient_key(channel, to, check.region)
+        return contact_key(to, check.region)
+    except ContactError as exc:
+        check.add(f"{where}.to", str(exc))
+        return None
 
 
 def _keywords(check: _Checker, where: str, value: Any, *, single: bool) -> frozenset[str] | None:
@@ -309,7 +332,7 @@ def _when(check: _Checker, where: str, table: Any) -> When:
     for key in ("sender", "recipient"):
         if key in table:
             items = check.strings(at(key), table[key])
-            out[key] = _contacts(items) if items else None
+            out[key] = _contacts(check, at(key), items) if items else None
     if "callback_data_prefix" in table:
         items = check.strings(at("callback_data_prefix"), table["callback_data_prefix"])
         out["callback_data_prefix"] = tuple(items) if items else None
@@ -414,6 +437,7 @@ def _do(
         text=text if isinstance(text, str) else None,
         channel=channel if isinstance(channel, str) else None,
         to=table.get("to"),
+        to_key=_to_key(check, where, kind, channel, table.get("to")),
         sender=table.get("from"),
         subject=table.get("subject"),
         key=key if isinstance(key, str) else None,
@@ -431,14 +455,15 @@ def parse_rules(
     send_channels: Collection[str] = ("sms", "email", "whatsapp", "voice"),
     own_numbers: Collection[str] = (),
     version: str = "",
+    region: str | None = None,
 ) -> RuleSet:
     """A RuleSet from parsed TOML, or RulesError with every problem found."""
-    check = _Checker()
+    check = _Checker(region)
     check.unknown_keys("file", data, _TOP_KEYS)
-    own = set(_contacts(list(own_numbers)))
+    own = set(_contacts(check, "INFOBIP_EVENTS_OWN_NUMBERS", list(own_numbers)))
     if "own_numbers" in data:
         items = check.strings("own_numbers", data["own_numbers"])
-        own.update(_contacts(items or []))
+        own.update(_contacts(check, "own_numbers", items or []))
     limits = data.get("limits", {})
     identical = Cap(20, 300.0)
     global_cap = None
@@ -486,6 +511,7 @@ def parse_rules(
         identical_cap=identical,
         global_cap=global_cap,
         senders=dict(senders),
+        region=region,
         version=version or "inline",
         source=source,
     )

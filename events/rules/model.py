@@ -21,6 +21,7 @@ DRY_RUN = "dry_run"
 SKIPPED = "skipped"
 SUPPRESSED = "suppressed"
 DEFERRED = "deferred"
+FAILED = "failed"  # what it asked for cannot be done (a recipient that is not a number)
 
 # What a template may use: {name} is filled from the event (catalogue.render's syntax).
 TEMPLATE_VARIABLES = (
@@ -171,6 +172,7 @@ class Do:
     text: str | None = None
     channel: str | None = None  # send: the other channel
     to: str | None = None
+    to_key: str | None = None  # a fixed `to` as a contact key (events/contacts.py)
     sender: str | None = None  # "from"
     subject: str | None = None  # email
     key: str | None = None  # action: the catalogue key
@@ -201,6 +203,8 @@ class RuleSet:
     identical_cap: Cap = Cap(20, 300.0)
     global_cap: Cap | None = None
     senders: dict[str, str] = field(default_factory=dict)
+    # How national writings of numbers are read (INFOBIP_EVENTS_DEFAULT_REGION).
+    region: str | None = None
     version: str = "none"
     source: str = "(none)"
     # (channel, kind) -> the rules that can apply, filled on first use.

@@ -75,20 +75,3 @@ def words(text: str) -> list[str]:
 def words_of_folded(text: str) -> list[str]:
     """words() of a text already folded()."""
     return [t.translate(_SIGNS) for t in _WORD.findall(text)]
-
-
-_PHONE = re.compile(r"^\+?[0-9 ().\-]+$")
-
-
-def normalize_contact(value: str) -> str:
-    """The form contacts are compared and kept in: digits for phone numbers (Infobip writes
-    them without '+', people with it), lower case for email addresses, anything else (an
-    alphanumeric sender, an app user id) as written."""
-    value = value.strip()
-    if value.isdigit():
-        return value  # how Infobip writes numbers: nothing to do
-    if "@" in value:
-        return value.lower()
-    if _PHONE.match(value) and any(c.isdigit() for c in value):
-        return re.sub(r"[^0-9]", "", value)
-    return value

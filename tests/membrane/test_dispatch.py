@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from events.dispatch import Dispatcher, enqueue
+from events.dispatch import Dispatcher
 from events.membrane.catalogue import ACTIONS
 from events.membrane.dryrun import DryRunClient
 from events.membrane.fake import FakeApiServer, FakeMembrane, Knobs
 from events.membrane.http_transport import HttpClient
+from events.outbox import enqueue
 from storage.db import write_transaction
 from storage.models import messages, outbox
 from tests.conftest import drain, post

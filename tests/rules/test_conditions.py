@@ -187,9 +187,9 @@ def test_conditions_all_have_to_hold() -> None:
 def test_count_of_what_a_contact_did_in_a_window() -> None:
     history = History()
     for minutes in (1, 10, 20, 90):
-        history.saw("41793026727", "inbound", NOW - timedelta(minutes=minutes))
-    history.saw("41793026727", "delivery", NOW - timedelta(minutes=2))
-    history.saw("41790000000", "inbound", NOW)
+        history.saw("+41793026727", "inbound", NOW - timedelta(minutes=minutes))
+    history.saw("+41793026727", "delivery", NOW - timedelta(minutes=2))
+    history.saw("+41790000000", "inbound", NOW)
     when = 'count = { kind = "inbound", within = "1h", at_least = 3 }'
     assert holds(when, {}, history=history)
     assert not holds(

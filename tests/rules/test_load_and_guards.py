@@ -215,7 +215,7 @@ def test_opted_out_contacts_are_suppressed_but_alerts_still_go() -> None:
         'do = [{ type = "reply", text = "x" }, '
         '{ type = "forward", url = "https://h.example/x" }]'
     )
-    history = History(opted_out={("sms", "41793026727")})
+    history = History(opted_out={("sms", "+41793026727")})
     decided = evaluate(rules, inbound(), history, NOW)
     assert [(d.rule, d.outcome) for d in decided] == [("alert", SUPPRESSED), ("r", SUPPRESSED)]
     assert [p.type for p in decided[0].planned] == ["forward"] and decided[0].executes
@@ -250,8 +250,8 @@ def test_global_cap_counts_every_contact() -> None:
         'do = [{ type = "reply", text = "Hi {contact}" }]'
     )
     history = History(global_before=1)
-    first = evaluate(rules, inbound(sender="1"), history, NOW)
-    second = evaluate(rules, inbound(sender="2"), history, NOW)
+    first = evaluate(rules, inbound(sender="41790000001"), history, NOW)
+    second = evaluate(rules, inbound(sender="41790000002"), history, NOW)
     assert first[0].outcome == FIRED and second[0].outcome == SKIPPED
     assert "global cap" in second[0].reason
 

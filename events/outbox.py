@@ -1,0 +1,157 @@
+"""The outbox: every action the service takes through Membrane is a row here first, written in
+the transaction of what caused it (an inbound message, an API call, a rule), then run by the
+dispatcher. Compliance, the rules, the API, the CLI and the dispatcher all come through this
+module, so two checks hold for every path:
+
+- a send's recipient is keyed once (events/contacts.py) when it is queued: an unparseable
+  number is refused there, with the reason, and what Membrane gets is Infobip's wire format;
+- a send to a suppressed contact (events/optouts.py) is refused, audited, and never reaches
+  Membrane: at the API (409), in the rules (suppressed) and, last, when the dispatcher claims it.
+
+Compliance's own confirmations carry COMPLIANCE_FLAG: a STOP is answered once, even though the
+sender is now on the list.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from events.contacts import ContactError, recipient_key, wire
+from events.membrane.catalogue import Action
+from events.optouts import OptOutPolicy
+from storage.ids import new_id
+from storage.queries import add_opt_out_audit, enqueue_action
+
+# Set in an action's values by compliance itself: its confirmations reach opted-out contacts.
+COMPLIANCE_FLAG = "_compliance"
+
+
+def recipients(values: dict[str, Any]) -> list[str]:
+    """The recipients a send's values name (`to`, a string or a list of strings)."""
+    to = values.get("to")
+    if isinstance(to, (str, int)):
+        return [str(to)]
+    if isinstance(to, list):
+        return [str(t) for t in to if isinstance(t, (str, int))]
+    return []
+
+
+def prepare(action: Action, values: dict[str, Any], region: str | None) -> dict[str, Any]:
+    """A send's values with its recipients keyed and written as Infobip wants them (digits,
+    no `+`); ContactError naming the field when one cannot be read. Other actions as given."""
+    if not action.sends or "to" not in values:
+        return values
+    to = values["to"]
+    if not recipients(values):
+        raise ContactError(f"to: expected a phone number or an address, got {to!r}")
+    written = []
+    for value in recipients(values):
+        try:
+            key = recipient_key(action.channel, value, region)
+        except ContactError as exc:
+            raise ContactError(f"to: {exc}") from None
+        # An address goes out as written (checked, trimmed); a number as Infobip writes it.
+        written.append(value.strip() if action.channel == "email" else wire(key))
+    return {**values, "to": written if isinstance(to, list) else written[0]}
+
+
+def action_row(
+    catalogue: dict[str, Action],
+    action_key: str,
+    values: dict[str, Any],
+    *,
+    idempotency_key: str,
+    caused_by_event_id: int | None = None,
+    max_attempts: int = 6,
+    now: datetime | None = None,
+    not_before: datetime | None = None,
+    region: str | None = None,
+) -> dict[str, Any]:
+    """An outbox row, due now or at `not_before`. ValueError for an action not catalogued;
+    ContactError (a ValueError) for a recipient that is not a number or an address."""
+    action = catalogue.get(action_key)
+    if action is None:
+        raise ValueError(f"{action_key!r} is not in the action catalogue")
+    now = now or datetime.now(UTC)
+    action_id = new_id()
+    return {
+        "id": action_id,
+        "idempotency_key": idempotency_key,
+        "action": action_key,
+        "channel": action.channel,
+        "input": prepare(action, values, region),
+        # Infobip lets the sender choose the message id; ours makes a send findable in the logs.
+        "tracking_id": f"ie-{action_id}" if action.sends else None,
+        "state": "pending",
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "next_attempt_at": not_before or now,
+        "lease_until": None,
+        "leased_by": None,
+        "last_error": None,
+        "output": None,
+        "message_ids": None,
+        "caused_by_event_id": caused_by_event_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def enqueue(
+    conn: Connection,
+    catalogue: dict[str, Action],
+    action_key: str,
+    values: dict[str, Any],
+    **options: Any,
+) -> tuple[str, bool]:
+    """Put an action in the outbox inside the caller's transaction (with the events that cause
+    it); options as action_row(). Returns (action id, created)."""
+    return enqueue_action(conn, action_row(catalogue, action_key, values, **options))
+
+
+def refusals(
+    conn: Connection,
+    rows: list[dict[str, Any]],
+    catalogue: dict[str, Action],
+    policy: OptOutPolicy,
+    now: datetime,
+    source: str,
+) -> dict[str, str]:
+    """The send actions among these rows that must not go out, each with its reason: a
+    recipient that cannot be keyed, or one that is suppressed. Suppressions are audited."""
+    out: dict[str, str] = {}
+    wanted: dict[str, list[tuple[str, str]]] = {}  # channel -> (action id, contact)
+    for row in rows:
+        action = catalogue.get(row["action"])
+        values = row["input"]
+        if action is None or not action.sends or values.get(COMPLIANCE_FLAG):
+            continue
+        channel = action.channel or ""
+        try:
+            keys = [recipient_key(channel, v, policy.region) for v in recipients(values)]
+        except ContactError as exc:
+            out[row["id"]] = f"cannot read the recipient: {exc}"
+            continue
+        wanted.setdefault(channel, []).extend((row["id"], k) for k in keys)
+    audit = []
+    for channel, pairs in wanted.items():
+        blocked = policy.blocked(conn, channel, [k for _, k in pairs])
+        for action_id, contact in pairs:
+            if contact in blocked and action_id not in out:
+                out[action_id] = "suppressed: the recipient opted out (see /v1/opt-outs)"
+                audit.append(
+                    {
+                        "channel": channel,
+                        "contact": contact,
+                        "action": "refused",
+                        "source": source,
+                        "message_id": None,
+                        "words": f"action {action_id}",
+                        "at": now,
+                    }
+                )
+    add_opt_out_audit(conn, audit)
+    return out
