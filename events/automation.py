@@ -18,13 +18,13 @@ import structlog
 from sqlalchemy import Connection
 
 from events.channels.common import MESSAGE_KINDS, ParsedEvent
-from events.contacts import wire_key
+from events.contacts import ContactError, wire_key
 from events.membrane.catalogue import Action
 from events.optouts import OptOutPolicy
-from events.outbox import action_row
+from events.outbox import Refusal, action_row, audit_refusals, check_sends
 from events.rules.engine import COUNTED, Decision, Facts, History, evaluate
 from events.rules.load import load_rules
-from events.rules.model import RuleSet
+from events.rules.model import FAILED, SUPPRESSED, RuleSet
 from events.states import MessageState, apply_event, initial_state
 from storage.queries import (
     action_inputs,
@@ -269,52 +269,77 @@ class Automation:
     ) -> None:
         """Decisions, their outbox actions, tags and opt-outs: a few multi-row statements.
         Action ids are chosen first so that each decision records them; only the decisions
-        that are new (not decided before for that event) have their actions carried out."""
+        that are new (not decided before for that event) have their actions carried out.
+        Every send is checked against the suppression list before it is queued (whatever
+        action sends it: a reply, a send or a catalogue action), so a decision says what
+        really happened."""
         by_id = {f.event_id: f for f in facts}
-        rows: list[dict[str, Any]] = []
-        outbox: dict[tuple[int, str], list[dict[str, Any]]] = {}
-        for event_id, decision in decisions:
-            item = by_id[event_id]
-            entries: list[dict[str, Any]] = []
-            for index, planned in enumerate(decision.planned):
-                entry: dict[str, Any] = {
-                    "type": planned.type,
-                    "channel": planned.channel,
-                    "action": planned.action,
-                    "summary": planned.describe()[:500],
-                }
-                if decision.executes and planned.action is not None:
-                    row = action_row(
-                        self.catalogue,
-                        planned.action,
-                        planned.values,
-                        idempotency_key=f"rule:{decision.rule}:{item.event_key}:{index}",
-                        caused_by_event_id=event_id,
-                        max_attempts=self.max_attempts,
-                        now=now,
-                        not_before=decision.not_before,
-                        region=self.policy.region,
-                    )
-                    entry["action_id"] = row["id"]
-                    outbox.setdefault((event_id, decision.rule), []).append(row)
-                entries.append(entry)
-            rows.append(
-                {
-                    "event_id": event_id,
-                    "rule": decision.rule,
-                    "outcome": decision.outcome,
-                    "reason": decision.reason[:2000],
-                    "contact": decision.contact,
-                    "digest": decision.digest,
-                    "actions": entries,
-                    "not_before": decision.not_before,
-                    "rules_version": rules.version,
-                    "created_at": now,
-                }
-            )
+        planned = {
+            (event_id, d.rule): self._outbox_rows(event_id, d, by_id[event_id], now)
+            for event_id, d in decisions
+        }
+        candidates = [r for made in planned.values() for r in made.values() if isinstance(r, dict)]
+        refused = check_sends(conn, candidates, self.catalogue, self.policy)
+        rows = [
+            _decision_row(event_id, d, planned[(event_id, d.rule)], refused, rules, now)
+            for event_id, d in decisions
+        ]
         new = insert_decisions(conn, rows)  # decided before (a replay): never twice
-        queued = [a for key, made in outbox.items() if key in new for a in made]
+        queued = [
+            r
+            for key, made in planned.items()
+            if key in new
+            for r in made.values()
+            if isinstance(r, dict) and r["id"] not in refused
+        ]
         enqueue_actions(conn, queued)
+        mine = {
+            r["id"]
+            for key, made in planned.items()
+            if key in new
+            for r in made.values()
+            if isinstance(r, dict)
+        }
+        audit_refusals(conn, {i: r for i, r in refused.items() if i in mine}, now, "rules")
+        self._side_effects(conn, decisions, new, by_id, now)
+        self._wake_pending = self._wake_pending or bool(queued)
+
+    def _outbox_rows(
+        self, event_id: int, decision: Decision, item: Facts, now: datetime
+    ) -> dict[int, dict[str, Any] | str]:
+        """The outbox row of each planned action that has one (by its index in the plan), or
+        why it cannot be queued (a recipient that is not a number)."""
+        out: dict[int, dict[str, Any] | str] = {}
+        if not decision.executes:
+            return out
+        for index, planned in enumerate(decision.planned):
+            if planned.action is None:
+                continue
+            try:
+                out[index] = action_row(
+                    self.catalogue,
+                    planned.action,
+                    planned.values,
+                    idempotency_key=f"rule:{decision.rule}:{item.event_key}:{index}",
+                    caused_by_event_id=event_id,
+                    max_attempts=self.max_attempts,
+                    now=now,
+                    not_before=decision.not_before,
+                    region=self.policy.region,
+                )
+            except ContactError as exc:
+                out[index] = f"cannot send: {exc}"
+        return out
+
+    def _side_effects(
+        self,
+        conn: Connection,
+        decisions: list[tuple[int, Decision]],
+        new: set[tuple[int, str]],
+        by_id: dict[int | None, Facts],
+        now: datetime,
+    ) -> None:
+        """Tags and opt-outs of the new decisions, in the batch's transaction."""
         tags: list[dict[str, Any]] = []
         for event_id, decision in decisions:
             if (event_id, decision.rule) not in new or not decision.executes:
@@ -344,7 +369,6 @@ class Automation:
                         words=(item.text or "")[:200],
                     )
         add_tags(conn, tags)
-        self._wake_pending = self._wake_pending or bool(queued)
 
     def after_commit(self) -> None:
         """Wake the dispatcher once what the rules queued is committed (not before: it would
@@ -352,6 +376,55 @@ class Automation:
         if self._wake_pending and self.on_enqueue is not None:
             self.on_enqueue()
         self._wake_pending = False
+
+
+def _decision_row(
+    event_id: int,
+    decision: Decision,
+    queued: dict[int, dict[str, Any] | str],
+    refused: dict[str, Refusal],
+    rules: RuleSet,
+    now: datetime,
+) -> dict[str, Any]:
+    """A decision as recorded: each planned action with its outbox id, or why it did not go.
+    When nothing it would queue can go, a fired decision says so: suppressed or failed."""
+    entries: list[dict[str, Any]] = []
+    stopped: list[str] = []
+    for index, planned in enumerate(decision.planned):
+        entry: dict[str, Any] = {
+            "type": planned.type,
+            "channel": planned.channel,
+            "action": planned.action,
+            "summary": planned.describe()[:500],
+        }
+        row = queued.get(index)
+        if isinstance(row, str):
+            entry["not_done"] = row
+            stopped.append(row)
+        elif row is not None and row["id"] in refused:
+            entry["not_done"] = refused[row["id"]].reason
+            stopped.append(refused[row["id"]].reason)
+        elif row is not None:
+            entry["action_id"] = row["id"]
+        entries.append(entry)
+    outcome, reason = decision.outcome, decision.reason
+    if stopped:
+        reason += "; not sent: " + "; ".join(stopped)
+        if outcome in COUNTED and len(stopped) == len(queued):
+            suppressed = any(r.startswith("suppressed") for r in stopped)
+            outcome = SUPPRESSED if suppressed else FAILED
+    return {
+        "event_id": event_id,
+        "rule": decision.rule,
+        "outcome": outcome,
+        "reason": reason[:2000],
+        "contact": decision.contact,
+        "digest": decision.digest,
+        "actions": entries,
+        "not_before": decision.not_before,
+        "rules_version": rules.version,
+        "created_at": now,
+    }
 
 
 def build_holder(path: str | None, **options: Any) -> RulesHolder:

@@ -73,12 +73,11 @@ def parse_phone(value: str, region: str | None = None) -> str:
         text, explicit = "+" + text.lstrip("( ")[2:], True
     if explicit:
         return _e164(_parse(text, None, value), value)
-    candidates = []
-    if not digits.startswith("0"):
-        # Infobip's own writing: international digits without the `+`.
-        candidates.append(_try("+" + digits, None))
-    if region:
-        candidates.append(_try(text, region))
+    # Digits alone are Infobip's own writing (international, no `+`); a number written with
+    # spaces or brackets and no country code is a person's national writing.
+    international = _try("+" + digits, None) if not digits.startswith("0") else None
+    national = _try(text, region) if region else None
+    candidates = [international, national] if text.isdigit() else [national, international]
     numbers = [n for n in candidates if n is not None]
     for check in (phonenumbers.is_valid_number, phonenumbers.is_possible_number):
         for number in numbers:

@@ -14,6 +14,7 @@ sender is now on the list.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -112,17 +113,24 @@ def enqueue(
     return enqueue_action(conn, action_row(catalogue, action_key, values, **options))
 
 
-def refusals(
+@dataclass(frozen=True)
+class Refusal:
+    """Why a send must not go out; `contact` is set when it is a suppression (audited)."""
+
+    reason: str
+    channel: str
+    contact: str | None = None
+
+
+def check_sends(
     conn: Connection,
     rows: list[dict[str, Any]],
     catalogue: dict[str, Action],
     policy: OptOutPolicy,
-    now: datetime,
-    source: str,
-) -> dict[str, str]:
-    """The send actions among these rows that must not go out, each with its reason: a
-    recipient that cannot be keyed, or one that is suppressed. Suppressions are audited."""
-    out: dict[str, str] = {}
+) -> dict[str, Refusal]:
+    """The send actions among these outbox rows that must not go out: a recipient that cannot
+    be keyed, or one that is suppressed. Reads only; audit_refusals() writes the trail."""
+    out: dict[str, Refusal] = {}
     wanted: dict[str, list[tuple[str, str]]] = {}  # channel -> (action id, contact)
     for row in rows:
         action = catalogue.get(row["action"])
@@ -133,25 +141,50 @@ def refusals(
         try:
             keys = [recipient_key(channel, v, policy.region) for v in recipients(values)]
         except ContactError as exc:
-            out[row["id"]] = f"cannot read the recipient: {exc}"
+            out[row["id"]] = Refusal(f"cannot read the recipient: {exc}", channel)
             continue
         wanted.setdefault(channel, []).extend((row["id"], k) for k in keys)
-    audit = []
     for channel, pairs in wanted.items():
         blocked = policy.blocked(conn, channel, [k for _, k in pairs])
         for action_id, contact in pairs:
             if contact in blocked and action_id not in out:
-                out[action_id] = "suppressed: the recipient opted out (see /v1/opt-outs)"
-                audit.append(
-                    {
-                        "channel": channel,
-                        "contact": contact,
-                        "action": "refused",
-                        "source": source,
-                        "message_id": None,
-                        "words": f"action {action_id}",
-                        "at": now,
-                    }
-                )
-    add_opt_out_audit(conn, audit)
+                out[action_id] = Refusal(SUPPRESSED, channel, contact)
     return out
+
+
+SUPPRESSED = "suppressed: the recipient opted out (see /v1/opt-outs)"
+
+
+def audit_refusals(
+    conn: Connection, refused: dict[str, Refusal], now: datetime, source: str
+) -> None:
+    add_opt_out_audit(
+        conn,
+        [
+            {
+                "channel": r.channel,
+                "contact": r.contact,
+                "action": "refused",
+                "source": source,
+                "message_id": None,
+                "words": f"action {action_id}",
+                "at": now,
+            }
+            for action_id, r in refused.items()
+            if r.contact is not None
+        ],
+    )
+
+
+def refusals(
+    conn: Connection,
+    rows: list[dict[str, Any]],
+    catalogue: dict[str, Action],
+    policy: OptOutPolicy,
+    now: datetime,
+    source: str,
+) -> dict[str, str]:
+    """check_sends() and its audit: the refused action ids, each with its reason."""
+    refused = check_sends(conn, rows, catalogue, policy)
+    audit_refusals(conn, refused, now, source)
+    return {action_id: r.reason for action_id, r in refused.items()}

@@ -51,3 +51,57 @@ def test_upgrade_is_idempotent(empty_db: str) -> None:
         assert current_revision(engine) == head_revision(empty_db)
     finally:
         engine.dispose()
+
+
+def test_migration_0007_rekeys_stored_contacts_and_merges_writings(empty_db: str) -> None:
+    """Contacts stored as digits become E.164 keys; two rows of one number merge, and the
+    merged row stays opted out when either was (when in doubt, nobody is messaged)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    upgrade(empty_db, "0006")
+    engine = make_engine(empty_db)
+    now = datetime.now(UTC)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO opt_outs (channel, contact, opted_out, updated_at) VALUES "
+                    "('sms', '41791000011', false, :now), ('sms', '0041791000011', true, :now), "
+                    "('email', 'John@Example.com', true, :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO opt_out_audit (channel, contact, action, source, at) VALUES "
+                    "('sms', '0041791000011', 'opt_out', 'api', :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO masking_sessions (id, party_a, party_b, masking_number, "
+                    "expires_at, created_at) VALUES ('s1', '41793026727', '41793026999', "
+                    "'41793026731', :now, :now)"
+                ),
+                {"now": now},
+            )
+        upgrade(empty_db)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT channel, contact, opted_out FROM opt_outs ORDER BY channel")
+            ).all()
+            audit = conn.execute(text("SELECT contact FROM opt_out_audit")).scalars().all()
+            parties = conn.execute(
+                text("SELECT party_a, party_b, masking_number FROM masking_sessions")
+            ).one()
+        assert [(c, k, bool(o)) for c, k, o in rows] == [
+            ("email", "john@example.com", True),
+            ("sms", "+41791000011", True),
+        ]
+        assert audit == ["+41791000011"]
+        assert tuple(parties) == ("+41793026727", "+41793026999", "+41793026731")
+    finally:
+        engine.dispose()

@@ -19,7 +19,7 @@ from events.process import Processor
 from events.rules.optout import HELP, OPT_IN, OPT_OUT, Vocabulary, classify
 from storage.db import write_transaction
 from storage.models import outbox
-from tests.conftest import drain, inbound_sms, post
+from tests.conftest import drain, fixture_bytes, inbound_sms, post
 
 OPTS_OUT = [
     "STOP",
@@ -217,3 +217,55 @@ def test_compliance_is_only_on_for_the_configured_channels(client: Any, engine: 
     post(client, "whatsapp", body)
     drain(processor)
     assert actions(engine) == []
+
+
+def _email_send(client: Any, to: str) -> int:
+    body = {"channel": "email", "to": to, "from": "a@example.com", "subject": "Hi", "text": "x"}
+    return int(client.post("/v1/send", json=body).status_code)
+
+
+@pytest.mark.parametrize(
+    "fixture", ["email/tracking_unsubscribed.json", "email/derived_tracking_complained.json"]
+)
+def test_infobip_email_unsubscribes_and_complaints_suppress_the_address(
+    client: Any, engine: Engine, fixture: str
+) -> None:
+    processor = compliant_processor(engine)
+    post(client, "email", fixture_bytes(fixture))
+    drain(processor)
+    assert _email_send(client, " John.Doe@Some-Domain.com") == 409
+    history = client.get(
+        "/v1/opt-outs", params={"channel": "email", "contact": "john.doe@some-domain.com"}
+    ).json()
+    assert history["opted_out"] and history["scope"] == "channel"
+    assert history["history"][0]["source"] == "infobip"
+    # Phone channels are not touched by an email address.
+    sms = {"channel": "sms", "to": "41793026727", "text": "x"}
+    assert client.post("/v1/send", json=sms).status_code == 202
+
+
+def _bounce(permanent: bool) -> bytes:
+    doc = json.loads(fixture_bytes("email/dlr_delivered.json"))
+    item = doc["results"][0]
+    item["status"] = {"groupId": 2, "groupName": "UNDELIVERABLE", "id": 4, "name": "UNDELIVERABLE"}
+    item["error"] = {
+        "groupId": 2,
+        "groupName": "BOUNCED",
+        "id": 6006,
+        "name": "HARD_BOUNCE",
+        "permanent": permanent,
+    }
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize(
+    ("suppress", "permanent", "expected"),
+    [(True, True, 409), (True, False, 202), (False, True, 202)],
+)
+def test_hard_bounces_suppress_the_address_only_when_asked(
+    client: Any, engine: Engine, suppress: bool, permanent: bool, expected: int
+) -> None:
+    processor = compliant_processor(engine, suppress_hard_bounces=suppress)
+    post(client, "email", _bounce(permanent))
+    drain(processor)
+    assert _email_send(client, "john.doe@gmail.com") == expected
