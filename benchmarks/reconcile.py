@@ -43,13 +43,13 @@ def main() -> None:
 
     import structlog
 
-    from events.app import build_compliance
     from events.channels import PARSERS
     from events.config import Settings
     from events.membrane.catalogue import ACTIONS
     from events.membrane.http_transport import HttpClient
     from events.process import Processor
     from events.reconcile import BATCH, LOGS, Pacer, Reconciler
+    from events.services import build_compliance
     from events.states import MessageState
     from storage.db import make_engine, upgrade, write_transaction
     from storage.queries import insert_new_messages

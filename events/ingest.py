@@ -228,38 +228,20 @@ class WebhookReceiver:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         channel = scope["path"][len(self.prefix) :]
+        if channel not in self.channels:  # whatever the method: there is nothing here
+            listed = {"error": f"unknown channel {channel!r}", "channels": sorted(self.channels)}
+            await _answer(send, 404, listed)
+            return
         if scope["method"] != "POST":
             await _answer(send, 405, {"error": "use POST"}, extra=[(b"allow", b"POST")])
             return
-        if channel not in self.channels:
-            await _answer(
-                send,
-                404,
-                {"error": f"unknown channel {channel!r}", "channels": sorted(self.channels)},
-            )
-            return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         client = scope.get("client")
-        peer = client[0] if client else None
-        client_ip = self.verifier.client_ip(peer, headers.get("x-forwarded-for"))
-        reason = self.verifier.check_address(client_ip)
-        if reason is not None:
-            await self._reject(send, channel, client_ip, reason)
-            return
-        declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            await self._too_large(send, channel, client_ip)
-            return
-        body = await _read_body(receive, self.max_body)
+        client_ip = self.verifier.client_ip(
+            client[0] if client else None, headers.get("x-forwarded-for")
+        )
+        body = await self._verified_body(scope, receive, send, channel, headers, client_ip)
         if body is None:
-            await self._too_large(send, channel, client_ip)
-            return
-        query: dict[str, str] = {}
-        if scope.get("query_string"):
-            query = dict(parse_qsl(scope["query_string"].decode("latin-1")))
-        reason = self.verifier.check(headers, query, body)
-        if reason is not None:
-            await self._reject(send, channel, client_ip, reason)
             return
         kept = {name: headers[name] for name in self.keep_headers if name in headers}
         row = raw_row(
@@ -274,14 +256,45 @@ class WebhookReceiver:
             await self.committer.submit(row)
         except Unavailable as exc:
             log.error("webhook", channel=channel, outcome="503", reason=str(exc), ip=client_ip)
-            await _answer(
-                send,
-                503,
-                {"error": "database unavailable, retry later"},
-                extra=[(b"retry-after", b"5")],
-            )
+            retry = [(b"retry-after", b"5")]
+            await _answer(send, 503, {"error": "database unavailable, retry later"}, extra=retry)
             return
-        raw_id: str = row["id"]
+        await self._ack(send, channel, body, row["id"])
+
+    async def _verified_body(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        channel: str,
+        headers: dict[str, str],
+        client_ip: str | None,
+    ) -> bytes | None:
+        """The body, once the address, the size and the authentication pass; None after
+        answering 401 or 413."""
+        reason = self.verifier.check_address(client_ip)
+        if reason is not None:
+            await self._reject(send, channel, client_ip, reason)
+            return None
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            await self._too_large(send, channel, client_ip)
+            return None
+        body = await _read_body(receive, self.max_body)
+        if body is None:
+            await self._too_large(send, channel, client_ip)
+            return None
+        query: dict[str, str] = {}
+        if scope.get("query_string"):
+            query = dict(parse_qsl(scope["query_string"].decode("latin-1")))
+        reason = self.verifier.check(headers, query, body)
+        if reason is not None:
+            await self._reject(send, channel, client_ip, reason)
+            return None
+        return body
+
+    async def _ack(self, send: Send, channel: str, body: bytes, raw_id: str) -> None:
+        """200 with the raw row's id; a masking callback answers with its instructions."""
         content_type = self.ack_type
         instruction = None
         if channel == "number-masking" and self.masking_answer is not None:

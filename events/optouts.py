@@ -35,7 +35,15 @@ from storage.queries import (
 
 
 class ReviewError(ValueError):
-    """A review that cannot be decided: unknown, or decided already."""
+    """A review that cannot be decided."""
+
+
+class ReviewNotFound(ReviewError):
+    """No review has this id."""
+
+
+class ReviewDecided(ReviewError):
+    """The review was confirmed or dismissed already."""
 
 
 Scope = Literal["contact", "channel"]
@@ -102,10 +110,10 @@ class OptOutPolicy:
         contact may be messaged again. Audited either way. Returns the review's new state."""
         row = get_opt_out_review(conn, review_id)
         if row is None:
-            raise ReviewError(f"no review {review_id!r} (see /v1/opt-outs/review)")
+            raise ReviewNotFound(f"no review {review_id!r} (see /v1/opt-outs/review)")
         state = "confirmed" if confirm else "dismissed"
         if not decide_opt_out_review(conn, review_id, state, now, by):
-            raise ReviewError(f"review {review_id} was {row.state} already")
+            raise ReviewDecided(f"review {review_id} was {row.state} already")
         if confirm:
             self.record(
                 conn,

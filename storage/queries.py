@@ -1064,3 +1064,19 @@ def tags_of(conn: Connection, channel: str, message_id: str) -> list[str]:
             .order_by(message_tags.c.id)
         )
     ]
+
+
+def tags_of_messages(
+    conn: Connection, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], list[str]]:
+    """The tags of each of these (channel, message id), in the order they were added."""
+    out: dict[tuple[str, str], list[str]] = {key: [] for key in keys}
+    for chunk in _chunks(sorted(set(keys))):
+        rows = conn.execute(
+            select(message_tags.c.channel, message_tags.c.message_id, message_tags.c.tag)
+            .where(tuple_(message_tags.c.channel, message_tags.c.message_id).in_(chunk))
+            .order_by(message_tags.c.id)
+        )
+        for channel, message_id, tag in rows:
+            out.setdefault((channel, message_id), []).append(str(tag))
+    return out

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
-from events.app import create_app
+from events.api.app import create_app
 from events.channels import PARSERS
 from events.config import Settings
 from events.process import Processor

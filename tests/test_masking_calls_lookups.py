@@ -116,7 +116,7 @@ def test_masking_status_report_gets_the_plain_ack(client: TestClient, processor:
     [
         ({"party_a": A, "party_b": "+41 79 302 67 27", "masking_number": M}, "same number"),
         ({"party_a": A, "party_b": B, "masking_number": "0041793026999"}, "cannot be one of"),
-        ({"party_a": A, "party_b": B}, "missing: masking_number"),
+        ({"party_a": A, "party_b": B}, "'masking_number' is required"),
         (
             {"party_a": A, "party_b": B, "masking_number": M, "expires_at": "2001-01-01T00:00:00Z"},
             "in the past",

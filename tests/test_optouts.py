@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from events.app import build_compliance
 from events.channels import PARSERS
 from events.config import Settings
 from events.dispatch import Dispatcher
@@ -17,6 +16,7 @@ from events.membrane.dryrun import DryRunClient
 from events.outbox import enqueue
 from events.process import Processor
 from events.rules.optout import HELP, OPT_IN, OPT_OUT, Vocabulary, classify
+from events.services import build_compliance
 from storage.db import write_transaction
 from storage.models import outbox
 from tests.conftest import drain, fixture_bytes, inbound_sms, post

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from events.app import build_compliance
 from events.channels import PARSERS
 from events.config import Settings
 from events.dispatch import Dispatcher
@@ -20,6 +19,7 @@ from events.membrane.http_transport import HttpClient
 from events.outbox import enqueue
 from events.process import Processor
 from events.reconcile import LOGS, Pacer, Reconciler, Source
+from events.services import build_compliance
 from storage.db import write_transaction
 from storage.models import events, raw_webhooks
 from tests.conftest import drain, post

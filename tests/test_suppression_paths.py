@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from events.app import build_dispatcher, build_processor
 from events.config import Settings
 from events.contacts import wire_key
 from events.dispatch import Dispatcher
 from events.membrane.fake import FakeApiServer, FakeMembrane, Knobs
 from events.process import Processor
+from events.services import build_dispatcher, build_processor
 from storage.models import opt_out_audit, outbox, rule_decisions
 from tests.conftest import drain, inbound_sms, make_client, post
 

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from events.app import build_compliance, build_processor
 from events.config import Settings
 from events.dispatch import Dispatcher
 from events.membrane.catalogue import ACTIONS
@@ -24,6 +23,7 @@ from events.membrane.fake import FakeApiServer, FakeMembrane, Knobs
 from events.membrane.http_transport import HttpClient
 from events.process import Processor
 from events.rules.load import load_rules
+from events.services import build_compliance, build_processor
 from events.tryout import replay
 from storage.models import metadata, outbox, raw_webhooks, rule_decisions
 from tests.conftest import drain, inbound_sms, post

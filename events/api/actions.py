@@ -1,0 +1,98 @@
+"""The outbox seen from the API: actions by state, one action, and POST /v1/send, which queues a
+message like a rule would (the recipient keyed, the suppression list checked) and answers 202."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from events.api.common import BadQuery, answer, body_of, denied, page_size, problem, reader
+from events.api.models import OutboxAction, Queued, SendRequest
+from events.contacts import ContactError
+from events.outbox import enqueue, prepare, refusals
+from events.services import Services
+from storage import queries
+from storage.db import write_transaction
+from storage.ids import new_id
+from storage.models import ACTION_STATES
+
+
+def get_action(request: Request, s: Services) -> Any:
+    action_id = request.path_params["action_id"]
+    with s.engine.connect() as conn:
+        row = queries.get_action(conn, action_id)
+    return OutboxAction.from_row(row) if row else problem(404, f"no action {action_id!r}")
+
+
+def list_actions(request: Request, s: Services) -> Any:
+    state = request.query_params.get("state")
+    if state and state not in ACTION_STATES:
+        raise BadQuery(f"state must be one of {', '.join(ACTION_STATES)}")
+    limit = page_size(request)
+    with s.engine.connect() as conn:
+        rows = queries.list_actions(conn, state, request.query_params.get("cursor"), limit)
+    items = [OutboxAction.from_row(r) for r in rows]
+    return {"items": items, "next_cursor": rows[-1].id if len(rows) == limit else None}
+
+
+def queue_send(
+    s: Services, action_key: str, values: dict[str, Any], idempotency_key: str, source: str
+) -> tuple[str, bool] | str:
+    """Queue a send in one transaction, or say why it is refused (audited): a suppressed
+    recipient. The recipient must be prepared (keyed) already."""
+    now = datetime.now(UTC)
+    with write_transaction(s.engine) as conn:
+        probe = {"id": "probe", "action": action_key, "input": values}
+        refused = refusals(conn, [probe], s.catalogue, s.policy, now, source)
+        if refused:
+            return refused["probe"]
+        return enqueue(
+            conn,
+            s.catalogue,
+            action_key,
+            values,
+            idempotency_key=idempotency_key,
+            max_attempts=s.settings.dispatch_max_attempts,
+            region=s.settings.default_region,
+        )
+
+
+async def send(request: Request) -> Response:
+    refused = denied(request)
+    if refused is not None:
+        return refused
+    doc = await body_of(request, SendRequest)
+    if isinstance(doc, Response):
+        return doc
+    try:
+        action_key, values = doc.action()
+    except ValueError as exc:
+        return problem(400, str(exc))
+    s: Services = request.app.state.services
+    try:
+        values = prepare(s.catalogue[action_key], values, s.settings.default_region)
+    except ContactError as exc:
+        return problem(422, str(exc), field="to")
+    key = f"send:{request.headers.get('idempotency-key') or new_id()}"
+    queued = await run_in_threadpool(queue_send, s, action_key, values, key, "api")
+    if isinstance(queued, str):
+        return problem(
+            409, f"{doc.to} opted out of {doc.channel}: not sent ({queued})", see="/v1/opt-outs"
+        )
+    action_id, created = queued
+    if "dispatcher" in s.__dict__:
+        s.dispatcher.wake()
+    result = Queued(id=action_id, action=action_key, created=created)
+    return answer(result, 202, headers={"Location": f"/v1/actions/{action_id}"})
+
+
+routes = [
+    Route("/v1/send", send, methods=["POST"]),
+    Route("/v1/actions", reader(list_actions), methods=["GET"]),
+    Route("/v1/actions/{action_id}", reader(get_action), methods=["GET"]),
+]

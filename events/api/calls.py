@@ -1,0 +1,48 @@
+"""Calls (one record per Calls API call, with its events) and Number Lookup results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from events.api.common import MAX_PAGE, BadQuery, problem, reader
+from events.api.models import Call, Event, Lookup, Lookups
+from events.contacts import ContactError, phone_key, wire
+from events.services import Services
+from storage import queries
+
+
+def get_call(request: Request, s: Services) -> Any:
+    call_id = request.path_params["call_id"]
+    with s.engine.connect() as conn:
+        row = queries.get_call(conn, call_id)
+        if row is None:
+            return problem(404, f"no call {call_id!r}")
+        events = [Event.from_row(e) for e in queries.timeline(conn, "calls", call_id)]
+    return Call.from_row(row, events)
+
+
+def get_lookups(request: Request, s: Services) -> Any:
+    try:
+        # Lookups are stored as Infobip writes the number: its wire form.
+        number = wire(phone_key(request.path_params["number"], s.settings.default_region))
+    except ContactError as exc:
+        return problem(422, f"number: {exc}", field="number")
+    try:
+        limit = int(request.query_params.get("limit", "20"))
+    except ValueError:
+        raise BadQuery("limit must be a whole number") from None
+    with s.engine.connect() as conn:
+        rows = queries.lookups_for(conn, number, max(1, min(limit, MAX_PAGE)))
+    if not rows:
+        return problem(404, f"no lookup for {number}")
+    items = [Lookup.from_row(r) for r in rows]
+    return Lookups(number=number, latest=items[0], history=items)
+
+
+routes = [
+    Route("/v1/calls/{call_id}", reader(get_call), methods=["GET"]),
+    Route("/v1/lookups/{number}", reader(get_lookups), methods=["GET"]),
+]

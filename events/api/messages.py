@@ -1,0 +1,95 @@
+"""Messages, their events and the raw webhooks they came from: one message with its timeline and
+the rules' decisions (explain), filtered lists newest first, cursor-paged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+from starlette.requests import Request
+from starlette.routing import Route
+
+from events.api.common import BadQuery, list_query, page, problem, reader
+from events.api.models import Event, Message, Webhook
+from events.services import Services
+from storage import queries
+
+
+def decisions_by_event(conn: Connection, rows: list[Any]) -> dict[int, list[Any]]:
+    out: dict[int, list[Any]] = {}
+    for d in queries.decisions_for_events(conn, [r.id for r in rows]):
+        out.setdefault(d.event_id, []).append(d)
+    return out
+
+
+def timeline_of(conn: Connection, rows: list[Any]) -> list[Event]:
+    decided = decisions_by_event(conn, rows)
+    return [Event.from_row(r, decided) for r in rows]
+
+
+def get_webhook(request: Request, s: Services) -> Any:
+    raw_id = request.path_params["webhook_id"]
+    with s.engine.connect() as conn:
+        row = queries.get_raw(conn, raw_id)
+        if row is None:
+            return problem(404, f"no webhook {raw_id!r}")
+        return Webhook.from_row(row, timeline_of(conn, queries.events_for_raw(conn, raw_id)))
+
+
+def get_message(request: Request, s: Services) -> Any:
+    message_id = request.path_params["message_id"]
+    with s.engine.connect() as conn:
+        rows = queries.get_messages(conn, message_id, request.query_params.get("channel"))
+        if not rows:
+            return problem(404, f"no message {message_id!r}")
+        if len(rows) > 1:
+            return problem(
+                409,
+                "several channels have this message id; add ?channel=",
+                channels=[r.channel for r in rows],
+            )
+        row = rows[0]
+        timeline = timeline_of(conn, queries.timeline(conn, row.channel, row.message_id))
+        return Message.from_row(row, queries.tags_of(conn, row.channel, row.message_id), timeline)
+
+
+MESSAGE_FILTERS = ("channel", "state", "direction", "sender", "recipient", "bulk_id")
+EVENT_FILTERS = ("channel", "kind", "message_id", "direction", "source", "sub_type", "webhook_id")
+
+
+def list_messages(request: Request, s: Services) -> Any:
+    filters, cursor, limit = list_query(request, MESSAGE_FILTERS)
+    with s.engine.connect() as conn:
+        rows = queries.list_messages(conn, filters, cursor, limit)
+        tags = queries.tags_of_messages(conn, [(r.channel, r.message_id) for r in rows])
+    items = [Message.from_row(r, tags.get((r.channel, r.message_id), [])) for r in rows]
+    return page(items, rows, limit)
+
+
+def list_events(request: Request, s: Services) -> Any:
+    filters, cursor, limit = list_query(request, EVENT_FILTERS)
+    with s.engine.connect() as conn:
+        rows = queries.list_events(conn, filters, cursor, limit)
+        items = timeline_of(conn, rows)
+    return page(items, rows, limit)
+
+
+def get_event(request: Request, s: Services) -> Any:
+    try:
+        event_id = int(request.path_params["event_id"])
+    except ValueError:
+        raise BadQuery("an event id is a number (see /v1/events)") from None
+    with s.engine.connect() as conn:
+        row = queries.get_event(conn, event_id)
+        if row is None:
+            return problem(404, f"no event {event_id}")
+        return timeline_of(conn, [row])[0]
+
+
+routes = [
+    Route("/v1/webhooks/{webhook_id}", reader(get_webhook), methods=["GET"]),
+    Route("/v1/messages/{message_id:path}", reader(get_message), methods=["GET"]),
+    Route("/v1/messages", reader(list_messages), methods=["GET"]),
+    Route("/v1/events", reader(list_events), methods=["GET"]),
+    Route("/v1/events/{event_id}", reader(get_event), methods=["GET"]),
+]

@@ -1,0 +1,23 @@
+"""Reconciliation runs: what each checked, recovered, found and could not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from events.api.common import page_size, reader
+from events.api.models import ReconcileRun
+from events.services import Services
+from storage import queries
+
+
+def list_runs(request: Request, s: Services) -> Any:
+    limit = page_size(request)
+    with s.engine.connect() as conn:
+        rows = queries.list_runs(conn, limit)
+    return {"items": [ReconcileRun.from_row(r) for r in rows]}
+
+
+routes = [Route("/v1/reconcile/runs", reader(list_runs), methods=["GET"])]

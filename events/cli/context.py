@@ -1,0 +1,67 @@
+"""One set-up path for every command: settings read once (a bad one stops with its name and
+why), logging configured, the schema checked where the command needs it, and the long-lived
+objects (events/services.py) built on first use."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+from events.config import Settings, load_settings
+from events.logs import configure_logging
+from events.services import Services
+from storage.db import current_revision, head_revision, make_engine, upgrade
+
+
+class CommandError(Exception):
+    """A command that cannot go on; main() prints the message and exits with the code (2 for
+    a wrong use of the command, 1 for a state of the world)."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    raise CommandError(message, code)
+
+
+def settings() -> Settings:
+    """The settings, with logging configured from them (SettingsError stops the command)."""
+    found = load_settings()
+    configure_logging(found.log_level, found.log_format)
+    return found
+
+
+def setup(*, schema: bool = False, checkpoints: bool = False) -> Services:
+    """The command's services; with schema, the database is checked (SQLite is migrated)."""
+    found = settings()
+    if schema:
+        ensure_schema(found)
+    return Services(found, background_checkpoints=checkpoints)
+
+
+def ensure_schema(found: Settings) -> None:
+    """PostgreSQL is upgraded on purpose (db upgrade); SQLite, the embedded default, by itself."""
+    if found.is_sqlite:
+        upgrade(found.database_url)
+        return
+    engine = make_engine(found.database_url, connect_timeout=found.db_connect_timeout_seconds)
+    try:
+        current = current_revision(engine)
+    except Exception as exc:
+        fail(f"cannot reach the database: {str(exc).splitlines()[0]}", 1)
+    finally:
+        engine.dispose()
+    head = head_revision(found.database_url)
+    if current != head:
+        fail(
+            f"the database schema is at {current or 'nothing'}, not {head}. "
+            "Run: infobip-events db upgrade",
+            1,
+        )
+
+
+def err(line: str) -> None:
+    """Progress and notes go to stderr; results to stdout."""
+    print(line, file=sys.stderr)
