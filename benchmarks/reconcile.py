@@ -44,7 +44,7 @@ def main() -> None:
     import structlog
 
     from events.app import build_compliance
-    from events.channels import PARSERS
+    from events.channels.registry import PARSERS
     from events.config import Settings
     from events.membrane.catalogue import ACTIONS
     from events.membrane.http_transport import HttpClient

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from events.automation import Automation, RulesHolder, build_holder
 from events.background import Checkpointer
-from events.channels import CHANNEL_PATHS, PARSERS
+from events.channels.registry import CHANNEL_PATHS, PARSERS
 from events.compliance import Compliance
 from events.config import Settings, SettingsError
 from events.contacts import ContactError, contact_key, phone_key, wire

@@ -537,7 +537,7 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
 
 def cmd_rules_test(args: argparse.Namespace) -> int:
     from events.app import build_compliance
-    from events.channels import PARSERS
+    from events.channels.registry import PARSERS
     from events.tryout import try_payload
     from events.when import parse_since
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from events.app import build_compliance
-from events.channels import PARSERS
+from events.channels.registry import PARSERS
 from events.config import Settings
 from events.dispatch import Dispatcher
 from events.membrane.catalogue import ACTIONS
