@@ -15,7 +15,6 @@ from events.channels.registry import PARSERS
 from events.config import Settings
 from events.dispatch import Dispatcher
 from events.membrane.catalogue import ACTIONS
-from events.membrane.fake import FakeApiServer, FakeMembrane, Knobs
 from events.membrane.http_transport import HttpClient
 from events.outbox import enqueue
 from events.process import Processor
@@ -23,6 +22,8 @@ from events.reconcile import LOGS, Pacer, Reconciler, Source
 from storage.db import write_transaction
 from storage.models import events, raw_webhooks
 from tests.conftest import drain, post
+from tests.fakes.membrane import FakeMembrane, Knobs
+from tests.fakes.membrane_api import FakeApiServer
 
 
 class Clock:

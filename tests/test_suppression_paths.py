@@ -21,10 +21,11 @@ from events.app import build_dispatcher, build_processor
 from events.config import Settings
 from events.contacts import wire_key
 from events.dispatch import Dispatcher
-from events.membrane.fake import FakeApiServer, FakeMembrane, Knobs
 from events.process import Processor
 from storage.models import opt_out_audit, outbox, rule_decisions
 from tests.conftest import drain, inbound_sms, make_client, post
+from tests.fakes.membrane import FakeMembrane, Knobs
+from tests.fakes.membrane_api import FakeApiServer
 
 CONTACT = "+41791000011"
 # Every writing of CONTACT people (and misbehaving clients) use; the last needs the region.
