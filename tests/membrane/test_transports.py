@@ -13,8 +13,9 @@ import jwt
 import pytest
 
 from events.membrane.cli_transport import CliClient
-from events.membrane.client import Failure, MembraneError, classify
+from events.membrane.client import MembraneError
 from events.membrane.http_transport import HttpClient
+from events.retry import Failure, classify
 from tests.fakes.membrane import FakeMembrane, Knobs
 from tests.fakes.membrane_api import FakeApiServer
 
