@@ -27,6 +27,7 @@ from urllib3.exceptions import (
     NewConnectionError,
     ReadTimeoutError,
 )
+from urllib3.util import parse_url
 
 from events.retry import CallError, retry_after_seconds
 
@@ -76,8 +77,8 @@ class Forwarder:
         """POST the event to the URL, signed. Returns {"status": the receiver's status};
         ForwardError when the forward cannot be made or the receiver does not take it (any
         status from 300 up)."""
-        if not isinstance(url, str) or not url:
-            raise ForwardError(f"forward: no URL to post to ({url!r})", permanent=True)
+        if not _is_http_url(url):
+            raise ForwardError(f"forward: not an http(s) URL: {url!r}", permanent=True)
         if not self.secret:
             raise ForwardError(
                 "no INFOBIP_EVENTS_FORWARD_HMAC_SECRET: forwards are always signed",
@@ -94,8 +95,6 @@ class Forwarder:
             response = self._pool().request(
                 "POST", url, body=body, headers=headers, redirect=False, retries=False
             )
-        except LocationValueError as exc:
-            raise ForwardError(f"forward to {url!r}: not a URL: {exc}", permanent=True) from None
         except HTTPError as exc:
             raise _transport_error(url, exc) from None
         if response.status >= 300:
@@ -110,6 +109,16 @@ class Forwarder:
         with self._lock:
             if self._http is not None:
                 self._http.clear()
+
+
+def _is_http_url(url: Any) -> bool:
+    if not isinstance(url, str):
+        return False
+    try:
+        parsed = parse_url(url)
+    except LocationValueError:
+        return False
+    return parsed.scheme in ("http", "https") and bool(parsed.host)
 
 
 def _transport_error(url: str, exc: HTTPError) -> ForwardError:
