@@ -26,7 +26,8 @@ from benchmarks.common import FAKE_AUTH, free_port, wait_up  # noqa: E402
 
 SERVER = """
 import sys, uvicorn
-from events.membrane.fake import FakeMembrane, Knobs, fake_api
+from tests.fakes.membrane import FakeMembrane, Knobs
+from tests.fakes.membrane_api import fake_api
 uvicorn.run(fake_api(FakeMembrane(knobs=Knobs(latency=float(sys.argv[2])))), host="127.0.0.1",
             port=int(sys.argv[1]), log_level="warning", access_log=False)
 """
@@ -129,7 +130,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "FAKE_MEMBRANE_STATE": f"{tmp}/state.json"}
-        cli = CliClient(str(ROOT / "events/membrane/fake_cli.py"), "con_fake", env=env)
+        cli = CliClient(str(ROOT / "tests/fakes/membrane_cli.py"), "con_fake", env=env)
         started = time.perf_counter()
         for _ in range(args.cli_calls):
             cli.run_action("preview-sms-message", {"text": "hi"})

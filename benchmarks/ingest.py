@@ -237,7 +237,7 @@ def bucket(n: int, offset: int) -> bytes:
 
 
 def processor(args: argparse.Namespace, work: Path) -> None:
-    from events.channels import PARSERS
+    from events.channels.registry import PARSERS
     from events.ingest import raw_row
     from events.process import Processor
     from storage.db import make_engine, upgrade, write_transaction

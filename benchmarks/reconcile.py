@@ -24,7 +24,8 @@ from benchmarks.common import FAKE_AUTH, free_port, wait_up  # noqa: E402
 
 SERVER = """
 import sys, uvicorn
-from events.membrane.fake import FakeMembrane, Knobs, fake_api
+from tests.fakes.membrane import FakeMembrane, Knobs
+from tests.fakes.membrane_api import fake_api
 membrane = FakeMembrane(knobs=Knobs(latency=float(sys.argv[2])))
 for i in range(int(sys.argv[3])):
     membrane.infobip.send("sms", f"4179{i:07d}", {"messageId": f"stale-{i}"})
@@ -43,7 +44,7 @@ def main() -> None:
 
     import structlog
 
-    from events.channels import PARSERS
+    from events.channels.registry import PARSERS
     from events.config import Settings
     from events.membrane.catalogue import ACTIONS
     from events.membrane.http_transport import HttpClient

@@ -32,7 +32,8 @@ import sys, time, uvicorn
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
-from events.membrane.fake import FakeInfobip, FakeMembrane, Knobs, fake_api
+from tests.fakes.membrane import FakeInfobip, FakeMembrane, Knobs
+from tests.fakes.membrane_api import fake_api
 arrivals = []
 class Noting(FakeInfobip):
     def send(self, channel, to, fields):

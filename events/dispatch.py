@@ -11,10 +11,7 @@ the action as unknown_outcome for a person (`infobip-events actions retry ID`).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
-import random
 import time
 from collections.abc import Callable, Generator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -22,16 +19,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-import orjson
 import structlog
 from sqlalchemy import Engine
 
 from events.background import BackgroundLoop
+from events.forward import Forwarder
 from events.membrane.catalogue import Action, message_ids, render
-from events.membrane.client import Failure, MembraneClient, MembraneError, classify
+from events.membrane.client import MembraneClient, MembraneError
 from events.optouts import OptOutPolicy
 from events.outbox import refusals
+from events.retry import DATABASE_WAIT_CAP_SECONDS, CallError, Failure, RetryPolicy, classify
 from events.states import MessageState
 from storage.db import is_unavailable, write_transaction
 from storage.ids import new_id
@@ -47,6 +44,9 @@ log = structlog.get_logger("events.dispatch")
 
 # An unknown outcome that no log can settle waits for a person, not for a clock.
 PARKED = datetime(9999, 12, 31, tzinfo=UTC)
+# When the results of a batch cannot be written: this many tries, 1 s apart growing to 10 s.
+WRITE_ATTEMPTS = 5
+WRITE_RETRY = RetryPolicy(base=1.0, cap=10.0)
 
 
 # A Membrane call the work of an action asks for: ("run", (key, input)) or
@@ -90,16 +90,18 @@ class Dispatcher(BackgroundLoop):
         self.catalogue = catalogue
         self.concurrency = concurrency
         self.lease = timedelta(seconds=lease_seconds)
-        self.backoff = backoff_seconds
-        self.backoff_cap = backoff_cap_seconds
+        # Actions (Membrane calls and forwards alike) wait this between attempts.
+        self.retry = RetryPolicy(base=backoff_seconds, cap=backoff_cap_seconds)
+        # Claiming, when the database is unavailable.
+        self.claim_retry = RetryPolicy(base=idle_seconds, cap=DATABASE_WAIT_CAP_SECONDS)
         self.idle_seconds = idle_seconds
         self.notify_url = notify_url
         self.send_via_proxy = send_via_proxy
         self.clock = clock
-        self.forward_secret = forward_secret
-        self.forward_timeout = forward_timeout
+        self.forwarder = Forwarder(
+            forward_secret, timeout=forward_timeout, max_connections=concurrency
+        )
         self.policy = policy or OptOutPolicy()
-        self._http: httpx.Client | None = None
         self.worker = f"{os.getpid()}-{new_id()[-8:]}"
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="dispatch")
 
@@ -152,7 +154,7 @@ class Dispatcher(BackgroundLoop):
                 attempts += 1
                 output = yield ("http", (values.get("url"), values.get("event")))
                 return self._done(action, row, output, values, now, attempts=attempts)
-            except MembraneError as error:
+            except CallError as error:
                 return self._failed(row, error, classify(error, sends=False), attempts, now)
         # A send that may already have happened is looked up before anything is sent again.
         uncertain = action.sends and row["claimed_from"] in ("unknown_outcome", "running")
@@ -202,7 +204,7 @@ class Dispatcher(BackgroundLoop):
                     if kind == "run":
                         result: Any = self.client.run_action(*args)
                     elif kind == "http":
-                        result = self.forward(*args)
+                        result = self.forwarder.post(*args)
                     else:
                         result = self.client.request(args[0], args[1], body=args[2])
                 except Exception as exc:
@@ -212,45 +214,6 @@ class Dispatcher(BackgroundLoop):
         except StopIteration as stop:
             outcome: Outcome = stop.value
             return outcome
-
-    def signature(self, timestamp: str, body: bytes) -> str:
-        """HMAC-SHA256 over "timestamp." + body, hex: what a forward's receiver checks."""
-        assert self.forward_secret is not None
-        digest = hmac.new(
-            self.forward_secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
-        )
-        return "sha256=" + digest.hexdigest()
-
-    def forward(self, url: str, event: Any) -> dict[str, Any]:
-        """POST an event to a URL, signed; failures become MembraneError so that they are
-        classified in the one place (client.classify) like every other call."""
-        if not self.forward_secret:
-            raise MembraneError(
-                "no INFOBIP_EVENTS_FORWARD_HMAC_SECRET: forwards are always signed", status=400
-            )
-        body = orjson.dumps(event)
-        timestamp = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "X-Infobip-Events-Timestamp": timestamp,
-            "X-Infobip-Events-Signature": self.signature(timestamp, body),
-        }
-        if self._http is None:
-            self._http = httpx.Client(timeout=self.forward_timeout)
-        try:
-            response = self._http.post(url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise MembraneError(f"forward to {url} timed out", timeout=True) from exc
-        except httpx.TransportError as exc:
-            raise MembraneError(f"forward to {url}: {exc}", connection=True) from exc
-        if response.status_code >= 300:
-            retry = response.headers.get("Retry-After")
-            raise MembraneError(
-                f"forward to {url}: HTTP {response.status_code}",
-                status=response.status_code,
-                retry_after=float(retry) if retry and retry.isdigit() else None,
-            )
-        return {"status": response.status_code}
 
     def _done(
         self,
@@ -285,13 +248,13 @@ class Dispatcher(BackgroundLoop):
     def _failed(
         self,
         row: dict[str, Any],
-        error: MembraneError,
+        error: CallError,
         failure: Failure,
         attempts: int,
         now: datetime,
     ) -> Outcome:
         message = str(error)[:2000]
-        if error.stderr:
+        if isinstance(error, MembraneError) and error.stderr:
             message += f" | stderr: {error.stderr.strip()[:500]}"
         if failure is Failure.PERMANENT:
             return Outcome(
@@ -324,10 +287,9 @@ class Dispatcher(BackgroundLoop):
         )
 
     def delay(self, attempts: int, retry_after: float | None) -> float:
-        """Capped exponential backoff with full jitter; a Retry-After is a floor."""
-        ceiling = min(self.backoff_cap, self.backoff * 2 ** max(0, attempts - 1))
-        delay = random.uniform(ceiling / 2, ceiling)
-        return max(delay, retry_after or 0.0)
+        """Seconds until the next attempt of an action that failed `attempts` times
+        (self.retry: capped exponential backoff, equal jitter, a Retry-After as a floor)."""
+        return self.retry.delay(attempts, retry_after)
 
     # ---- claiming and writing back -------------------------------------------------------------
 
@@ -422,19 +384,19 @@ class Dispatcher(BackgroundLoop):
     def run_forever(self) -> None:
         """Keep up to `concurrency` actions in flight; claim more as slots free up."""
         running: dict[Future[Outcome], dict[str, Any]] = {}
-        backoff = self.idle_seconds
+        claim_failures = 0
         while not self._stop.is_set() or running:
             free = self.concurrency - len(running)
             if not self._stop.is_set() and free >= max(1, self.concurrency // 4):
                 try:
                     for row in self.claim(free):
                         running[self._pool.submit(self.execute, row)] = row
-                    backoff = self.idle_seconds
+                    claim_failures = 0
                 except Exception as exc:
                     if not is_unavailable(exc):
                         log.exception("claiming actions failed")
-                    self._stop.wait(backoff)
-                    backoff = min(backoff * 2, 30.0)
+                    claim_failures += 1
+                    self._stop.wait(self.claim_retry.delay(claim_failures))
             if not running:
                 self._wake.wait(self.idle_seconds)
                 self._wake.clear()
@@ -458,7 +420,7 @@ class Dispatcher(BackgroundLoop):
                     running[self._pool.submit(self.execute, row)] = row
 
     def _write_with_retry(self, batch: list[tuple[dict[str, Any], Outcome]]) -> None:
-        for attempt in range(5):
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 self.write(batch)
                 return
@@ -466,13 +428,15 @@ class Dispatcher(BackgroundLoop):
                 log.error(
                     "cannot write action results",
                     error=str(exc).splitlines()[0],
-                    attempt=attempt + 1,
+                    attempt=attempt,
                 )
-                time.sleep(min(2**attempt, 10))
+            if attempt < WRITE_ATTEMPTS:
+                # A plain sleep, not the stop event: results are still worth writing while
+                # the dispatcher stops.
+                time.sleep(WRITE_RETRY.delay(attempt))
         # The leases expire and another dispatcher checks the logs before sending again.
 
     def stop(self, timeout: float = 10.0) -> None:
         super().stop(timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
-        if self._http is not None:
-            self._http.close()
+        self.forwarder.close()

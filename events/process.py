@@ -29,6 +29,7 @@ from events.channels.common import (
     as_str,
 )
 from events.compliance import Compliance
+from events.retry import DATABASE_WAIT_CAP_SECONDS, RetryPolicy
 from events.states import (
     MESSAGE_FIELDS,
     CallState,
@@ -160,6 +161,8 @@ class Processor(BackgroundLoop):
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.idle_seconds = idle_seconds
+        # While the database is unavailable: wait, from the idle interval growing to 30 s.
+        self.database_retry = RetryPolicy(base=idle_seconds, cap=DATABASE_WAIT_CAP_SECONDS)
         # In `serve` the processor shares the process with the receiver: while webhooks are
         # arriving it takes small batches now and then, and the full batches when ingest is
         # quiet, so that acks stay fast and the backlog is worked off between bursts.
@@ -490,20 +493,21 @@ class Processor(BackgroundLoop):
         return BUSY_BATCH_SIZE
 
     def run_forever(self) -> None:
-        backoff = self.idle_seconds
+        failures = 0
         while not self._stop.is_set():
             try:
                 limit = self._pace()
                 outcomes = self.run_once(limit)
-                backoff = self.idle_seconds
+                failures = 0
             except Exception as exc:
+                failures += 1
+                wait = self.database_retry.delay(failures)
                 log.error(
                     "processor cannot reach the database",
                     error=str(exc).splitlines()[0],
-                    retry_in_s=backoff,
+                    retry_in_s=round(wait, 3),
                 )
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
+                self._stop.wait(wait)
                 continue
             if len(outcomes) < limit:
                 self._wake.wait(self.idle_seconds)

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from events.automation import Automation, RulesHolder, build_holder
 from events.background import Checkpointer
-from events.channels import PARSERS
+from events.channels.registry import PARSERS
 from events.compliance import Compliance
 from events.config import Settings, SettingsError
 from events.dispatch import Dispatcher

@@ -3,7 +3,7 @@ direction and a compliance intent may be. A StrEnum member is its string, so it 
 compared and serialized as the contract writes it ("sms", "delivery", "undeliverable").
 
 Channels are not listed here: each channel module declares its own name, and the registry
-(events/channels/__init__.py) is the one list of them.
+(events/channels/registry.py) is the one list of them.
 """
 
 from __future__ import annotations

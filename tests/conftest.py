@@ -21,7 +21,7 @@ from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
 from events.api.app import create_app
-from events.channels import PARSERS
+from events.channels.registry import PARSERS
 from events.config import Settings
 from events.process import Processor
 from storage.db import make_engine, upgrade

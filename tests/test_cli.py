@@ -37,7 +37,7 @@ def test_every_command_has_help(command: list[str]) -> None:
 
 
 def run_cli(monkeypatch: pytest.MonkeyPatch, db_url: str, *args: str) -> int:
-    from events.cli import main
+    from events.cli.main import main
 
     monkeypatch.setenv("INFOBIP_EVENTS_DATABASE_URL", db_url)
     monkeypatch.setenv("INFOBIP_EVENTS_LOG_FORMAT", "json")
@@ -99,7 +99,7 @@ def test_bad_setting_stops_the_start_with_its_name(
 def test_every_command_and_option_has_help() -> None:
     import argparse
 
-    from events.cli import build_parser
+    from events.cli.main import build_parser
 
     missing: list[str] = []
 

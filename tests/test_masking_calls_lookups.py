@@ -203,7 +203,7 @@ def test_lookups_are_kept_per_number_newest_first(client: TestClient, processor:
 def test_masking_cli_creates_lists_and_ends(
     monkeypatch: pytest.MonkeyPatch, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from events.cli import main
+    from events.cli.main import main
 
     monkeypatch.setenv("INFOBIP_EVENTS_DATABASE_URL", db_url)
     assert main(["masking", "create", A, B, "--number", M, "--ttl", "60"]) == 0

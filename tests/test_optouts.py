@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from events.channels import PARSERS
+from events.channels.registry import PARSERS
 from events.config import Settings
 from events.dispatch import Dispatcher
 from events.membrane.catalogue import ACTIONS
@@ -185,7 +185,7 @@ def test_start_opts_back_in_and_help_answers(client: Any, engine: Engine) -> Non
 def test_opt_outs_api_and_cli(
     client: Any, monkeypatch: pytest.MonkeyPatch, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from events.cli import main
+    from events.cli.main import main
 
     assert client.post("/v1/opt-outs", json={"contact": "+41 79 302 67 27"}).status_code == 201
     listed = client.get("/v1/opt-outs").json()["items"]

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from events.channels import PARSERS, mms
+from events.channels import mms
+from events.channels.registry import PARSERS
 from events.process import Processor
 from storage.models import events, messages, raw_webhooks
 from tests.conftest import drain, fixture_bytes, post

@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from events.channels import PARSERS
+from events.channels.registry import PARSERS
 from events.config import Settings
 from events.dispatch import Dispatcher
 from events.membrane.catalogue import ACTIONS
-from events.membrane.fake import FakeApiServer, FakeMembrane, Knobs
 from events.membrane.http_transport import HttpClient
 from events.outbox import enqueue
 from events.process import Processor
@@ -23,6 +22,8 @@ from events.services import build_compliance
 from storage.db import write_transaction
 from storage.models import events, raw_webhooks
 from tests.conftest import drain, post
+from tests.fakes.membrane import FakeMembrane, Knobs
+from tests.fakes.membrane_api import FakeApiServer
 
 
 class Clock:
@@ -359,7 +360,7 @@ def test_dry_run_transport_never_claims_a_delivery(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """With the default dry-run transport nothing is sent, so no report can recover it."""
-    from events.cli import main
+    from events.cli.main import main
     from events.membrane.dryrun import DryRunClient
 
     dispatcher = Dispatcher(engine, DryRunClient(), dict(ACTIONS))

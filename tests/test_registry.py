@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from events.channels import CHANNEL_PATHS, PARSERS
+from events.channels.registry import CHANNEL_PATHS, PARSERS
 from storage.models import events, messages
 from tests.conftest import FIXTURES, content_type_of, drain, fixture_bytes, post
 

@@ -20,11 +20,12 @@ from sqlalchemy import Engine, select
 from events.config import Settings
 from events.contacts import wire_key
 from events.dispatch import Dispatcher
-from events.membrane.fake import FakeApiServer, FakeMembrane, Knobs
 from events.process import Processor
 from events.services import build_dispatcher, build_processor
 from storage.models import opt_out_audit, outbox, rule_decisions
 from tests.conftest import drain, inbound_sms, make_client, post
+from tests.fakes.membrane import FakeMembrane, Knobs
+from tests.fakes.membrane_api import FakeApiServer
 
 CONTACT = "+41791000011"
 # Every writing of CONTACT people (and misbehaving clients) use; the last needs the region.
@@ -145,7 +146,7 @@ def test_post_v1_send_refuses_every_writing_of_an_opted_out_number(world: World)
 def test_cli_send_and_actions_run_refuse_every_writing(
     world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from events.cli import main
+    from events.cli.main import main
 
     world.stop()
     for name, value in world.env.items():
@@ -324,7 +325,7 @@ def test_start_on_any_phone_channel_lifts_the_contact_scoped_opt_out(world: Worl
 def test_numbers_that_cannot_be_read_are_refused_with_the_field_named(
     world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from events.cli import main
+    from events.cli.main import main
 
     for bad in ("12", "079 100", "not-a-number", "+99 123"):
         response = world.client.post("/v1/send", json={"channel": "sms", "to": bad, "text": "x"})

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from events.api import actions, calls, health, masking, messages, optouts, reconcile
-from events.channels import CHANNEL_PATHS
+from events.channels.registry import CHANNEL_PATHS
 from events.config import Settings
 from events.ingest import GroupCommitter, WebhookReceiver
 from events.services import Services

@@ -1,5 +1,6 @@
 """`python -m events.cli`: the infobip-events command."""
 
-from events.cli import main
+from events.cli.main import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from events.channels import PARSERS
+from events.channels.registry import PARSERS
 from events.cli.context import ensure_schema, err, fail, settings
 from events.config import Settings
 from events.membrane.factory import build_catalogue

@@ -34,6 +34,14 @@ class Action:
     sample: dict[str, Any] = field(default_factory=dict)
     # Not a Membrane action: the dispatcher POSTs {event} to {url} itself (signed with HMAC).
     http: bool = False
+    # The input fields the action cannot do without (Infobip's required request fields).
+    # Membrane's own input schemas are not published (CONTRACT.md 4.8): the dry-run transport
+    # lists these as each action's inputSchema, so `membrane check` has something to check.
+    required: tuple[str, ...] = ()
+
+    def input_schema(self) -> dict[str, Any]:
+        """A plausible JSON Schema of the action's input: an object with the required fields."""
+        return {"type": "object", "required": list(self.required)}
 
 
 SMS_LOGS = ("get-sms-message-logs", {"messageId": ["{message_id}"], "limit": 10})
@@ -71,12 +79,14 @@ ACTIONS: dict[str, Action] = {
                     ]
                 },
             ),
+            required=("to", "text"),
             sample={"to": "41793026727", "text": "Hello", "from": "InfoSMS"},
         ),
         Action(
             "preview-sms-message",
             "Preview how an SMS splits into parts",
             {"text": "{text}", "languageCode": "{language}"},
+            required=("text",),
             sample={"text": "Hello"},
         ),
         Action(
@@ -107,12 +117,14 @@ ACTIONS: dict[str, Action] = {
             sends=True,
             channel="email",
             lookup=EMAIL_LOGS,
+            required=("to", "subject"),
             sample={"from": "a@example.com", "to": "b@example.com", "subject": "Hi", "text": "Hi"},
         ),
         Action(
             "validate-email-addresses",
             "Validate email addresses",
             {"to": "{to}"},
+            required=("to",),
             sample={"to": "b@example.com"},
         ),
         Action(
@@ -152,6 +164,7 @@ ACTIONS: dict[str, Action] = {
                     "notifyUrl": "{notify_url}",
                 },
             ),
+            required=("from", "to", "text"),
             sample={"from": "441134960000", "to": "41793026727", "text": "Hi"},
         ),
         Action(
@@ -169,6 +182,7 @@ ACTIONS: dict[str, Action] = {
             },
             sends=True,
             channel="whatsapp",
+            required=("from", "to", "templateName"),
             sample={
                 "from": "441134960000",
                 "to": "41793026727",
@@ -191,6 +205,7 @@ ACTIONS: dict[str, Action] = {
             },
             sends=True,
             channel="voice",
+            required=("to", "text"),
             sample={"to": "41793026727", "text": "Your code is 1234", "language": "en"},
         ),
         Action(
@@ -210,6 +225,7 @@ ACTIONS: dict[str, Action] = {
             },
             sends=True,
             channel="sms",
+            required=("applicationId", "to"),
             sample={"application_id": "app-1", "template_id": "tpl-1", "to": "41793026727"},
         ),
         Action(
@@ -218,18 +234,21 @@ ACTIONS: dict[str, Action] = {
             {"pinId": "{pin_id}"},
             sends=True,
             channel="sms",
+            required=("pinId",),
             sample={"pin_id": "pin-1"},
         ),
         Action(
             "verify-tfa-pin",
             "Verify a 2FA PIN",
             {"pinId": "{pin_id}", "pin": "{pin}"},
+            required=("pinId", "pin"),
             sample={"pin_id": "pin-1", "pin": "1234"},
         ),
         Action(
             "create-tfa-application",
             "Create a 2FA application",
             {"name": "{name}", "enabled": True},
+            required=("name",),
             sample={"name": "login"},
         ),
         Action("list-tfa-applications", "List 2FA applications", {}, sample={}),

@@ -1,20 +1,17 @@
-"""The Membrane client protocol, its errors, and the one place failures are classified."""
+"""The Membrane client protocol and its error (classified with every other failed call in
+events/retry.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Protocol
 
-
-class Failure(StrEnum):
-    RETRYABLE = "retryable"  # timeout, connection error, 429, 5xx: try again later
-    PERMANENT = "permanent"  # other 4xx, bad input: trying again cannot help
-    UNKNOWN_OUTCOME = "unknown_outcome"  # a send that may have gone through
+from events.retry import CallError
 
 
-class MembraneError(Exception):
-    """A call to Membrane that did not succeed, with what is known about why."""
+class MembraneError(CallError):
+    """A call to Membrane that did not succeed; what the CLI printed and Membrane's error type
+    and key, when there are any (CONTRACT.md 2.4)."""
 
     def __init__(
         self,
@@ -30,36 +27,18 @@ class MembraneError(Exception):
         error_type: str | None = None,
         error_key: str | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.timeout = timeout
-        self.connection = connection
-        # False when the request certainly never left (refused connection, bad argv): a send
-        # that never left can be retried safely.
-        self.reached_server = reached_server
-        self.retry_after = retry_after
+        super().__init__(
+            message,
+            status=status,
+            timeout=timeout,
+            connection=connection,
+            reached_server=reached_server,
+            retry_after=retry_after,
+        )
         self.stdout = stdout
         self.stderr = stderr
         self.error_type = error_type
         self.error_key = error_key
-
-
-def classify(error: MembraneError, *, sends: bool) -> Failure:
-    """Retryable, permanent or (for an action that sends) unknown outcome. The only place."""
-    if error.status == 429:
-        return Failure.RETRYABLE  # throttled before anything ran
-    if error.status is not None and 400 <= error.status < 500:
-        return Failure.PERMANENT
-    transient = error.timeout or error.connection or (error.status or 0) >= 500
-    if error.status is None and not transient:
-        # No HTTP status and no transport trouble: a CLI that exited non-zero or printed
-        # garbage. Whether it sent is unknown.
-        transient = True
-    if not transient:
-        return Failure.PERMANENT
-    if sends and error.reached_server:
-        return Failure.UNKNOWN_OUTCOME
-    return Failure.RETRYABLE
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from urllib3.exceptions import (
 from events.membrane import contract
 from events.membrane.cli_transport import _action_info
 from events.membrane.client import ActionInfo, MembraneError, RunResult
+from events.retry import retry_after_seconds
 
 
 class HttpClient:
@@ -53,7 +54,7 @@ class HttpClient:
         self._tenant_key = tenant_key
         self._minted: tuple[str, float] | None = None
         self._base = api_url.rstrip("/")
-        # No retries and no redirects: a failed call is classified once (client.classify),
+        # No retries and no redirects: a failed call is classified once (events/retry.py),
         # and the dispatcher decides what happens next.
         self._http = urllib3.PoolManager(
             maxsize=max_connections,
@@ -169,7 +170,7 @@ def _answer(status: int, data: bytes, retry_after: str | None) -> Any:
         raise MembraneError(
             f"Membrane answered {status}: {message or text[:200]}",
             status=status,
-            retry_after=_retry_after(retry_after),
+            retry_after=retry_after_seconds(retry_after),
             stdout=text,
             error_type=error_type,
             error_key=error_key,
@@ -188,12 +189,3 @@ def _run_result(doc: Any) -> RunResult:
     except ValueError as exc:
         raise MembraneError(str(exc), status=200) from None
     return RunResult(output=output, action_run_id=run_id, raw=doc)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events.channels import PARSERS
 from events.channels.common import ParseError, as_datetime, as_int, as_str
+from events.channels.registry import PARSERS
 from tests.conftest import fixture_bytes
 
 

@@ -105,7 +105,7 @@ def test_membrane_check_says_what_does_not_fit(tmp_path: Path) -> None:
 def test_membrane_check_command_exits_1_on_a_misfit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from events.cli import main
+    from events.cli.main import main
 
     templates = tmp_path / "templates.json"
     templates.write_text(json.dumps({"verify-tfa-pin": {"pin": "{pin}"}}))
@@ -126,7 +126,7 @@ def test_cli_transport_settings_must_name_the_executable() -> None:
 def test_send_command_sends_through_the_dry_run(
     monkeypatch: pytest.MonkeyPatch, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from events.cli import main
+    from events.cli.main import main
 
     monkeypatch.setenv("INFOBIP_EVENTS_DATABASE_URL", db_url)
     assert main(["send", "--channel", "sms", "--to", "41793026727", "--text", "hi"]) == 0

@@ -13,12 +13,13 @@ from sqlalchemy import Engine, func, select
 from events.dispatch import Dispatcher
 from events.membrane.catalogue import ACTIONS
 from events.membrane.dryrun import DryRunClient
-from events.membrane.fake import FakeApiServer, FakeMembrane, Knobs
 from events.membrane.http_transport import HttpClient
 from events.outbox import enqueue
 from storage.db import write_transaction
 from storage.models import messages, outbox
 from tests.conftest import drain, post
+from tests.fakes.membrane import FakeMembrane, Knobs
+from tests.fakes.membrane_api import FakeApiServer
 
 SMS = {"to": "41793026727", "text": "hello", "from": "InfoSMS"}
 
@@ -248,7 +249,7 @@ def test_whatsapp_unknown_outcome_waits_for_a_person(
     assert "actions retry" in parked.last_error
     clock.advance(10**6)
     assert d.run_once() == 0  # never retried blindly
-    from events.cli import main
+    from events.cli.main import main
 
     monkeypatch.setenv("INFOBIP_EVENTS_DATABASE_URL", db_url)
     assert main(["actions", "retry", action_id]) == 0

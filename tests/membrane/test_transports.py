@@ -13,11 +13,13 @@ import jwt
 import pytest
 
 from events.membrane.cli_transport import CliClient
-from events.membrane.client import Failure, MembraneError, classify
-from events.membrane.fake import FakeApiServer, FakeMembrane, Knobs
+from events.membrane.client import MembraneError
 from events.membrane.http_transport import HttpClient
+from events.retry import Failure, classify
+from tests.fakes.membrane import FakeMembrane, Knobs
+from tests.fakes.membrane_api import FakeApiServer
 
-FAKE_CLI = str(Path(__file__).resolve().parents[2] / "events/membrane/fake_cli.py")
+FAKE_CLI = str(Path(__file__).resolve().parents[1] / "fakes" / "membrane_cli.py")
 SMS = {"to": "41793026727", "text": "hello", "messageId": "ie-1"}
 
 

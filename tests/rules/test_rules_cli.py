@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from events.cli import main
+from events.cli.main import main
 from tests.conftest import FIXTURES, drain, inbound_sms, post
 from tests.helpers_proc import Server
 from tests.rules.test_rules_pipeline import PRICES, processor_with

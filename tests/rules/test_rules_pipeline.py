@@ -19,7 +19,6 @@ from sqlalchemy import Engine, select
 from events.config import Settings
 from events.dispatch import Dispatcher
 from events.membrane.catalogue import ACTIONS
-from events.membrane.fake import FakeApiServer, FakeMembrane, Knobs
 from events.membrane.http_transport import HttpClient
 from events.process import Processor
 from events.rules.load import load_rules
@@ -27,6 +26,8 @@ from events.services import build_compliance, build_processor
 from events.tryout import replay
 from storage.models import metadata, outbox, raw_webhooks, rule_decisions
 from tests.conftest import drain, inbound_sms, post
+from tests.fakes.membrane import FakeMembrane, Knobs
+from tests.fakes.membrane_api import FakeApiServer
 
 SECRET = "forward-secret-0123"
 

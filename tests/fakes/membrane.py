@@ -1,15 +1,15 @@
-"""A fake Membrane and a fake Infobip behind it, for tests, demos and benchmarks.
+"""A fake Membrane and a fake Infobip behind it, for tests and benchmarks (never imported by
+the product: the `dry-run` transport is events/membrane/dryrun.py).
 
 FakeInfobip answers like Infobip (message ids, reports once, logs again and again, using the
-real pull-API responses as seeds); FakeMembrane puts Membrane's shapes, auth and errors around
-it (CONTRACT.md section 5); fake_api() serves it over HTTP and `events/membrane/fake_cli.py` as
-an executable. Knobs: latency, hangs, failures, 429 with Retry-After, garbage output, and
-"apply then hang" (the send happens, the answer never comes).
+real pull-API responses of tests/fixtures/pull as seeds); FakeMembrane puts Membrane's shapes,
+auth and errors around it (CONTRACT.md section 5); `membrane_api.py` serves it over HTTP and
+`membrane_cli.py` as an executable. Knobs: latency, hangs, failures, 429 with
+Retry-After, garbage output, and "apply then hang" (the send happens, the answer never comes).
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import threading
@@ -23,7 +23,7 @@ import jwt
 
 from events.membrane.catalogue import ACTIONS
 
-PULL_RESPONSES = Path(__file__).resolve().parent.parent.parent / "tests/fixtures/pull"
+PULL_RESPONSES = Path(__file__).resolve().parent.parent / "fixtures" / "pull"
 REPORT_EXAMPLES = {
     "sms": "sms_v3_reports.json",
     "mms": "mms_v2_reports.json",
@@ -157,12 +157,11 @@ class FakeInfobip:
 
     def _once(self, key: str, name: str | None) -> dict[str, Any]:
         """A real pull-API response from the fixtures, the first time only (Infobip hands each
-        report out once). Empty when the fixtures are not there (an installed package)."""
-        path = PULL_RESPONSES / name if name else None
-        if path is None or key in self.reported or not path.exists():
+        report out once)."""
+        if name is None or key in self.reported:
             return {}
         self.reported.add(key)
-        doc = json.loads(path.read_text())
+        doc = json.loads((PULL_RESPONSES / name).read_text())
         return doc if isinstance(doc, dict) else {}
 
 
@@ -209,25 +208,23 @@ class FakeMembrane:
 
     def authenticate(self, header: str | None) -> tuple[int, dict[str, Any]] | None:
         if not header or not header.startswith("Bearer "):
-            return 401, _error("bad_request", "not_authenticated", "missing bearer token")
+            return 401, error("bad_request", "not_authenticated", "missing bearer token")
         token = header[len("Bearer ") :]
         if token in self.pat_tokens:
             return None
         try:
             claims = jwt.decode(token, self.secret, algorithms=["HS256"])
         except jwt.PyJWTError as exc:
-            return 401, _error("bad_request", "not_authenticated", f"invalid token: {exc}")
+            return 401, error("bad_request", "not_authenticated", f"invalid token: {exc}")
         if (claims.get("workspaceKey") or claims.get("iss")) != self.workspace_key:
-            return 401, _error("bad_request", "not_authenticated", "unknown workspace")
+            return 401, error("bad_request", "not_authenticated", "unknown workspace")
         return None
 
     # ---- calls -----------------------------------------------------------------------------
 
     def actions(self, connection_id: str | None) -> tuple[int, dict[str, Any]]:
         if connection_id != self.connection_id:
-            return 404, _error(
-                "bad_request", "not_found", f"Connection '{connection_id}' not found"
-            )
+            return 404, error("bad_request", "not_found", f"Connection '{connection_id}' not found")
         items = []
         # Membrane's own actions only: forward-http is the dispatcher's, not Membrane's.
         for index, action in enumerate(a for a in ACTIONS.values() if not a.http):
@@ -239,7 +236,7 @@ class FakeMembrane:
                     "type": "connector-operation",
                     "state": "READY",
                     "connectionId": self.connection_id,
-                    "inputSchema": _schema_of(action.key),
+                    "inputSchema": action.input_schema(),
                 }
             )
         return 200, {"items": items}
@@ -276,28 +273,27 @@ class FakeMembrane:
         if knobs.fail_times > 0:
             with self._lock:
                 knobs.fail_times -= 1
-            return 500, _error("internal", None, "forced failure")
+            return 500, error("internal", None, "forced failure")
         if knobs.rate_limit:
-            return 429, _error("bad_request", "rate_limit_exceeded", "too many requests")
+            return 429, error("bad_request", "rate_limit_exceeded", "too many requests")
         if knobs.fail_status is not None:
             kind = "internal" if knobs.fail_status >= 500 else "bad_request"
-            return knobs.fail_status, _error(kind, None, "forced failure")
+            return knobs.fail_status, error(kind, None, "forced failure")
         return None
 
     def run(self, key: str, connection_id: str | None, input: Any) -> tuple[int, dict[str, Any]]:
         if connection_id != self.connection_id:
-            return 404, _error(
-                "bad_request", "not_found", f"Connection '{connection_id}' not found"
-            )
+            return 404, error("bad_request", "not_found", f"Connection '{connection_id}' not found")
         if (key not in ACTIONS or ACTIONS[key].http) and not key.startswith("act_"):
-            return 404, _error("bad_request", "not_found", f"Action '{key}' not found")
+            return 404, error("bad_request", "not_found", f"Action '{key}' not found")
         if not isinstance(input, dict):
-            return 400, _error("bad_request", None, "input must be an object")
+            return 400, error("bad_request", None, "input must be an object")
         if self.throttled(key):
-            return 429, _error("connection", "rate_limit_exceeded", "Infobip throttled the call")
-        missing = [f for f in _schema_of(key).get("required", []) if f not in input]
+            return 429, error("connection", "rate_limit_exceeded", "Infobip throttled the call")
+        required = ACTIONS[key].required if key in ACTIONS else ()
+        missing = [f for f in required if f not in input]
         if missing:
-            return 400, _error("bad_request", None, f"input is missing {', '.join(missing)}")
+            return 400, error("bad_request", None, f"input is missing {', '.join(missing)}")
         with self._lock:
             self.runs.append((key, input))
             run_id = f"arl_{next(self._run_ids)}"
@@ -397,162 +393,8 @@ class FakeMembrane:
         }
 
 
-def _no_connection(connection_id: str | None) -> tuple[int, dict[str, Any]]:
-    return 404, _error("bad_request", "not_found", f"Connection '{connection_id}' not found")
-
-
-def _error(kind: str, key: str | None, message: str) -> dict[str, Any]:
+def error(kind: str, key: str | None, message: str) -> dict[str, Any]:
     out: dict[str, Any] = {"type": kind, "message": message}
     if key:
         out["key"] = key
     return out
-
-
-def _schema_of(key: str) -> dict[str, Any]:
-    """A plausible inputSchema (Membrane's real ones are not published): what our templates
-    send, with the fields each action cannot do without."""
-    required = {
-        "send-sms-message": ["to", "text"],
-        "send-email": ["to", "subject"],
-        "send-whatsapp-text-message": ["from", "to", "text"],
-        "send-whatsapp-template-message": ["from", "to", "templateName"],
-        "send-voice-message-tts": ["to", "text"],
-        "verify-tfa-pin": ["pinId", "pin"],
-        "send-tfa-pin-sms": ["applicationId", "to"],
-        "resend-tfa-pin-sms": ["pinId"],
-        "create-tfa-application": ["name"],
-        "validate-email-addresses": ["to"],
-        "preview-sms-message": ["text"],
-    }.get(key, [])
-    return {"type": "object", "required": required}
-
-
-# ---- HTTP ------------------------------------------------------------------------------------
-
-
-def fake_api(membrane: FakeMembrane) -> Any:
-    """The fake Membrane REST API as an ASGI app (CONTRACT.md 5.1)."""
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
-    from starlette.routing import Route
-
-    async def gate(request: Request) -> Response | None:
-        knobs = membrane.knobs
-        if knobs.hang:
-            await asyncio.sleep(3600)
-        denied = membrane.authenticate(request.headers.get("authorization"))
-        if denied:
-            return JSONResponse(denied[1], status_code=denied[0])
-        failure = membrane.knob_failure()
-        if failure:
-            headers = {}
-            if failure[0] == 429 and knobs.retry_after is not None:
-                headers["Retry-After"] = str(knobs.retry_after)
-            return JSONResponse(failure[1], status_code=failure[0], headers=headers)
-        if knobs.garbage:
-            return Response("<html>oops</html>", media_type="text/html")
-        return None
-
-    async def actions(request: Request) -> Response:
-        stop = await gate(request)
-        if stop:
-            return stop
-        status, doc = membrane.actions(request.query_params.get("connectionId"))
-        await respond_later()
-        return JSONResponse(doc, status_code=status)
-
-    async def connections(request: Request) -> Response:
-        stop = await gate(request)
-        if stop:
-            return stop
-        status, doc = membrane.connections()
-        await respond_later()
-        return JSONResponse(doc, status_code=status)
-
-    async def run(request: Request) -> Response:
-        # The body is read first: Membrane has the request before it takes its time.
-        try:
-            body = await request.json()
-        except ValueError:
-            return JSONResponse(_error("bad_request", None, "body is not JSON"), 400)
-        stop = await gate(request)
-        if stop:
-            return stop
-        status, doc = membrane.run(
-            request.path_params["key"],
-            request.query_params.get("connectionId"),
-            body.get("input") if isinstance(body, dict) else None,
-        )
-        await respond_later()
-        return JSONResponse(doc, status_code=status)
-
-    async def respond_later() -> None:
-        """The action ran; the answer takes `latency` (or forever, with apply_then_hang)."""
-        if membrane.knobs.apply_then_hang:
-            await asyncio.sleep(3600)
-        if membrane.knobs.latency:
-            await asyncio.sleep(membrane.knobs.latency)
-
-    async def proxy(request: Request) -> Response:
-        raw = await request.body()
-        stop = await gate(request)
-        if stop:
-            return stop
-        if request.path_params["connection"] != membrane.connection_id:
-            return JSONResponse(_error("bad_request", "not_found", "Connection not found"), 404)
-        body = json.loads(raw) if raw else None
-        status, doc = membrane.proxy(
-            request.method, request.path_params["path"], body, dict(request.query_params)
-        )
-        await respond_later()
-        return JSONResponse(doc, status_code=status)
-
-    return Starlette(
-        routes=[
-            Route("/actions", actions, methods=["GET"]),
-            Route("/connections", connections, methods=["GET"]),
-            Route("/actions/{key}/run", run, methods=["POST"]),
-            Route(
-                "/connections/{connection}/proxy/{path:path}",
-                proxy,
-                methods=["GET", "POST", "PUT", "DELETE"],
-            ),
-        ]
-    )
-
-
-class FakeApiServer:
-    """fake_api() under uvicorn in a thread, on a free loopback port."""
-
-    def __init__(self, membrane: FakeMembrane) -> None:
-        import socket
-
-        import uvicorn
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            fake_api(membrane),
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            access_log=False,
-            # Hanging requests (the hang knobs) must not hold the shutdown.
-            timeout_graceful_shutdown=1,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> FakeApiServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
