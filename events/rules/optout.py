@@ -1,49 +1,66 @@
-"""Opt-out compliance: does an inbound message say STOP, START or HELP? Pure.
+"""Opt-out compliance: does an inbound message say STOP, START or HELP, and in which language? Pure.
 
-Text is compared after folding (events/rules/text.py), so "Ｓｔｏｐ", "STÖP" and "ST0P" all
-read "stop". A keyword counts as the first word of the message when the rest is only politeness,
-punctuation or a number ("stop please", "Stop. Thank you", "STOP 12345"), or when the message
-is one of the known phrasings ("please remove me"). It never counts inside another word
-("stopwatch") or after a negation ("don't stop").
+The reader knows twenty languages (events/rules/optout_words.py) and reads a message in four
+steps, each on the message folded (lower case; accents, widths and look-alike letters removed:
+"Ｓｔｏｐ", "STÖP", "ST0P", "ѕтор" read "stop"; spelled-out letters joined: "S-T-O-P" reads
+"stop"; emoji and punctuation dropped, sentence breaks kept):
+
+1. A question about how to opt out ("where do I unsubscribe from this?", "¿cómo me doy de
+   baja?") is set aside as *probably*: it is not a request yet.
+2. A request anywhere in what is left opts out for certain: "could you stop sending these",
+   "remove my number from your list", "no me envíen más mensajes", "请不要再给我发短信了",
+   unless a negation stands just before it ("don't stop sending me deals") or the object is not
+   a message ("stop sending the parcel to my old address" has no "me/these/texts" after it).
+3. Otherwise the message is read for bare keywords: every sentence is only keywords, polite
+   words, numbers or emoji ("STOP", "Stop!!! Stop!!!", "baja por favor", "STOP 36111",
+   "stooop", "st op", "配信停止してください"). A keyword inside an ordinary sentence never
+   counts ("stop at the gate", "the end is near", "is the bus stop far"). A bare keyword
+   sentence beside other words is certain when the other words are a signature-sized name
+   ("STOP - John") or confirm it ("Not interested. STOP"), and only probable otherwise ("who is
+   this? stop"). Long keywords are also read through typos ("unsusbcribe": one edit, two on
+   words of ten letters or more, first letters kept, so "bestellen" never reads "abbestellen").
+4. What is left is *probably* an opt-out when it dismisses the sender ("please leave me be",
+   "not interested"), asked how to opt out (step 1), or is a carrier's one-letter code (T, N, R,
+   B): those letters also answer yes/no questions.
+
+The line between certain and probable: certain when the words themselves ask to stop messages
+to this person (a keyword alone, an imperative or a first-person wish about messages, the
+number being wrong); probable when they show annoyance or interest in opting out without
+asking (a question, a dismissal, a keyword beside a question). Probable is `opt_out_uncertain`:
+suppressed and reviewed by a person, never confirmed to the sender automatically.
+
+START/UNSTOP/YES (and their equivalents) opt in and HELP/INFO ask for help only as bare
+keywords: "yes I'll be there" and "start time?" are ordinary messages.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
-from events.rules.text import tokens, words
+from events.rules.optout_words import LANGUAGES, LETTER_CODES, SIGNATURES, Language
 
 OPT_OUT = "opt_out"
 OPT_IN = "opt_in"
 HELP = "help"
+OPT_OUT_UNCERTAIN = "opt_out_uncertain"
 
-DEFAULT_OPT_OUT_WORDS = (
-    "stop",
-    "stopall",
-    "unsubscribe",
-    "cancel",
-    "end",
-    "quit",
-    "revoke",
-    "optout",
-    # Other languages (configurable): French, Spanish, German, Italian, Portuguese.
-    "arret",
-    "desabonner",
-    "baja",
-    "alto",
-    "parar",
-    "cancelar",
-    "stopp",
-    "abmelden",
-    "basta",
-    "cancella",
-    "pare",
-    "sair",
+# Importable word lists (events/app.py adds the operator's words to these): every language's.
+DEFAULT_OPT_OUT_WORDS: tuple[str, ...] = tuple(
+    dict.fromkeys(w for lang in LANGUAGES for w in lang.opt_out)
 )
-DEFAULT_OPT_IN_WORDS = ("start", "unstop", "yes")
-DEFAULT_HELP_WORDS = ("help", "info", "aide", "ayuda", "hilfe", "aiuto", "ajuda")
+DEFAULT_OPT_IN_WORDS: tuple[str, ...] = tuple(
+    dict.fromkeys(w for lang in LANGUAGES for w in lang.opt_in)
+)
+DEFAULT_HELP_WORDS: tuple[str, ...] = tuple(
+    dict.fromkeys(w for lang in LANGUAGES for w in lang.help)
+)
 
-# Whole messages that mean "opt me out" without starting with a keyword.
+# Whole messages that mean "opt me out" without starting with a keyword (kept for callers that
+# pass their own; the requests of each language read these and more).
 DEFAULT_OPT_OUT_PHRASES = (
     "please remove me",
     "remove me",
@@ -60,63 +77,288 @@ DEFAULT_OPT_OUT_PHRASES = (
     "dont text me",
 )
 
-# Words that may follow a keyword without changing what it means.
-_FILLER = frozenset(
-    {
-        "please",
-        "pls",
-        "plz",
-        "thanks",
-        "thank",
-        "you",
-        "thx",
-        "now",
-        "all",
-        "me",
-        "it",
-        "merci",
-        "gracias",
-        "danke",
-        "grazie",
-        "obrigado",
-        "por",
-        "favor",
-        "bitte",
-        "sil",
-        "vous",
-        "plait",
-        "svp",
-        "ok",
-        "okay",
-    }
-)
-_NEGATIONS = frozenset(
-    {
-        "dont",
-        "don't",
-        "do",
-        "not",
-        "never",
-        "no",
-        "cant",
-        "won't",
-        "wont",
-        "ne",
-        "pas",
-        "nicht",
-        "non",
-    }
-)
-
 
 @dataclass(frozen=True)
 class Intent:
-    kind: str  # opt_out, opt_in or help
-    words: str  # what matched, for the audit trail
+    kind: str  # opt_out, opt_out_uncertain, opt_in or help
+    words: str  # the message as said (stripped, first 200 characters), for the audit trail
+    language: str | None = None  # ISO 639-1 code it was read in; None when it does not tell
+
+
+# ---------------------------------------------------------------------------------------------
+# Folding
+
+_CYRILLIC_LOOKALIKES = "авекмнорстухіјѕ"
+_LOOKALIKES = str.maketrans(
+    dict(zip(_CYRILLIC_LOOKALIKES + "αβεικνορτυχ", "abekmhopctyxijs" + "abeikvoptux", strict=True))
+)
+_LETTERS = str.maketrans({"ı": "i", "ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "’": "'"})
+_SIGNS = str.maketrans({"0": "o", "1": "i", "3": "e", "5": "s", "$": "s", "@": "a"})
+_RUSSIAN_ONLY = re.compile(r"[бгдёжзийлпфцчшщъыьэюя]")
+_SIGN_IN_WORD = re.compile(r"(?<=[^\W\d_])[$@]|[$@](?=[^\W\d_])")
+_SPELLED = re.compile(r"(?<!\w)[^\W\d_](?:[ .\-_*·+]+[^\W\d_](?!\w))+")
+_SPELL_GAPS = re.compile(r"[ .\-_*·+]")
+# A word, or a sentence break: punctuation, or a dash or slash standing between spaces.
+_TOKEN = re.compile(r"[^\W_]+|(?:[.!?;:,\n\r…。！？；：，、؟،()\[\]\"“”«»]|(?<=\s)[-–—/]+(?=\s))+")
+_SIGNATURE = re.compile(SIGNATURES)
+_SIGNATURE_CUES = ("sent", "envoy", "gesendet")
+
+
+def _fold_word(word: str) -> str:
+    """Case, width and accent folding of vocabulary and messages alike."""
+    if word.isascii():
+        return word.lower()
+    text = unicodedata.normalize("NFKC", word).casefold().translate(_LETTERS)
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+def _fold(text: str) -> str:
+    """The message as the reader sees it: folded words separated by spaces, sentences by "|"."""
+    text = _fold_word(text)
+    if not text.isascii():
+        if not _RUSSIAN_ONLY.search(text):  # look-alike letters in a Latin message: map them
+            text = text.translate(_LOOKALIKES)
+        text = text.replace("’", "'")
+    if "$" in text or "@" in text:
+        text = _SIGN_IN_WORD.sub(lambda m: m.group().translate(_SIGNS), text)
+    text = _SPELLED.sub(lambda m: _SPELL_GAPS.sub("", m.group()), text)
+    out: list[str] = []
+    for token in _TOKEN.findall(text):
+        if not token[0].isalnum() or token[0] == "_":
+            if out and out[-1] != "|":
+                out.append("|")
+        elif token.isalpha() or token.isdigit():
+            out.append(token)
+        else:  # letters and digits: digits used as letters (ST0P)
+            out.append(token.translate(_SIGNS))
+    if out and out[-1] == "|":
+        out.pop()
+    joined = " ".join(out)
+    if any(cue in joined for cue in _SIGNATURE_CUES):
+        joined = _SIGNATURE.sub("", joined).strip(" |")
+    return joined
+
+
+_HELD = re.compile(r"(.)\1+")
+
+
+def _collapse(word: str) -> str:
+    """Letters said more than once said once: "stooop" -> "stop", "bajaaa" -> "baja"."""
+    return _HELD.sub(r"\1", word)
+
+
+# ---------------------------------------------------------------------------------------------
+# Vocabulary, compiled once
+
+
+@dataclass(frozen=True)
+class _Word:
+    kind: str
+    languages: frozenset[str]
+
+
+def _words_table(languages: tuple[Language, ...]) -> dict[str, _Word]:
+    table: dict[str, _Word] = {}
+    for kind, attribute in ((OPT_OUT, "opt_out"), (OPT_IN, "opt_in"), (HELP, "help")):
+        for lang in languages:
+            words: tuple[str, ...] = getattr(lang, attribute)
+            for word in words:
+                key = _fold(word)
+                old = table.get(key)
+                if old is None or old.kind == kind:
+                    langs = old.languages if old else frozenset()
+                    table[key] = _Word(kind, langs | {lang.code})
+    for letter in LETTER_CODES:
+        table[letter] = _Word(OPT_OUT_UNCERTAIN, frozenset())
+    return table
+
+
+_SEP = r" (?:\| )?"
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of a pattern ("a|b(c|d)" -> ["a", "b(c|d)"])."""
+    out, depth, start, i = [], 0, 0, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "|" and depth == 0:
+            out.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    return [*out, pattern[start:]]
+
+
+def _first_letters(pattern: str) -> frozenset[str] | None:
+    """The letters a pattern's match can start with, or None when that is not plain."""
+    pattern = pattern.removeprefix("\\b")
+    if pattern[:1].isalnum():
+        return None if pattern[1:2] in ("?", "*", "{") else frozenset(pattern[0])
+    if not pattern.startswith("(") or (pattern.startswith("(?") and pattern[2:3] != ":"):
+        return None
+    end = _group_end(pattern)
+    if pattern[end + 1 : end + 2] in ("?", "*", "{"):
+        return None
+    letters: frozenset[str] = frozenset()
+    for alternative in _alternatives(pattern[1:end].removeprefix("?:")):
+        firsts = _first_letters(alternative)
+        if firsts is None:
+            return None
+        letters |= firsts
+    return letters
+
+
+def _group_end(pattern: str) -> int:
+    """Where the group that opens a pattern closes."""
+    depth = 0
+    for at, char in enumerate(pattern):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return at
+    return len(pattern) - 1
+
+
+@dataclass(frozen=True)
+class _Patterns:
+    """Patterns of every language, tried only where a word starts with a letter one of them can
+    start with: one small expression per letter instead of one with hundreds of branches, which
+    Python's engine would try at every word of every message."""
+
+    by_letter: Mapping[str, re.Pattern[str]]
+    anywhere: re.Pattern[str] | None  # Japanese and Chinese, and what may start with anything
+    anywhere_ascii: bool  # whether `anywhere` can match a plain ASCII message
+
+    @classmethod
+    def of(cls, attribute: str, whole: bool = True) -> _Patterns:
+        end = r"\b" if whole else ""
+        lettered: dict[str, dict[str, list[str]]] = {}
+        anywhere: dict[str, list[str]] = {}
+        for lang in LANGUAGES:
+            for pattern in getattr(lang, attribute):
+                for alternative in _alternatives(_fold_word(pattern)):
+                    regex = alternative.replace(" ", _SEP)
+                    firsts = None if lang.cjk else _first_letters(alternative)
+                    if firsts is None:
+                        wrapped = regex if lang.cjk else rf"\b(?:{regex}){end}"
+                        anywhere.setdefault(lang.code, []).append(wrapped)
+                        continue
+                    for letter in firsts:
+                        by_lang = lettered.setdefault(letter, {})
+                        by_lang.setdefault(lang.code, []).append(f"(?:{regex}){end}")
+        return cls(
+            MappingProxyType({k: _named(v) for k, v in lettered.items()}),
+            _named(anywhere) if anywhere else None,
+            any(w.isascii() for ws in anywhere.values() for w in ws),
+        )
+
+    def hits(self, text: str) -> Iterator[re.Match[str]]:
+        if self.anywhere is not None and (self.anywhere_ascii or not text.isascii()):
+            yield from self.anywhere.finditer(text)
+        at = 0
+        for word in text.split(" "):
+            regex = self.by_letter.get(word[:1])
+            if regex is not None:
+                hit = regex.match(text, at)
+                if hit is not None:
+                    yield hit
+            at += len(word) + 1
+
+    def first(self, text: str) -> str | None:
+        """The language of the first match, if any."""
+        for hit in self.hits(text):
+            return hit.lastgroup
+        return None
+
+
+def _named(by_lang: dict[str, list[str]]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?P<{code}>{'|'.join(ps)})" for code, ps in by_lang.items()))
+
+
+_TABLE = _words_table(LANGUAGES)
+_COLLAPSED = {_collapse(k): k for k in _TABLE if " " not in k}
+_POLITE = {_fold(w): lang.code for lang in LANGUAGES for w in lang.polite if not lang.cjk}
+_CJK_SUFFIXES = tuple(
+    sorted({_fold_word(w) for lang in LANGUAGES if lang.cjk for w in lang.polite}, key=len)[::-1]
+)
+_NEGATIONS = frozenset(_fold(w) for lang in LANGUAGES for w in lang.negations)
+_REQUESTS = _Patterns.of("requests")
+_ASKS = _Patterns.of("asks", whole=False)
+_DISMISSALS = _Patterns.of("dismissals")
+_STRONG = frozenset(_fold(w) for lang in LANGUAGES for w in lang.strong)
+
+
+# ---------------------------------------------------------------------------------------------
+# Typos: words within one edit (two from ten letters on) of a long keyword, first letters kept.
+
+
+def _deletions(word: str, depth: int) -> set[str]:
+    out = {word}
+    for _ in range(depth):
+        out |= {w[:i] + w[i + 1 :] for w in out for i in range(len(w))}
+    return out
+
+
+def _typo_index(words: frozenset[str], most: int) -> dict[str, frozenset[str]]:
+    index: dict[str, set[str]] = {}
+    for word in words:
+        for variant in _deletions(word, min(most, 2 if len(word) >= 10 else 1)):
+            index.setdefault(variant, set()).add(word)
+    return {k: frozenset(v) for k, v in index.items()}
+
+
+def _distance(a: str, b: str) -> int:
+    """Damerau-Levenshtein distance (adjacent transpositions count one)."""
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
+
+
+def _allowed(word: str, target: str, most: int) -> int:
+    """How many edits a word may be from a keyword and still read as it."""
+    if word[0] != target[0]:
+        return 0
+    if len(target) >= 10 and word[1] == target[1]:
+        return most
+    return 1
+
+
+_BARE_LONG = frozenset(k for k, w in _TABLE.items() if w.kind == OPT_OUT and len(k) >= 6)
+# A message that is one word may be two edits from a long keyword; a word in a sentence, one.
+_TYPO_BARE = _typo_index(frozenset(k for k in _BARE_LONG if " " not in k) | _STRONG, 2)
+_TYPO_STRONG = _typo_index(_STRONG | frozenset(k for k in _BARE_LONG if len(k) >= 8), 1)
+_TYPO_FIRST = frozenset(k[0] for k in _BARE_LONG | _STRONG)
+
+
+def _corrected(word: str, index: dict[str, frozenset[str]], most: int) -> str | None:
+    if len(word) < 5 or word in _TABLE or word in _POLITE:
+        return None
+    candidates: set[str] = set()
+    for variant in _deletions(word, most if len(word) >= 9 else 1):
+        candidates |= index.get(variant, frozenset())
+    best = [t for t in candidates if _distance(word, t) <= _allowed(word, t, most)]
+    return min(best, key=lambda t: (_distance(word, t), t)) if best else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
 
 
 @dataclass(frozen=True)
 class Vocabulary:
+    """Words an operator adds (INFOBIP_EVENTS_OPTOUT_WORDS, ...), read like the built-in bare
+    keywords, and whole-message phrases that opt out."""
+
     opt_out: frozenset[str]
     opt_in: frozenset[str]
     help: frozenset[str]
@@ -131,14 +373,19 @@ class Vocabulary:
         phrases: tuple[str, ...] | list[str] = DEFAULT_OPT_OUT_PHRASES,
     ) -> Vocabulary:
         def norm(items: tuple[str, ...] | list[str]) -> frozenset[str]:
-            return frozenset(" ".join(words(w)) for w in items if w.strip())
+            return frozenset(_fold(w).replace(" | ", " ") for w in items if w.strip())
 
-        return cls(
-            norm(opt_out),
-            norm(opt_in),
-            norm(help),
-            tuple(" ".join(words(p)) for p in phrases),
-        )
+        return cls(norm(opt_out), norm(opt_in), norm(help), tuple(sorted(norm(phrases))))
+
+    def word(self, key: str) -> _Word | None:
+        """What a bare word or phrase means: built in first, then the operator's."""
+        found = _TABLE.get(key)
+        if found is not None:
+            return found
+        for kind, bag in ((OPT_OUT, self.opt_out), (OPT_IN, self.opt_in), (HELP, self.help)):
+            if key in bag:
+                return _Word(kind, frozenset())
+        return None
 
 
 DEFAULT_VOCABULARY = Vocabulary.build()
@@ -148,25 +395,171 @@ def classify(text: str | None, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> I
     """The compliance intent of an inbound text, or None."""
     if not text or not text.strip():
         return None
-    raw = tokens(text)
-    folded_words = words(text)
-    if not folded_words:
+    seen = _fold(text)
+    if not seen:
         return None
-    joined = " ".join(folded_words)
-    if joined in vocabulary.phrases:
-        return Intent(OPT_OUT, text.strip()[:200])
-    first, rest = folded_words[0], folded_words[1:]
-    if first in _NEGATIONS:
+    read = _read(seen, "?" in text or "？" in text or "؟" in text, vocabulary)
+    if read is None:
         return None
-    # The rest may be politeness or a number (a shortcode, a reference), nothing else.
-    raw_rest = raw[1:]
-    if any(not (w in _FILLER or raw_rest[i].isdigit()) for i, w in enumerate(rest)):
-        return None
-    for kind, bag in (
-        (OPT_OUT, vocabulary.opt_out),
-        (OPT_IN, vocabulary.opt_in),
-        (HELP, vocabulary.help),
-    ):
-        if first in bag:
-            return Intent(kind, text.strip()[:200])
+    kind, language = read
+    return Intent(kind, text.strip()[:200], language)
+
+
+Reading = tuple[str, str | None]
+
+
+def _read(seen: str, question: bool, vocabulary: Vocabulary) -> Reading | None:
+    if seen.replace(" | ", " ") in vocabulary.phrases:
+        return OPT_OUT, None
+    asked, rest = _set_aside_questions(seen)
+    found = _request(rest) or _bare(rest, question, vocabulary)
+    if found is None:
+        fixed = _fix_typos(rest)
+        if fixed != rest:
+            found = _request(fixed) or _bare(fixed, question, vocabulary)
+    if found is not None:
+        return found
+    dismissal = _DISMISSALS.first(rest)
+    if dismissal:
+        return OPT_OUT_UNCERTAIN, dismissal
+    if asked is not None:
+        return OPT_OUT_UNCERTAIN, asked
     return None
+
+
+def _set_aside_questions(seen: str) -> tuple[str | None, str]:
+    """Sentences asking how to opt out, taken out of the message (the language they ask in)."""
+    if _ASKS.first(seen) is None:
+        return None, seen
+    asked: str | None = None
+    kept: list[str] = []
+    for sentence in seen.split(" | "):
+        hit = _ASKS.first(sentence)
+        if hit:
+            asked = hit
+        else:
+            kept.append(sentence)
+    return asked, " | ".join(kept)
+
+
+def _request(seen: str) -> Reading | None:
+    """A request to stop anywhere in the message, not negated just before."""
+    for hit in _REQUESTS.hits(seen):
+        before = seen[: hit.start()].rsplit("|", 1)[-1].split()[-3:]
+        if before and (before[-1] in _NEGATIONS or any(w in _NEGATIONS - {"no"} for w in before)):
+            continue
+        return OPT_OUT, hit.lastgroup
+    return None
+
+
+def _fix_typos(seen: str) -> str:
+    """Long words one or two edits from a keyword, put right (short messages only: people
+    mistype the one word they send, and a long message has more to say than a keyword)."""
+    words = seen.split(" ")
+    if len(words) > 8:
+        return seen
+    content = [w for w in words if w != "|" and w not in _POLITE and not w.isdigit()]
+    index, most = (_TYPO_BARE, 2) if len(content) == 1 else (_TYPO_STRONG, 1)
+    return " ".join(_corrected(w, index, most) or w if w[:1] in _TYPO_FIRST else w for w in words)
+
+
+def _bare(seen: str, question: bool, vocabulary: Vocabulary) -> Reading | None:
+    """Sentences made only of keywords (and polite words, numbers): what they say."""
+    kinds: list[str] = []
+    languages: set[str] = set()
+    hints: set[str] = set()
+    others: list[list[str]] = []
+    first_is_keyword = False
+    for number, sentence in enumerate(seen.split(" | ")):
+        words = sentence.split()
+        content = [w for w in words if not _filler(w, hints)]
+        if not content:
+            continue
+        meaning = _keyword(content, vocabulary) if len(content) <= 6 else None
+        if meaning is None:
+            others.append(content)
+            continue
+        kinds.append(meaning.kind)
+        languages |= meaning.languages
+        first_is_keyword = first_is_keyword or number == 0
+    if not kinds:
+        return None
+    language = _language(languages, hints)
+    kind = kinds[0] if len(set(kinds)) == 1 else OPT_OUT_UNCERTAIN
+    if not others:
+        return kind, language
+    if kind != OPT_OUT:
+        return None  # START or HELP inside a sentence is an ordinary message
+    said = " | ".join(" ".join(o) for o in others)
+    if first_is_keyword and sum(map(len, others)) <= 2 and not question:
+        return OPT_OUT, language  # a signature: "STOP - John"
+    if _DISMISSALS.first(said):
+        return OPT_OUT, language  # "Not interested. STOP"
+    return OPT_OUT_UNCERTAIN, language
+
+
+def _filler(word: str, hints: set[str]) -> bool:
+    if word.isdigit():
+        return True
+    code = _POLITE.get(word)
+    if code is not None:
+        hints.add(code)
+        return True
+    return False
+
+
+def _language(languages: set[str], hints: set[str]) -> str | None:
+    if len(languages) == 1:
+        return next(iter(languages))
+    common = languages & hints if languages else hints
+    return next(iter(common)) if len(common) == 1 else None
+
+
+def _keyword(content: list[str], vocabulary: Vocabulary) -> _Word | None:
+    """What a sentence of keywords means: one keyword, the same said again, spelled out, or
+    said with letters held ("stooop")."""
+    whole = vocabulary.word(" ".join(content))
+    if whole is not None:
+        return whole
+    if len(content) == 1 and not content[0].isascii():
+        stripped = _strip_cjk(content[0])
+        found = vocabulary.word(stripped) or vocabulary.word(_period(stripped))
+        if found is not None:
+            return found
+    if all(len(w) <= 3 for w in content):
+        squashed = vocabulary.word("".join(content))
+        if squashed is not None:
+            return squashed
+    meanings: list[_Word] = []
+    for word in content:
+        meaning = vocabulary.word(word) or vocabulary.word(_COLLAPSED.get(_collapse(word), ""))
+        if meaning is None:
+            return None
+        meanings.append(meaning)
+    kinds = {m.kind for m in meanings}
+    if len(kinds) != 1:
+        return None
+    languages = frozenset().union(*(m.languages for m in meanings))
+    return _Word(kinds.pop(), languages)
+
+
+def _period(word: str) -> str:
+    """The unit a word repeats, if it is one said again: ストップストップ -> ストップ."""
+    for size in range(1, len(word) // 2 + 1):
+        if len(word) % size == 0 and word[:size] * (len(word) // size) == word:
+            return word[:size]
+    return word
+
+
+def _strip_cjk(word: str) -> str:
+    """配信停止してください -> 配信停止: polite endings off a Japanese or Chinese keyword."""
+    changed = True
+    while changed:
+        changed = False
+        for suffix in _CJK_SUFFIXES:
+            if word.endswith(suffix) and len(word) > len(suffix):
+                word, changed = word[: -len(suffix)], True
+        for prefix in ("请", "請"):
+            if word.startswith(prefix) and len(word) > 1:
+                word, changed = word[1:], True
+    return word

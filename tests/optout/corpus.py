@@ -31,9 +31,9 @@ CATEGORIES = (
 
 SOURCES = {
     "issue-10": "issue 10 (the examples it lists by name)",
-    "ctia-fcc": "CTIA Messaging Principles and Best Practices; FCC 24-18 (47 CFR 64.1200, revocation "
-    "'by any reasonable means': STOP, QUIT, END, REVOKE, OPT OUT, CANCEL, UNSUBSCRIBE), as "
-    "summarised at econsent.org/posts/tcpa-10-business-day-opt-out-rule and "
+    "ctia-fcc": "CTIA Messaging Principles and Best Practices; FCC 24-18 (47 CFR 64.1200, "
+    "revocation 'by any reasonable means': STOP, QUIT, END, REVOKE, OPT OUT, CANCEL, "
+    "UNSUBSCRIBE), as summarised at econsent.org/posts/tcpa-10-business-day-opt-out-rule and "
     "william-dudley.com/2025/04/03/new-tcpa-rules-navigating-opt-out-changes-in-messaging",
     "aws-required": "AWS End User Messaging SMS, required opt-out keywords (ARRET, CANCEL, END, "
     "OPT-OUT, OPTOUT, QUIT, REMOVE, STOP, TD, UNSUBSCRIBE): "
@@ -41,7 +41,8 @@ SOURCES = {
     "cnil-stop": "France: CNIL / Code de la consommation L.121-34, 'STOP au 36xxx' on promotional "
     "SMS: sweego.io/channel/sms/transactional-sms-in-france-should-i-put-a-stop-to-it, "
     "support.callr.com (SMS traffic types and legal framework, France)",
-    "sentdm-es": "Spain: STOP/ALTO/BAJA/AYUDA (sent.dm Spain SMS guide, sent.dm/resources/spain-sms-guide)",
+    "sentdm-es": "Spain: STOP/ALTO/BAJA/AYUDA (sent.dm Spain SMS guide, "
+    "sent.dm/resources/spain-sms-guide)",
     "twilio-es": "US Spanish-language short codes must answer ALTO and AYUDA (Twilio help: "
     "requirements for a Spanish-language short code)",
     "sentdm-de": "Germany: STOP, STOPP, END, ENDE (sent.dm Germany SMS guide, "
@@ -72,8 +73,8 @@ SOURCES = {
     "sent.dm/resources/romania-sms-guide)",
     "etechblog-cz": "Czechia: STOP, ODHLASIT, KONEC, PRESTAT, ZRUSIT, ZASTAVIT VSE "
     "(etechblog.cz/jak-se-odhlasit-z-automatickych-textovych-zprav)",
-    "own-ja": "Japanese: 配信停止 / 停止 as used in Japanese SMS and mail footers (the team's writing; "
-    "Twilio Japan guidance asks for HELP/STOP in Japanese)",
+    "own-ja": "Japanese: 配信停止 / 停止 as used in Japanese SMS and mail footers (the team's "
+    "writing; Twilio Japan guidance asks for HELP/STOP in Japanese)",
     "tencent-td": "China: reply TD / T / N to unsubscribe (Tencent Cloud SMS, "
     "intl.cloud.tencent.com/document/product/382/35474; 回复TD退订 footer required by carriers)",
     "huawei-r": "China: reply R to unsubscribe (Huawei Cloud MSGSMS FAQ sms_faq_0110)",
