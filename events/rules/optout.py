@@ -37,9 +37,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from types import MappingProxyType
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 
 from events.rules.optout_words import LANGUAGES, LETTER_CODES, SIGNATURES, Language
 
@@ -95,11 +94,21 @@ _LOOKALIKES = str.maketrans(
 _LETTERS = str.maketrans({"ı": "i", "ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "’": "'"})
 _SIGNS = str.maketrans({"0": "o", "1": "i", "3": "e", "5": "s", "$": "s", "@": "a"})
 _RUSSIAN_ONLY = re.compile(r"[бгдёжзийлпфцчшщъыьэюя]")
+# Combining marks left by NFKD: Latin and Cyrillic accents, Arabic vowels and hamza, Japanese
+# voicing marks (the same on vocabulary and messages, so "ください" meets "くたさい").
+_MARKS = re.compile(
+    "[\u0300-\u036f\u0483-\u0489\u0610-\u061a\u064b-\u065f\u0670"
+    "\u06d6-\u06ed\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\u3099\u309a\ufe20-\ufe2f]"
+)
 _SIGN_IN_WORD = re.compile(r"(?<=[^\W\d_])[$@]|[$@](?=[^\W\d_])")
 _SPELLED = re.compile(r"(?<!\w)[^\W\d_](?:[ .\-_*·+]+[^\W\d_](?!\w))+")
 _SPELL_GAPS = re.compile(r"[ .\-_*·+]")
 # A word, or a sentence break: punctuation, or a dash or slash standing between spaces.
-_TOKEN = re.compile(r"[^\W_]+|(?:[.!?;:,\n\r…。！？；：，、؟،()\[\]\"“”«»]|(?<=\s)[-–—/]+(?=\s))+")
+_BREAK = re.compile(r"(?:[.!?;:,\n\r…。！？；：，、؟،()\[\]\"“”«»|]|(?<=\s)[-–—/]+(?=\s))+")
+_WORD = re.compile(r"[^\W_]+|\|")
+_MIXED = re.compile(r"\b(?=[^\W_]*\d)(?=[^\W_]*[^\W\d_])[^\W_]+")  # letters and digits: ST0P
+_DIGIT = re.compile(r"\d")
+_BREAKS = re.compile(r"(?:\| )+\|")
 _SIGNATURE = re.compile(SIGNATURES)
 _SIGNATURE_CUES = ("sent", "envoy", "gesendet")
 
@@ -109,8 +118,7 @@ def _fold_word(word: str) -> str:
     if word.isascii():
         return word.lower()
     text = unicodedata.normalize("NFKC", word).casefold().translate(_LETTERS)
-    text = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in text if not unicodedata.combining(c))
+    return _MARKS.sub("", unicodedata.normalize("NFKD", text))
 
 
 def _fold(text: str) -> str:
@@ -122,19 +130,14 @@ def _fold(text: str) -> str:
         text = text.replace("’", "'")
     if "$" in text or "@" in text:
         text = _SIGN_IN_WORD.sub(lambda m: m.group().translate(_SIGNS), text)
-    text = _SPELLED.sub(lambda m: _SPELL_GAPS.sub("", m.group()), text)
-    out: list[str] = []
-    for token in _TOKEN.findall(text):
-        if not token[0].isalnum() or token[0] == "_":
-            if out and out[-1] != "|":
-                out.append("|")
-        elif token.isalpha() or token.isdigit():
-            out.append(token)
-        else:  # letters and digits: digits used as letters (ST0P)
-            out.append(token.translate(_SIGNS))
-    if out and out[-1] == "|":
-        out.pop()
-    joined = " ".join(out)
+    if len(text) <= 80:  # letters spelled out one by one: only ever a short message
+        text = _SPELLED.sub(lambda m: _SPELL_GAPS.sub("", m.group()), text)
+    joined = " ".join(_WORD.findall(_BREAK.sub(" | ", text)))
+    if _DIGIT.search(joined):
+        joined = _MIXED.sub(lambda m: m.group().translate(_SIGNS), joined)
+    if "| |" in joined:
+        joined = _BREAKS.sub("|", joined)
+    joined = joined.strip(" |")
     if any(cue in joined for cue in _SIGNATURE_CUES):
         joined = _SIGNATURE.sub("", joined).strip(" |")
     return joined
@@ -194,22 +197,28 @@ def _alternatives(pattern: str) -> list[str]:
 
 
 def _first_letters(pattern: str) -> frozenset[str] | None:
-    """The letters a pattern's match can start with, or None when that is not plain."""
+    """How a pattern's match can start: its first two letters where they are plain ("how",
+    "(do not|don t)" -> "ho", "do"), else its first; None when not even that is plain."""
     pattern = pattern.removeprefix("\\b")
     if pattern[:1].isalnum():
-        return None if pattern[1:2] in ("?", "*", "{") else frozenset(pattern[0])
+        if pattern[1:2] in ("?", "*", "{", "+"):
+            return None
+        two = pattern[:2]
+        plain = len(two) == 2 and two[1].isalnum() and pattern[2:3] not in ("?", "*", "{")
+        return frozenset({two if plain else pattern[0]})
     if not pattern.startswith("(") or (pattern.startswith("(?") and pattern[2:3] != ":"):
         return None
     end = _group_end(pattern)
-    if pattern[end + 1 : end + 2] in ("?", "*", "{"):
+    if pattern[end + 1 : end + 2] in ("?", "*", "{", "+"):
         return None
-    letters: frozenset[str] = frozenset()
+    starts: frozenset[str] = frozenset()
     for alternative in _alternatives(pattern[1:end].removeprefix("?:")):
         firsts = _first_letters(alternative)
         if firsts is None:
             return None
-        letters |= firsts
-    return letters
+        # A one-letter alternative followed by more pattern: only its letter is known.
+        starts |= {f if len(f) == 2 or end + 1 == len(pattern) else f[0] for f in firsts}
+    return starts
 
 
 def _group_end(pattern: str) -> int:
@@ -228,41 +237,54 @@ class _Patterns:
     start with: one small expression per letter instead of one with hundreds of branches, which
     Python's engine would try at every word of every message."""
 
-    by_letter: Mapping[str, re.Pattern[str]]
-    anywhere: re.Pattern[str] | None  # Japanese and Chinese, and what may start with anything
-    anywhere_ascii: bool  # whether `anywhere` can match a plain ASCII message
+    by_letter: Mapping[str, re.Pattern[str]]  # by a word's first two letters, else its first
+    # Japanese and Chinese, and what may start with anything: one expression per attribute (so
+    # that a request does not hide a question overlapping it), each with whether it can match
+    # a plain ASCII message.
+    anywhere: tuple[tuple[re.Pattern[str], bool], ...]
 
     @classmethod
-    def of(cls, attribute: str, whole: bool = True) -> _Patterns:
-        end = r"\b" if whole else ""
+    def of(cls, *attributes: str) -> _Patterns:
+        """Each language's `attributes` ("requests", "asks", "dismissals"), its matches named
+        by the first letter of the attribute and the language: "r_en", "a_es"."""
         lettered: dict[str, dict[str, list[str]]] = {}
-        anywhere: dict[str, list[str]] = {}
-        for lang in LANGUAGES:
-            for pattern in getattr(lang, attribute):
-                for alternative in _alternatives(_fold_word(pattern)):
-                    regex = alternative.replace(" ", _SEP)
-                    firsts = None if lang.cjk else _first_letters(alternative)
-                    if firsts is None:
-                        wrapped = regex if lang.cjk else rf"\b(?:{regex}){end}"
-                        anywhere.setdefault(lang.code, []).append(wrapped)
-                        continue
-                    for letter in firsts:
-                        by_lang = lettered.setdefault(letter, {})
-                        by_lang.setdefault(lang.code, []).append(f"(?:{regex}){end}")
-        return cls(
-            MappingProxyType({k: _named(v) for k, v in lettered.items()}),
-            _named(anywhere) if anywhere else None,
-            any(w.isascii() for ws in anywhere.values() for w in ws),
-        )
+        anywheres: list[tuple[re.Pattern[str], bool]] = []
+        for attribute in attributes:
+            anywhere: dict[str, list[str]] = {}
+            end = "" if attribute == "asks" else r"\b"  # a question may go on ("désabonne")
+            for lang in LANGUAGES:
+                name = f"{attribute[0]}_{lang.code}"
+                for pattern in getattr(lang, attribute):
+                    for alternative in _alternatives(_fold_word(pattern)):
+                        regex = alternative.replace(" ", _SEP).replace(".*", "[^|]*")
+                        firsts = None if lang.cjk else _first_letters(alternative)
+                        if firsts is None:
+                            wrapped = regex if lang.cjk else rf"\b(?:{regex}){end}"
+                            anywhere.setdefault(name, []).append(wrapped)
+                            continue
+                        for letter in firsts:
+                            by_name = lettered.setdefault(letter, {})
+                            by_name.setdefault(name, []).append(f"(?:{regex}){end}")
+            if anywhere:
+                ascii_ = any(w.isascii() for ws in anywhere.values() for w in ws)
+                anywheres.append((_named(anywhere), ascii_))
+        # A word starting "st" may match what starts "st" or "s": one expression for both.
+        for key, by_name in lettered.items():
+            for name, patterns in lettered.get(key[0], {}).items() if len(key) == 2 else ():
+                by_name.setdefault(name, []).extend(patterns)
+        # Plain dicts (typed read-only): a mapping proxy costs a fifth more per look-up.
+        return cls({k: _named(v) for k, v in lettered.items()}, tuple(anywheres))
 
     def hits(self, text: str) -> Iterator[re.Match[str]]:
-        if self.anywhere is not None and (self.anywhere_ascii or not text.isascii()):
-            yield from self.anywhere.finditer(text)
+        for regex, ascii_ in self.anywhere:
+            if ascii_ or not text.isascii():
+                yield from regex.finditer(text)
         at = 0
+        get = self.by_letter.get
         for word in text.split(" "):
-            regex = self.by_letter.get(word[:1])
-            if regex is not None:
-                hit = regex.match(text, at)
+            found = get(word[:2]) or get(word[:1])
+            if found is not None:
+                hit = found.match(text, at)
                 if hit is not None:
                     yield hit
             at += len(word) + 1
@@ -270,23 +292,41 @@ class _Patterns:
     def first(self, text: str) -> str | None:
         """The language of the first match, if any."""
         for hit in self.hits(text):
-            return hit.lastgroup
+            return _code(hit)
         return None
 
 
-def _named(by_lang: dict[str, list[str]]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?P<{code}>{'|'.join(ps)})" for code, ps in by_lang.items()))
+def _named(by_name: dict[str, list[str]]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?P<{name}>{'|'.join(ps)})" for name, ps in by_name.items()))
+
+
+def _kind(hit: re.Match[str]) -> str:
+    """r (request), a (question) or d (dismissal)."""
+    return (hit.lastgroup or "?")[0]
+
+
+def _code(hit: re.Match[str]) -> str:
+    """The language a match is in (its group is named "r_en" and the like)."""
+    return (hit.lastgroup or "?_")[2:]
 
 
 _TABLE = _words_table(LANGUAGES)
+_BUILT_IN: Mapping[str, _Word] = _TABLE
 _COLLAPSED = {_collapse(k): k for k in _TABLE if " " not in k}
-_POLITE = {_fold(w): lang.code for lang in LANGUAGES for w in lang.polite if not lang.cjk}
+# Polite words, with the language they tell when they are long enough to tell one ("bitte").
+_POLITE: dict[str, frozenset[str]] = {}
+for _lang in LANGUAGES:
+    for _w in () if _lang.cjk else _lang.polite:
+        _tells = frozenset({_lang.code}) if len(_w) >= 3 else frozenset()
+        _POLITE[_fold(_w)] = _POLITE.get(_fold(_w), frozenset()) | _tells
 _CJK_SUFFIXES = tuple(
     sorted({_fold_word(w) for lang in LANGUAGES if lang.cjk for w in lang.polite}, key=len)[::-1]
 )
 _NEGATIONS = frozenset(_fold(w) for lang in LANGUAGES for w in lang.negations)
+# One pass over a message finds every request, question and dismissal; dismissals alone also
+# say whether the words beside a bare keyword confirm it.
+_PATTERNS = _Patterns.of("requests", "asks", "dismissals")
 _REQUESTS = _Patterns.of("requests")
-_ASKS = _Patterns.of("asks", whole=False)
 _DISMISSALS = _Patterns.of("dismissals")
 _STRONG = frozenset(_fold(w) for lang in LANGUAGES for w in lang.strong)
 
@@ -311,17 +351,23 @@ def _typo_index(words: frozenset[str], most: int) -> dict[str, frozenset[str]]:
 
 
 def _distance(a: str, b: str) -> int:
-    """Damerau-Levenshtein distance (adjacent transpositions count one)."""
-    rows = [list(range(len(b) + 1))]
-    for i in range(1, len(a) + 1):
-        row = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = a[i - 1] != b[j - 1]
-            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                row[j] = min(row[j], rows[-2][j - 2] + 1)
-        rows.append(row)
-    return rows[-1][-1]
+    """Edit distance where swapping two neighbouring letters counts one (optimal string
+    alignment)."""
+    before: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            best = previous[j - 1] + (x != y)
+            if previous[j] + 1 < best:
+                best = previous[j] + 1
+            if current[j - 1] + 1 < best:
+                best = current[j - 1] + 1
+            if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y and before[j - 2] + 1 < best:
+                best = before[j - 2] + 1
+            current.append(best)
+        before, previous = previous, current
+    return previous[-1]
 
 
 def _allowed(word: str, target: str, most: int) -> int:
@@ -344,10 +390,14 @@ def _corrected(word: str, index: dict[str, frozenset[str]], most: int) -> str | 
     if len(word) < 5 or word in _TABLE or word in _POLITE:
         return None
     candidates: set[str] = set()
-    for variant in _deletions(word, most if len(word) >= 9 else 1):
+    for variant in _deletions(word, 1):  # two deletions are on the keyword's side
         candidates |= index.get(variant, frozenset())
-    best = [t for t in candidates if _distance(word, t) <= _allowed(word, t, most)]
-    return min(best, key=lambda t: (_distance(word, t), t)) if best else None
+    best = sorted(
+        (distance, target)
+        for target in candidates
+        if (distance := _distance(word, target)) <= _allowed(word, target, most)
+    )
+    return best[0][1] if best else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -363,6 +413,18 @@ class Vocabulary:
     opt_in: frozenset[str]
     help: frozenset[str]
     phrases: tuple[str, ...]
+    # Every bare word and what it means: the built-in ones, then the operator's.
+    words: Mapping[str, _Word] = field(default_factory=lambda: _BUILT_IN, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        added = {
+            key: _Word(kind, frozenset())
+            for kind, bag in ((HELP, self.help), (OPT_IN, self.opt_in), (OPT_OUT, self.opt_out))
+            for key in bag
+            if key not in _TABLE
+        }
+        if added:
+            object.__setattr__(self, "words", {**added, **_TABLE})
 
     @classmethod
     def build(
@@ -379,13 +441,7 @@ class Vocabulary:
 
     def word(self, key: str) -> _Word | None:
         """What a bare word or phrase means: built in first, then the operator's."""
-        found = _TABLE.get(key)
-        if found is not None:
-            return found
-        for kind, bag in ((OPT_OUT, self.opt_out), (OPT_IN, self.opt_in), (HELP, self.help)):
-            if key in bag:
-                return _Word(kind, frozenset())
-        return None
+        return self.words.get(key)
 
 
 DEFAULT_VOCABULARY = Vocabulary.build()
@@ -411,44 +467,36 @@ Reading = tuple[str, str | None]
 def _read(seen: str, question: bool, vocabulary: Vocabulary) -> Reading | None:
     if seen.replace(" | ", " ") in vocabulary.phrases:
         return OPT_OUT, None
-    asked, rest = _set_aside_questions(seen)
-    found = _request(rest) or _bare(rest, question, vocabulary)
+    hits = list(_PATTERNS.hits(seen))
+    asked = {seen.count("|", 0, h.start()): _code(h) for h in hits if _kind(h) == "a"}
+    rest = seen
+    if asked:  # questions about how to opt out are set aside: probably, not certainly
+        rest = " | ".join(s for i, s in enumerate(seen.split(" | ")) if i not in asked)
+        hits = list(_PATTERNS.hits(rest))
+    found = _request(rest, hits) or _bare(rest, question, vocabulary)
     if found is None:
         fixed = _fix_typos(rest)
         if fixed != rest:
-            found = _request(fixed) or _bare(fixed, question, vocabulary)
+            found = _request(fixed, _REQUESTS.hits(fixed)) or _bare(fixed, question, vocabulary)
     if found is not None:
         return found
-    dismissal = _DISMISSALS.first(rest)
-    if dismissal:
-        return OPT_OUT_UNCERTAIN, dismissal
-    if asked is not None:
-        return OPT_OUT_UNCERTAIN, asked
+    for hit in hits:
+        if _kind(hit) == "d":
+            return OPT_OUT_UNCERTAIN, _code(hit)
+    if asked:
+        return OPT_OUT_UNCERTAIN, next(iter(asked.values()))
     return None
 
 
-def _set_aside_questions(seen: str) -> tuple[str | None, str]:
-    """Sentences asking how to opt out, taken out of the message (the language they ask in)."""
-    if _ASKS.first(seen) is None:
-        return None, seen
-    asked: str | None = None
-    kept: list[str] = []
-    for sentence in seen.split(" | "):
-        hit = _ASKS.first(sentence)
-        if hit:
-            asked = hit
-        else:
-            kept.append(sentence)
-    return asked, " | ".join(kept)
-
-
-def _request(seen: str) -> Reading | None:
+def _request(seen: str, hits: Iterable[re.Match[str]]) -> Reading | None:
     """A request to stop anywhere in the message, not negated just before."""
-    for hit in _REQUESTS.hits(seen):
+    for hit in hits:
+        if _kind(hit) != "r":
+            continue
         before = seen[: hit.start()].rsplit("|", 1)[-1].split()[-3:]
         if before and (before[-1] in _NEGATIONS or any(w in _NEGATIONS - {"no"} for w in before)):
             continue
-        return OPT_OUT, hit.lastgroup
+        return OPT_OUT, _code(hit)
     return None
 
 
@@ -459,6 +507,8 @@ def _fix_typos(seen: str) -> str:
     if len(words) > 8:
         return seen
     content = [w for w in words if w != "|" and w not in _POLITE and not w.isdigit()]
+    if len(content) > 3:
+        return seen
     index, most = (_TYPO_BARE, 2) if len(content) == 1 else (_TYPO_STRONG, 1)
     return " ".join(_corrected(w, index, most) or w if w[:1] in _TYPO_FIRST else w for w in words)
 
@@ -467,12 +517,10 @@ def _bare(seen: str, question: bool, vocabulary: Vocabulary) -> Reading | None:
     """Sentences made only of keywords (and polite words, numbers): what they say."""
     kinds: list[str] = []
     languages: set[str] = set()
-    hints: set[str] = set()
     others: list[list[str]] = []
     first_is_keyword = False
     for number, sentence in enumerate(seen.split(" | ")):
-        words = sentence.split()
-        content = [w for w in words if not _filler(w, hints)]
+        content = [w for w in sentence.split(" ") if w not in _POLITE and not w.isdigit()]
         if not content:
             continue
         meaning = _keyword(content, vocabulary) if len(content) <= 6 else None
@@ -484,6 +532,7 @@ def _bare(seen: str, question: bool, vocabulary: Vocabulary) -> Reading | None:
         first_is_keyword = first_is_keyword or number == 0
     if not kinds:
         return None
+    hints = {code for w in seen.split(" ") for code in _POLITE.get(w, ())}
     language = _language(languages, hints)
     kind = kinds[0] if len(set(kinds)) == 1 else OPT_OUT_UNCERTAIN
     if not others:
@@ -496,16 +545,6 @@ def _bare(seen: str, question: bool, vocabulary: Vocabulary) -> Reading | None:
     if _DISMISSALS.first(said):
         return OPT_OUT, language  # "Not interested. STOP"
     return OPT_OUT_UNCERTAIN, language
-
-
-def _filler(word: str, hints: set[str]) -> bool:
-    if word.isdigit():
-        return True
-    code = _POLITE.get(word)
-    if code is not None:
-        hints.add(code)
-        return True
-    return False
 
 
 def _language(languages: set[str], hints: set[str]) -> str | None:
@@ -532,7 +571,9 @@ def _keyword(content: list[str], vocabulary: Vocabulary) -> _Word | None:
             return squashed
     meanings: list[_Word] = []
     for word in content:
-        meaning = vocabulary.word(word) or vocabulary.word(_COLLAPSED.get(_collapse(word), ""))
+        meaning = vocabulary.words.get(word)
+        if meaning is None and len(word) > 2:
+            meaning = vocabulary.words.get(_COLLAPSED.get(_collapse(word), ""))
         if meaning is None:
             return None
         meanings.append(meaning)

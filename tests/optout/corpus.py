@@ -99,11 +99,13 @@ class Row:
     lang: str
     category: str
     source: str
+    held_out: bool = False  # written after the reader, in holdout/ (see README)
 
 
 def load(folder: Path = HERE) -> list[Row]:
     rows: list[Row] = []
-    for path in sorted(folder.glob("*.txt")):
+    for path in sorted(folder.glob("*.txt")) + sorted(folder.glob("holdout/*.txt")):
+        held_out = path.parent.name == "holdout"
         lang = path.stem
         header: tuple[str, str, str] | None = None
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -120,5 +122,7 @@ def load(folder: Path = HERE) -> list[Row]:
                 continue
             assert header is not None, f"{path.name}:{number}: a message before any @ line"
             label, category, source = header
-            rows.append(Row(text, label, lang, category, f"{source}: {SOURCES[source]}"))
+            rows.append(
+                Row(text, label, lang, category, f"{source}: {SOURCES[source]}", held_out)
+            )
     return rows
