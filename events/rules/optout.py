@@ -17,11 +17,18 @@ steps, each on the message folded (lower case; accents, widths and look-alike le
    counts ("stop at the gate", "the end is near", "is the bus stop far"). A bare keyword
    sentence beside other words is certain when the other words are a signature-sized name
    ("STOP - John") or confirm it ("Not interested. STOP"), and only probable otherwise ("who is
-   this? stop"). Long keywords are also read through typos ("unsusbcribe": one edit, two on
-   words of ten letters or more, first letters kept, so "bestellen" never reads "abbestellen").
+   this? stop"). Long keywords are also read through typos in short messages ("unsusbcribe":
+   one edit; two when the message is that one word and it has ten letters or more; the first
+   letter kept, and the second for two edits, so "bestellen" never reads "abbestellen").
 4. What is left is *probably* an opt-out when it dismisses the sender ("please leave me be",
    "not interested"), asked how to opt out (step 1), or is a carrier's one-letter code (T, N, R,
    B): those letters also answer yes/no questions.
+
+Look-alike letters are mapped only in a message with no letter that exists in Russian alone, so
+"стоп" reads Russian "stop" and Russian words never turn into Latin keywords. A negation counts
+within the three words before a request in its sentence ("no" only right before it, so "no
+thanks, unsubscribe me" still opts out), and so does a request said of someone else ("сестра
+хочет отписаться").
 
 The line between certain and probable: certain when the words themselves ask to stop messages
 to this person (a keyword alone, an imperative or a first-person wish about messages, the
@@ -311,14 +318,20 @@ def _code(hit: re.Match[str]) -> str:
 
 
 _TABLE = _words_table(LANGUAGES)
-_BUILT_IN: Mapping[str, _Word] = _TABLE
 _COLLAPSED = {_collapse(k): k for k in _TABLE if " " not in k}
-# Polite words, with the language they tell when they are long enough to tell one ("bitte").
-_POLITE: dict[str, frozenset[str]] = {}
-for _lang in LANGUAGES:
-    for _w in () if _lang.cjk else _lang.polite:
-        _tells = frozenset({_lang.code}) if len(_w) >= 3 else frozenset()
-        _POLITE[_fold(_w)] = _POLITE.get(_fold(_w), frozenset()) | _tells
+
+
+def _polite_words(languages: tuple[Language, ...]) -> dict[str, frozenset[str]]:
+    """Polite words, each with the languages it tells when long enough to tell ("bitte")."""
+    polite: dict[str, frozenset[str]] = {}
+    for lang in languages:
+        for word in () if lang.cjk else lang.polite:
+            tells = frozenset({lang.code}) if len(word) >= 3 else frozenset()
+            polite[_fold(word)] = polite.get(_fold(word), frozenset()) | tells
+    return polite
+
+
+_POLITE = _polite_words(LANGUAGES)
 _CJK_SUFFIXES = tuple(
     sorted({_fold_word(w) for lang in LANGUAGES if lang.cjk for w in lang.polite}, key=len)[::-1]
 )
@@ -414,7 +427,7 @@ class Vocabulary:
     help: frozenset[str]
     phrases: tuple[str, ...]
     # Every bare word and what it means: the built-in ones, then the operator's.
-    words: Mapping[str, _Word] = field(default_factory=lambda: _BUILT_IN, compare=False, repr=False)
+    words: Mapping[str, _Word] = field(default_factory=lambda: _TABLE, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         added = {

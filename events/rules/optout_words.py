@@ -97,6 +97,9 @@ ENGLISH = Language(
         rf"|notification)s?\b|subscription to (these|the|your|this) {_EN_NOUN}",
         rf"(i m|im|i am) (done|finished) with (these|this|your|the) {_EN_NOUN}",
         r"(leave|keep) me (off|out of) (your|the|this) (list|mailing)",
+        r"already (unsubscribed|opted out|replied stop|said stop|asked you to stop)",
+        r"(i|we) (said|told you|asked you|asked) (you )?(to )?stop(?= \||$| (texting|messaging"
+        r"|sending|contacting|it|please|already|now)\b)",
     ),
     asks=(
         r"\b(how|where|what|is there|can i|could i|do i)\b.*\b(unsubscribe|unsub|opt ?out"
@@ -113,6 +116,7 @@ ENGLISH = Language(
         r"never (signed|sign) up\b",
         r"who gave (you|u) (my|this) number",
         r"how did (you|u) get (my|this) number",
+        r"why (am i|do i|are you|do you) still (getting|receiving|sending|texting)",
         r"i don t know (you|who)\b",
     ),
     polite=(
@@ -188,7 +192,7 @@ SPANISH = Language(
         r"no (me |nos )?(envien|manden|escriban|contacten|molesten|envies|mandes|escribas"
         r"|vuelvan a)\w*",
         r"(no|ya no) (quiero|deseo|necesito) (recibir|mas|sus|tus|estos|ningun)\w*",
-        r"(dar|darme|darse|denme|dame|deme|doy|den|me doy) de baja",
+        r"(dar|darme|darse|denme|dame|deme|doy|den|me doy) de baja|ya me (di|he dado) de baja",
         r"(borr|quit|elimin|saqu|sac|remuev|retir)\w* (mi numero|de (su|la|esta|tu|vuestra)"
         r" lista)",
         r"no es mi numero|numero equivocado|se equivocaron de numero",
