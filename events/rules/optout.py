@@ -15,11 +15,12 @@ steps, each on the message folded (lower case; accents, widths and look-alike le
    words, numbers or emoji ("STOP", "Stop!!! Stop!!!", "baja por favor", "STOP 36111",
    "stooop", "st op", "配信停止してください"). A keyword inside an ordinary sentence never
    counts ("stop at the gate", "the end is near", "is the bus stop far"). A bare keyword
-   sentence beside other words is certain when the other words are a signature-sized name
-   ("STOP - John") or confirm it ("Not interested. STOP"), and only probable otherwise ("who is
-   this? stop"). Long keywords are also read through typos in short messages ("unsusbcribe":
-   one edit; two when the message is that one word and it has ten letters or more; the first
-   letter kept, and the second for two edits, so "bestellen" never reads "abbestellen").
+   sentence beside other words is certain when the other words confirm it ("Not interested.
+   STOP"), and only probable otherwise ("who is this? stop"); a name signed after a dash or on
+   the last line is not other words ("STOP - John"). Long keywords are also read through
+   typos in short messages ("unsusbcribe": one edit; two when the message is that one word of
+   ten letters or more; the first letter kept, and the second for two edits, so "bestellen"
+   never reads "abbestellen").
 4. What is left is *probably* an opt-out when it dismisses the sender ("please leave me be",
    "not interested"), asked how to opt out (step 1), or is a carrier's one-letter code (T, N, R,
    B): those letters also answer yes/no questions.
@@ -117,6 +118,9 @@ _MIXED = re.compile(r"\b(?=[^\W_]*\d)(?=[^\W_]*[^\W\d_])[^\W_]+")  # letters and
 _DIGIT = re.compile(r"\d")
 _BREAKS = re.compile(r"(?:\| )+\|")
 _SIGNATURE = re.compile(SIGNATURES)
+_STOP_SIGNS = ("🛑", "⛔", "🚫", "✋")
+# A name signed after a dash or on its own last line: "STOP - John", "Stop please\nMaria Lopez".
+_SIGNED = re.compile(r"(?:\n|\s[-–—~]+)\s*[A-Z][^\W\d_]+(?: [A-Z][^\W\d_]+\.?)?\s*$")
 _SIGNATURE_CUES = ("sent", "envoy", "gesendet")
 
 
@@ -464,10 +468,12 @@ def classify(text: str | None, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> I
     """The compliance intent of an inbound text, or None."""
     if not text or not text.strip():
         return None
-    seen = _fold(text)
-    if not seen:
+    seen = _fold(_SIGNED.sub("", text))
+    if not seen:  # emoji alone: a stop sign may mean stop, or anything
+        if any(sign in text for sign in _STOP_SIGNS):
+            return Intent(OPT_OUT_UNCERTAIN, text.strip()[:200], None)
         return None
-    read = _read(seen, "?" in text or "？" in text or "؟" in text, vocabulary)
+    read = _read(seen, vocabulary)
     if read is None:
         return None
     kind, language = read
@@ -477,7 +483,7 @@ def classify(text: str | None, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> I
 Reading = tuple[str, str | None]
 
 
-def _read(seen: str, question: bool, vocabulary: Vocabulary) -> Reading | None:
+def _read(seen: str, vocabulary: Vocabulary) -> Reading | None:
     if seen.replace(" | ", " ") in vocabulary.phrases:
         return OPT_OUT, None
     hits = list(_PATTERNS.hits(seen))
@@ -486,11 +492,11 @@ def _read(seen: str, question: bool, vocabulary: Vocabulary) -> Reading | None:
     if asked:  # questions about how to opt out are set aside: probably, not certainly
         rest = " | ".join(s for i, s in enumerate(seen.split(" | ")) if i not in asked)
         hits = list(_PATTERNS.hits(rest))
-    found = _request(rest, hits) or _bare(rest, question, vocabulary)
+    found = _request(rest, hits) or _bare(rest, vocabulary)
     if found is None:
         fixed = _fix_typos(rest)
         if fixed != rest:
-            found = _request(fixed, _REQUESTS.hits(fixed)) or _bare(fixed, question, vocabulary)
+            found = _request(fixed, _REQUESTS.hits(fixed)) or _bare(fixed, vocabulary)
     if found is not None:
         return found
     for hit in hits:
@@ -526,13 +532,12 @@ def _fix_typos(seen: str) -> str:
     return " ".join(_corrected(w, index, most) or w if w[:1] in _TYPO_FIRST else w for w in words)
 
 
-def _bare(seen: str, question: bool, vocabulary: Vocabulary) -> Reading | None:
+def _bare(seen: str, vocabulary: Vocabulary) -> Reading | None:
     """Sentences made only of keywords (and polite words, numbers): what they say."""
     kinds: list[str] = []
     languages: set[str] = set()
     others: list[list[str]] = []
-    first_is_keyword = False
-    for number, sentence in enumerate(seen.split(" | ")):
+    for sentence in seen.split(" | "):
         content = [w for w in sentence.split(" ") if w not in _POLITE and not w.isdigit()]
         if not content:
             continue
@@ -542,7 +547,6 @@ def _bare(seen: str, question: bool, vocabulary: Vocabulary) -> Reading | None:
             continue
         kinds.append(meaning.kind)
         languages |= meaning.languages
-        first_is_keyword = first_is_keyword or number == 0
     if not kinds:
         return None
     hints = {code for w in seen.split(" ") for code in _POLITE.get(w, ())}
@@ -553,8 +557,6 @@ def _bare(seen: str, question: bool, vocabulary: Vocabulary) -> Reading | None:
     if kind != OPT_OUT:
         return None  # START or HELP inside a sentence is an ordinary message
     said = " | ".join(" ".join(o) for o in others)
-    if first_is_keyword and sum(map(len, others)) <= 2 and not question:
-        return OPT_OUT, language  # a signature: "STOP - John"
     if _DISMISSALS.first(said):
         return OPT_OUT, language  # "Not interested. STOP"
     return OPT_OUT_UNCERTAIN, language

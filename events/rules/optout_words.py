@@ -70,23 +70,29 @@ ENGLISH = Language(
         "unsub",
         "remove me",
         "stop it",
+        "no more",
     ),
     requests=(
         rf"(stop|quit|cease|halt) {_EN_VERB}(?= (me|us|this|these|those|them|any|messages|texts"
         r"|my|to|promo\w*|ads|marketing|please|pls|now|immediately|already|right)\b| \||$)",
         rf"(stop|quit|cease|enough|no more)( with| sending| all)?( the| these| those| your| this"
-        rf"| ur| all| any)? {_EN_NOUN}\b",
+        rf"| ur| all| any)? {_EN_NOUN}\b(?! (have|has|came|arrived|from my))",
         r"(do not|don t|dont|never|pls don t|please don t) (ever )?(text|txt|message|msg|contact"
         r"|sms|send|email|call|spam|bother|reach) (me|us|this number|anything|to this number)",
         r"(remove|delete|erase|drop|lose|scrub|wipe|forget) (my (phone |cell |mobile )?number"
-        r"|this number|the number|my contact|my details|my info|my data)",
+        r"|this number|the number|my contact|my details|my info|my data)(?= \||$| (please|pls"
+        r"|plz|now|thanks|thank|asap|immediately|already|from (your|the|this|ur|all|these|those"
+        r"|that)( \w+)?( \w+)? (list|lists|database|db|system|records|contacts|files?)\b))",
         r"take (me|us|my number|the number|this number|it) (off|out)\b",
         rf"(remove|delete|take|drop|get|scratch|cross) (me|us|my number|this number|the number)"
         rf" (off|from|out of)( of)?( your| the| this| ur| that| all| these| those)?{_EN_LIST}\b",
         r"(remove|delete) (me|us)(?= \||$| (please|pls|plz|now|thanks|thank|asap|immediately))",
         r"(unsubscribe|unsub)(?! (my|the|this|that)( \w+)? (email|e mail|mail|address|account"
-        r"|card))|unsubscribing|opt (me |us )?out|optout",
-        r"want out\b",
+        r"|card))|unsubscribing|optout",
+        r"opt (me |us )?out(?= \||$| (please|pls|now|thanks|thank|of (this|these|the|your|all|any)"
+        r"?( \w+)? ?(texts?|messages?|sms|list|alerts|notifications|marketing|promo\w*|mailing)))",
+        r"want out(?= \||$| (of (this|your|the|these) (list|texts|messages|sms|mailing|alerts)"
+        r"|please|now)\b)",
         rf"(i|we) (do not|don t|dont|no longer|never) (want|wish|need|like)( to)?( (receive|get"
         rf"|be getting|have))?(( any| these| those| your| this| more| the| such| of))* {_EN_NOUN}",
         r"no longer (want|wish|need) (to )?(receive|get|these|them|this|your)",
@@ -97,12 +103,14 @@ ENGLISH = Language(
         rf"|notification)s?\b|subscription to (these|the|your|this) {_EN_NOUN}",
         rf"(i m|im|i am) (done|finished) with (these|this|your|the) {_EN_NOUN}",
         r"(leave|keep) me (off|out of) (your|the|this) (list|mailing)",
+        r"(stop|quit) (this|these|them|that|all this)(?= \||$| (please|pls|now|immediately)\b)",
         r"already (unsubscribed|opted out|replied stop|said stop|asked you to stop)",
         r"(i|we) (said|told you|asked you|asked) (you )?(to )?stop(?= \||$| (texting|messaging"
         r"|sending|contacting|it|please|already|now)\b)",
     ),
     asks=(
-        r"\b(how|where|what|is there|can i|could i|do i)\b.*\b(unsubscribe|unsub|opt ?out"
+        r"\b(how|where|what|is there|can i|could i|do i)\b.*\b(unsubscribe|unsub"
+        r"|opt ?out(?! of (the|my|a|an|paper)\b)"
         r"|stop (these|this|them|it|getting|receiving|the (texts|messages))|get off|be removed"
         r"|remove (me|my number))",
         r"\b(how|can i|is there a way to)\b.*\b(make|get) (these|this|them|it|the (texts|messages))"
@@ -114,6 +122,8 @@ ENGLISH = Language(
         r"not interested\b",
         r"(why|how come) (do|does|are|is) (you|u|they|this) (keep|still)\b",
         r"never (signed|sign) up\b",
+        r"never asked for (this|these|them|it|any of this)\b",
+        r"i (do not|don t|dont) want (this|these|them)(?= \||$)",
         r"who gave (you|u) (my|this) number",
         r"how did (you|u) get (my|this) number",
         r"why (am i|do i|are you|do you) still (getting|receiving|sending|texting)",
@@ -142,7 +152,6 @@ ENGLISH = Language(
         "ty",
         "now",
         "all",
-        "me",
         "it",
         "ok",
         "okay",
@@ -163,7 +172,8 @@ ENGLISH = Language(
         "and",
         "kindly",
     ),
-    negations=("don", "dont", "never", "not", "cant", "wont", "didn", "shouldn", "t"),
+    # Negations, and "wants": a request said of someone else ("my son wants to unsubscribe").
+    negations=("don", "dont", "never", "not", "cant", "wont", "didn", "shouldn", "t", "wants"),
     strong=("unsubscribe",),
     opt_in=("start", "unstop", "yes"),
     help=("help", "info"),
@@ -219,7 +229,6 @@ SPANISH = Language(
         "ahora",
         "mismo",
         "todo",
-        "me",
         "sms",
     ),
     negations=("no", "nunca", "jamas"),
@@ -305,7 +314,9 @@ GERMAN = Language(
         r"|senden|simsen|kontaktieren|nerven)",
         r"(melden|trag\w*|nehm\w*|losch\w*|loesch\w*|entfern\w*|streich\w*) (sie )?(bitte )?"
         r"(mich|meine nummer|meine handynummer|diese nummer)",
-        r"abmelden|abbestellen|austragen|abmeldung",
+        r"(mich|uns)( \w+){0,3} (abmelden|austragen|abbestellen)",
+        r"bitte (abmelden|austragen|abbestellen)|(abmelden|austragen|abbestellen) bitte",
+        r"(sms|newsletter|nachrichten|werbung|mitteilungen) (abmelden|abbestellen)",
         r"(schreib\w*|schick\w*|sende\w*|kontaktier\w*) (sie |ihr )?(mir|mich|uns) (bitte )?"
         r"(nicht|keine|nie)( mehr)?",
         r"nicht mehr (kontaktieren|schreiben|schicken|senden|anrufen|anschreiben)",
@@ -328,7 +339,6 @@ GERMAN = Language(
         "sofort",
         "jetzt",
         "alles",
-        "mich",
         "sms",
         "schon",
     ),
@@ -377,7 +387,6 @@ ITALIAN = Language(
         "subito",
         "ora",
         "tutto",
-        "mi",
         "sms",
     ),
     negations=("non", "mai"),
@@ -430,7 +439,6 @@ PORTUGUESE = Language(
         "tudo",
         "sms",
         "pf",
-        "me",
     ),
     negations=("nao", "nunca"),
     strong=("descadastrar",),
@@ -447,9 +455,12 @@ DUTCH = Language(
         r"geen (\w+ )?(berichten|sms|smsjes|reclame|mails) meer",
         r"(stuur|sms|mail|app) (mij|me|ons) (geen|niet|niets)( \w+)? meer",
         r"niet meer (sturen|sms\w*|versturen|benaderen|benaderd|contacteren|bellen)",
-        r"afmeld\w*|uitschrijv\w*|schrijf (me|mij) uit|meld (me|mij) af",
+        r"(afmeld(en|ing)|uitschrijv(en|ing))(?= \||$| (aub|graag|alsjeblieft|alstublieft|nu|sms"
+        r"|berichten|voor (de|deze|alle|jullie) (nieuwsbrief|sms|berichten|mailings?))\b)",
+        r"schrijf (me|mij) uit|meld (me|mij) af",
         r"(haal|verwijder|schrap) (mij|me|mijn nummer|dit nummer)",
-        r"(mij|me|mijn nummer|dit nummer) (verwijderen|schrappen|uitschrijven|afmelden)",
+        r"(mij|me|mijn nummer|dit nummer) (verwijderen|schrappen|uitschrijven|afmelden)(?= \||$"
+        r"| (aub|graag|alsjeblieft|alstublieft|nu|uit|van (de|deze|jullie) (lijst|nieuwsbrief)))",
         r"niet mijn nummer|verkeerde? nummer",
     ),
     asks=(r"\b(hoe|waar)\b.*\b(afmeld|uitschrijv|meld (ik )?(me|mij) af)",),
@@ -496,7 +507,7 @@ POLISH = Language(
         r"wypis\w*|rezygn\w*",
         r"usun\w* (moj|mojego) (numer|numeru)|usun\w* mnie",
         r"to nie (jest )?moj numer|zly numer",
-        r"koniec z (tymi |tym )?(sms|wiadomosc)\w*",
+        r"koniec (z )?(tymi |tym )?(sms|wiadomosc)\w*",
         r"nie kontaktowac sie ze mna|nie kontaktujcie sie",
     ),
     asks=(r"\b(jak|gdzie)\b.*\b(wypis|rezygn|odsubskryb)",),
@@ -512,7 +523,6 @@ POLISH = Language(
         "juz",
         "teraz",
         "sms",
-        "mnie",
         "wszystko",
     ),
     negations=("nie", "nigdy"),
@@ -566,7 +576,14 @@ TURKISH = Language(
 
 RUSSIAN = Language(
     "ru",
-    opt_out=("стоп", "отписаться", "отписка", "отменить", "хватит", "отпишите", "отпишись"),
+    opt_out=(
+        "стоп",
+        "отписаться",
+        "отписка",
+        "отменить",
+        "хватит",
+        "отпишите",
+    ),
     requests=(
         r"(перестан\w*|прекрат\w*|хватит|не надо)( мне| больше)* (присыл|сла|писа|отправл"
         r"|рассыл|звони|беспоко|спам)\w*",
@@ -574,7 +591,7 @@ RUSSIAN = Language(
         r"прекратите (рассылку|присылать|писать)",
         r"не (присылаите|пишите|отправляите|звоните|беспокоите)( мне)?( больше)?",
         r"(не хочу|не желаю)( больше)? (получать|сообщени|смс|рассылк)\w*",
-        r"отпис\w*|отпиш\w*",
+        r"отпис\w*|отпиш(?!ись\b)\w*",
         r"(удалите|уберите|исключите|вычеркните) (мои номер|меня|номер)",
         r"не мои номер|ошиблись номером",
         r"отказываюсь от (рассылки|сообщении|смс)",
@@ -593,7 +610,6 @@ RUSSIAN = Language(
         "уже",
         "все",
         "смс",
-        "мне",
     ),
     negations=("не", "никогда", "хочет", "хотят"),
     strong=("отписаться",),
@@ -631,13 +647,13 @@ DANISH = Language(
         r"(vil ikke|onsker ikke) (modtage|have|kontaktes|blive kontaktet)",
         r"send (ikke|ingen) (flere|mere)",
         r"ingen (flere|mere) (beskeder|sms|reklame)",
-        r"afmeld\w*|frameld\w*",
+        r"(afmeld|frameld)\w*(?= \||$| (mig|os|venligst|tak|nu|alt|sms|beskeder|nyhedsbrev\w*)\b)",
         r"(fjern|slet) (mit nummer|mig|nummeret)",
         r"ikke mit nummer|forkert nummer",
     ),
     asks=(r"\b(hvordan|hvor)\b.*\b(afmeld|frameld)",),
     dismissals=(r"lad mig vaere i fred", r"ikke interesseret"),
-    polite=("hej", "hallo", "tak", "nu", "sms", "mig"),
+    polite=("hej", "hallo", "tak", "nu", "sms"),
     negations=("ikke", "aldrig"),
     opt_in=("tilmeld",),
     help=("hjaelp",),
@@ -651,13 +667,14 @@ NORWEGIAN = Language(
         r"(vil ikke|onsker ikke) (ha|motta|bli kontaktet|fa)",
         r"(ikke|ingen) send (meg )?(flere|mer)",
         r"ingen (flere|mer) (meldinger|sms|reklame)",
-        r"avmeld\w*|meld\w* (meg|oss) av",
+        r"avmeld\w*(?= \||$| (meg|oss|takk|na|alt|sms|meldinger|nyhetsbrev\w*)\b)",
+        r"meld\w* (meg|oss) av",
         r"(fjern|slett) (nummeret mitt|meg|mitt nummer|nummeret)",
         r"ikke mitt nummer|feil nummer",
     ),
     asks=(r"\b(hvordan|hvor)\b.*\b(avmeld|meld\w* (meg|jeg meg) av)",),
     dismissals=(r"la meg vaere i fred", r"ikke interessert"),
-    polite=("hei", "hallo", "takk", "na", "sms", "meg"),
+    polite=("hei", "hallo", "takk", "na", "sms"),
     negations=("ikke", "aldri"),
     opt_in=("meld pa",),
     help=("hjelp",),
@@ -730,8 +747,8 @@ CZECH = Language(
     requests=(
         r"prestan\w*( mi| me)? (posilat|psat|volat|kontaktovat|obtezovat)",
         r"nechci( uz)? (dostavat|dalsi|zadne|sms|zpravy)",
-        r"neposilejte",
-        r"odhlas\w*",
+        r"neposilejte|nepiste|nekontaktujte",
+        r"odhlas\w*(?= \||$| (me|mne|se|prosim|z (odberu|zprav|sms|seznamu))\b)",
         r"(smazte|vymazte|vyradte|odstrante) (me|moje cislo|mne)",
         r"zadne dalsi zpravy|nepreji si byt (dale )?kontaktovan",
         r"neni moje cislo|spatne cislo",
