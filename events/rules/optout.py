@@ -388,8 +388,12 @@ def _distance(a: str, b: str) -> int:
 
 
 def _allowed(word: str, target: str, most: int) -> int:
-    """How many edits a word may be from a keyword and still read as it."""
+    """How many edits a word may be from a keyword and still read as it: none when the first
+    letter differs, or when only the ending of a short keyword does ("stopped" is not a typo of
+    Dutch "stoppen", nor "removed" of "remover", nor "cancer" of "cancel")."""
     if word[0] != target[0]:
+        return 0
+    if len(target) < 9 and word[: len(target) - 1] == target[:-1]:
         return 0
     if len(target) >= 10 and word[1] == target[1]:
         return most
