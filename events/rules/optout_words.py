@@ -53,6 +53,50 @@ _EN_LIST = (
     r"|subscription|calling|email|promo\w*))? (list|lists|database|db|system|records|contacts)"
 )
 
+# What may follow a verb of sending or receiving for it to be about messages to this person (the
+# end of the sentence, "me", "more", a message noun), so that "stop sending the parcel to my old
+# address" and its equivalents do not read as opt-outs.
+_ES_OBJ = (
+    r"(?= \||$| (me|nos|mas|nada|mensajes?|sms|publicidad|promociones|ofertas|por|porfa|ya"
+    r"|gracias|con|a este numero|aqui|estos|esos|sus|tus|ningun\w*|notificaciones)\b)"
+)
+_FR_NOUN = (
+    r"(sms|messages?|textos?|pubs?|publicites?|promotions?|offres|notifications|mails|relances)"
+)
+_FR_OBJ = (
+    rf"(?= \||$| (svp|stp|merci|plus|rien|{_FR_NOUN}|(des|de|vos|les|ces|aucun|aucune|d)"
+    rf" {_FR_NOUN})\b)"
+)
+_IT_OBJ = (
+    r"(?= \||$| (piu|messaggi|sms|comunicazioni|pubblicita|offerte|promozioni|nulla|niente"
+    r"|questi|queste|i vostri|vostri|altri|grazie|per favore|subito|a questo numero)\b)"
+)
+_PT_OBJ = (
+    r"(?= \||$| (mensagens?|sms|promocoes|propagandas?|nada|mais|essas|estas|suas|por favor"
+    r"|obrigad[oa]|pra mim|para mim|pro meu numero|para este numero)\b)"
+)
+_PL_OBJ = (
+    r"(?= \||$| (wiadomosci|sms\w*|do mnie|mi|reklam\w*|ofert\w*|juz|prosze|wiecej|tych"
+    r"|zadnych)\b)"
+)
+_RU_OBJ = (
+    r"(?= \||$| (мне|смс|сообщения|сообщении|рекламу|спам|эти|ваши|больше|пожалуиста|ничего"
+    r"|на этот номер)\b)"
+)
+_SV_OBJ = (
+    r"(?= \||$| (till mig|mig|sms\w*|meddelanden|reklam|erbjudanden|fler|mer|nagot|nu|tack)\b)"
+)
+_DA_OBJ = r"(?= \||$| (til mig|mig|beskeder|sms\w*|reklame|flere|mere|nu|tak)\b)"
+_NO_OBJ = r"(?= \||$| (til meg|meg|meldinger|sms\w*|reklame|flere|mer|na|takk)\b)"
+_FI_OBJ = r"(?= \||$| (minulle|viesteja|tekstiviesteja|mainoksia|enaa|mitaan|tanne)\b)"
+_RO_OBJ = (
+    r"(?= \||$| (mesaje|sms\w*|reclame|nimic|oferte|la acest numar|pe acest numar|va rog|mersi"
+    r"|multumesc)\b)"
+)
+_CS_OBJ = r"(?= \||$| (mi|me|uz|zpravy|sms\w*|reklamy|nabidky|zadne|dalsi|prosim)\b)"
+_ID_OBJ = r"(?= \||$| (sms|pesan|promo|iklan|ke saya|ke nomor|lagi|saya|ya|dong|min)\b)"
+_AR_OBJ = r"(?= \||$| (لي|رسائل|الرسائل|اي|شيء|رساله|مره|مرة|بعد|ابدا)\b)"
+
 ENGLISH = Language(
     "en",
     opt_out=(
@@ -198,11 +242,15 @@ SPANISH = Language(
     ),
     requests=(
         r"(dejen|deja|deje|dejar|dejad|paren|para|pare|parar|basta|cesen) de (enviar|mandar"
-        r"|escribir|molestar|contactar|llamar|spamear)\w*",
+        rf"|escribir|molestar|contactar|llamar|spamear)\w*{_ES_OBJ}",
         r"no (me |nos )?(envien|manden|escriban|contacten|molesten|envies|mandes|escribas"
-        r"|vuelvan a)\w*",
-        r"(no|ya no) (quiero|deseo|necesito) (recibir|mas|sus|tus|estos|ningun)\w*",
-        r"(dar|darme|darse|denme|dame|deme|doy|den|me doy) de baja|ya me (di|he dado) de baja",
+        rf"|vuelvan a)\w*{_ES_OBJ}",
+        r"(no|ya no) (quiero|deseo|necesito) (recibir )?(mas |sus |tus |estos |estas |ningun )*"
+        r"(mensajes?|sms|publicidad|promociones|notificaciones|nada)\b",
+        r"(no|ya no) (quiero|deseo) recibir( mas)?(?= \||$)",
+        r"(dar|darme|darse|denme|dame|deme|doy|den|me doy) de baja(?= \||$| (por|porfa|ya|gracias"
+        r"|de (esta|la|su|sus|tu|vuestra|los|estos) (lista|mensajes|sms|suscripcion|envios"
+        r"|promociones)|de todo)\b)|ya me (di|he dado) de baja",
         r"(borr|quit|elimin|saqu|sac|remuev|retir)\w* (mi numero|de (su|la|esta|tu|vuestra)"
         r" lista)",
         r"no es mi numero|numero equivocado|se equivocaron de numero",
@@ -255,15 +303,16 @@ FRENCH = Language(
     ),
     requests=(
         r"(arretez|arrete|arreter|cessez|cesser|stoppez|stop) (de m |de me |de nous |d )?"
-        r"(envoyer|ecrire|contacter|harceler|spammer|appeler|relancer)\w*",
+        rf"(envoyer|ecrire|contacter|harceler|spammer|appeler|relancer)\w*{_FR_OBJ}",
         r"(arretez|arrete|stop|stoppez|plus de|assez de|fini les) (les |vos |aux |ces |de |a )?"
         r"(sms|messages|textos|pub|pubs|publicite|publicites|notifications|envois|relances)",
-        r"ne (m |me |nous )?(envoyez|ecrivez|contactez|appelez|relancez) plus",
-        r"ne plus (m |me |nous )?(envoyer|ecrire|contacter|recevoir|etre contacte)",
+        rf"ne (m |me |nous )?(envoyez|ecrivez|contactez|appelez|relancez) plus{_FR_OBJ}",
+        rf"ne plus (m |me |nous )?(envoyer|ecrire|contacter|recevoir){_FR_OBJ}",
+        r"ne plus etre contacte",
         r"(me|m) (retirer|supprimer|enlever|effacer|rayer) (de|du|des) (votre |vos |la |cette "
         r"|ce )?(liste|listes|fichier|base)",
-        r"(je|j) (ne )?(veux|souhaite|desire|voudrais) (plus|pas)( rien)? (recevoir|etre contacte"
-        r"|de vos|de ces|de messages|de sms)",
+        rf"(je|j) (ne )?(veux|souhaite|desire|voudrais) (plus|pas)( rien)? (recevoir{_FR_OBJ}"
+        rf"|etre contacte|(de vos|de ces|de) {_FR_NOUN})",
         r"desabonn\w*|desinscri\w*",
         r"(retirez|supprimez|enlevez|effacez|retire|supprime|enleve|efface|rayez)( moi)?"
         r" (mon numero|de votre liste|ce numero|de la liste)",
@@ -309,7 +358,9 @@ GERMAN = Language(
     ),
     requests=(
         r"keine (weiteren )?(\w+ )?(sms|nachrichten|werbung|mitteilungen|mails|e mails"
-        r"|newsletter|angebote)( \w+)? mehr|keine weiteren (sms|nachrichten|werbung)",
+        r"|newsletter|angebote)( \w+)? mehr(?= \||$| (bitte|schicken|senden|schreiben|zusenden"
+        r"|danke|erhalten|bekommen|empfangen|per|an|auf|zu)\b)|keine weiteren (sms|nachrichten"
+        r"|werbung)",
         r"(hor|hort|horen|hoer)\w*( sie| ihr| bitte)* auf( \w+){0,3} (zu )?(schreiben|schicken"
         r"|senden|simsen|kontaktieren|nerven)",
         r"(melden|trag\w*|nehm\w*|losch\w*|loesch\w*|entfern\w*|streich\w*) (sie )?(bitte )?"
@@ -362,8 +413,9 @@ ITALIAN = Language(
     ),
     requests=(
         r"(smettete|smetti|smettila|smettetela|basta|finitela|piantatela) (di )?(mandar|inviar"
-        r"|scriver|contattar|messaggiar|disturbar)\w*",
-        r"non (voglio|desidero)( piu)? (ricevere|essere contattat\w*|messaggi|sms)",
+        rf"|scriver|contattar|messaggiar|disturbar)\w*{_IT_OBJ}",
+        rf"non (voglio|desidero)( piu)? ricevere{_IT_OBJ}",
+        r"non (voglio|desidero)( piu)? (essere contattat\w*|messaggi|sms)",
         r"non (mi |ci )?(mandate|inviate|scrivete|contattate|mandatemi|inviatemi|scrivetemi"
         r"|inviarmi|mandarmi|scrivermi|contattarmi)\w*( piu)",
         r"cancellatemi|toglietemi|rimuovetemi|eliminatemi|cancellami|toglimi|rimuovimi"
@@ -410,10 +462,12 @@ PORTUGUESE = Language(
     ),
     requests=(
         r"(parem|pare|para|parar|deixem|deixe|deixa|chega) de (me )?(mandar|enviar|escrever"
-        r"|ligar|contatar|incomodar)\w*",
+        rf"|ligar|contatar|incomodar)\w*{_PT_OBJ}",
         r"(nao|nunca mais) (me |nos )?(mandem|envie|enviem|mande|manda|escrevam|liguem"
-        r"|contatem)\w*",
-        r"nao (quero|desejo)( mais)? (receber|mensagens|sms)",
+        rf"|contatem)\w*{_PT_OBJ}",
+        r"nao (quero|desejo)( mais)? (receber )?(mais )?(essas |estas |suas |as |os )?(mensagens"
+        r"|sms|promocoes|propagandas|notificacoes)\b",
+        r"nao (quero|desejo)( mais)? receber( mais)?(?= \||$)",
         r"(tirem|tire|remova|removam|retirem|exclua|excluam|apaguem|apague|tira)( me)? (da lista"
         r"|da sua lista|dessa lista|desta lista|meu numero|o meu numero|o numero)",
         r"(quero sair|sair) (da|dessa|desta) lista",
@@ -499,9 +553,9 @@ POLISH = Language(
         "wypisz sie",
     ),
     requests=(
-        r"przesta(c|n\w*) (mi |do mnie )?(wysyl|pis|przysyl|dzwon|spam)\w*",
-        r"nie (chce|chcemy|zycze sobie)( juz)?( wiecej)? (otrzymywac|dostawac|sms|wiadomosci"
-        r"|smsow)",
+        rf"przesta(c|n\w*) (mi |do mnie )?(wysyl|pis|przysyl|dzwon|spam)\w*{_PL_OBJ}",
+        rf"nie (chce|chcemy|zycze sobie)( juz)?( wiecej)? (otrzymywac|dostawac){_PL_OBJ}",
+        r"nie (chce|chcemy|zycze sobie)( juz)?( wiecej)? (sms|wiadomosci|smsow)",
         r"nie (wysylajcie|piszcie|wysylaj|pisz|przysylajcie|dzwoncie)( do mnie| mi)?( juz)?"
         r" wiecej",
         r"wypis\w*|rezygn\w*",
@@ -586,11 +640,12 @@ RUSSIAN = Language(
     ),
     requests=(
         r"(перестан\w*|прекрат\w*|хватит|не надо)( мне| больше)* (присыл|сла|писа|отправл"
-        r"|рассыл|звони|беспоко|спам)\w*",
+        rf"|рассыл|звони|беспоко|спам)\w*{_RU_OBJ}",
         r"(стоп|хватит|прекратите|не надо) (рассылк|смс|сообщени|спам|реклам)\w*",
         r"прекратите (рассылку|присылать|писать)",
-        r"не (присылаите|пишите|отправляите|звоните|беспокоите)( мне)?( больше)?",
-        r"(не хочу|не желаю)( больше)? (получать|сообщени|смс|рассылк)\w*",
+        rf"не (присылаите|пишите|отправляите|звоните|беспокоите)( мне)?+( больше)?+{_RU_OBJ}",
+        rf"(не хочу|не желаю)( больше)? получать{_RU_OBJ}",
+        r"(не хочу|не желаю)( больше)? (сообщени|смс|рассылк)\w*",
         r"отпис\w*|отпиш(?!ись\b)\w*",
         r"(удалите|уберите|исключите|вычеркните) (мои номер|меня|номер)",
         r"не мои номер|ошиблись номером",
@@ -621,7 +676,7 @@ SWEDISH = Language(
     "sv",
     opt_out=("stopp", "stop", "avsluta", "avregistrera", "avanmal", "sluta"),
     requests=(
-        r"(sluta|stoppa|upphor) (att )?(skicka|skriva|sms\w*|messa|ringa|kontakta)",
+        rf"(sluta|stoppa|upphor) (att )?(skicka|skriva|sms\w*|messa|ringa|kontakta){_SV_OBJ}",
         r"(vill inte|onskar inte) (ha|fa|bli)( \w+)?( fler| mer| flera)? (sms|meddelanden"
         r"|utskick|kontaktad|reklam)\w*",
         r"(inga|inget) (fler|mer) (sms|meddelanden|utskick|reklam)",
@@ -643,7 +698,7 @@ DANISH = Language(
     "da",
     opt_out=("stop", "afmeld", "frameld", "slut"),
     requests=(
-        r"(stop|hold op|hor op) (med )?(at )?(sende|skrive|sms\w*|ringe|kontakte)",
+        rf"(stop|hold op|hor op) (med )?(at )?(sende|skrive|sms\w*|ringe|kontakte){_DA_OBJ}",
         r"(vil ikke|onsker ikke) (modtage|have|kontaktes|blive kontaktet)",
         r"send (ikke|ingen) (flere|mere)",
         r"ingen (flere|mere) (beskeder|sms|reklame)",
@@ -663,7 +718,8 @@ NORWEGIAN = Language(
     "no",
     opt_out=("unsub", "stopp", "stop", "avmeld", "meld av", "slutt"),
     requests=(
-        r"(slutt|stopp|hold opp|hor opp) (med )?(a )?(sende|skrive|sms\w*|ringe|kontakte)",
+        r"(slutt|stopp|hold opp|hor opp) (med )?(a )?(sende|skrive|sms\w*|ringe|kontakte)"
+        + _NO_OBJ,
         r"(vil ikke|onsker ikke) (ha|motta|bli kontaktet|fa)",
         r"(ikke|ingen) send (meg )?(flere|mer)",
         r"ingen (flere|mer) (meldinger|sms|reklame)",
@@ -687,7 +743,7 @@ FINNISH = Language(
         r"lopettakaa (viestien|viestit|lahettaminen|lahettamasta|kirjoittaminen"
         r"|kirjoittamasta|tekstiviestien)|lopeta (viestit|viestien|lahettaminen|tekstiviestit)",
         r"en halua (enaa )?(viesteja|tekstiviesteja|mainoksia|etta minuun otetaan yhteytta)",
-        r"(alkaa|ala) (enaa )?(lahettako|laheta|viestitelko|viestittele|soittako)",
+        rf"(alkaa|ala) (enaa )?(lahettako|laheta|viestitelko|viestittele|soittako){_FI_OBJ}",
         r"(poistakaa|poista) (minut|numeroni)",
         r"ei enaa viesteja",
         r"(peru|perua|peruuta|perun) (tilaus|tilauksen)",
@@ -713,12 +769,13 @@ ROMANIAN = Language(
         "dezabonati ma",
     ),
     requests=(
-        r"nu( \w+)? mai (trimite\w*|scrie\w*|suna\w*|contacta\w*)",
-        r"nu (mai )?(vreau|doresc) (sa )?(mai )?(primesc|primi|fiu contactat|mesaje)",
+        rf"nu( \w+)? mai (trimite\w*|scrie\w*|suna\w*|contacta\w*){_RO_OBJ}",
+        rf"nu (mai )?(vreau|doresc) (sa )?(mai )?(primesc|primi){_RO_OBJ}",
+        r"nu (mai )?(vreau|doresc) (sa )?(mai )?(fiu contactat|mesaje)",
         r"(stergeti|sterge|scoateti|scoate|eliminati)( ma| mi)? (numarul|de pe lista|din lista)",
         r"dezabon\w*",
         r"(opriti|opreste) (mesajele|trimiterea|sms\w*|reclamele)",
-        r"incetati sa( mi)?( mai)? (trimite|scrie)\w*",
+        rf"incetati sa( mi)?( mai)? (trimite|scrie)\w*{_RO_OBJ}",
         r"nu este numarul meu|numar gresit",
     ),
     asks=(r"\b(cum|unde)\b.*\b(dezabon|renunt)",),
@@ -745,9 +802,9 @@ CZECH = Language(
         "odhlaseni",
     ),
     requests=(
-        r"prestan\w*( mi| me)? (posilat|psat|volat|kontaktovat|obtezovat)",
-        r"nechci( uz)? (dostavat|dalsi|zadne|sms|zpravy)",
-        r"neposilejte|nepiste|nekontaktujte",
+        rf"prestan\w*( mi| me)? (posilat|psat|volat|kontaktovat|obtezovat){_CS_OBJ}",
+        rf"nechci( uz)? dostavat{_CS_OBJ}|nechci( uz)? (dalsi|zadne) (zpravy|sms)|nechci( uz)? sms",
+        rf"(neposilejte|nepiste|nekontaktujte){_CS_OBJ}",
         r"odhlas\w*(?= \||$| (me|mne|se|prosim|z (odberu|zprav|sms|seznamu))\b)",
         r"(smazte|vymazte|vyradte|odstrante) (me|moje cislo|mne)",
         r"zadne dalsi zpravy|nepreji si byt (dale )?kontaktovan",
@@ -776,6 +833,7 @@ JAPANESE = Language(
     ),
     requests=(
         r"配信(を)?(停止|止め|解除|中止|不要|いらない)",
+        r"(^|(?<=\|\x20)|もう|今後|二度と|これ以上|メッセージを|メールを|smsを|私に|ので|から)"
         r"(送ら|送信し|送ってこ|メールし|連絡し)ないで",
         r"(リスト|名簿)から(削除|外し|消し)",
         r"(番号|電話番号)を?(削除|消し)",
@@ -806,7 +864,7 @@ CHINESE = Language(
         "回复td退订",
     ),
     requests=(
-        r"(不要|别|別|请勿|請勿|不用)(再)?(给我|給我)?(发|發|传|傳|打扰|打擾|联系|聯系|聯繫)",
+        r"(不要|别|別|请勿|請勿|不用)(再)?(给我|給我)?((发|發)(?!货|貨|票)|传|傳|打扰|打擾|联系|聯系|聯繫)",
         r"不(想|要|需要)(再)?(收到|接收|收|这些|這些)",
         r"(删除|刪除)(我的)?(号码|號碼)|(号码|號碼).*(删除|刪除)",
         r"不是我的(号码|號碼)",
@@ -838,7 +896,7 @@ ARABIC = Language(
     ),
     requests=(
         r"(التوقف|توقف|توقفوا|توقفي|اوقفوا|كفوا|كف) عن (ارسال|مراسلت|الارسال|مراسلة|ازعاج)\w*",
-        r"لا (ترسلوا|ترسل|ترسلي|تراسلوني|تراسلني|تتصلوا|تزعجوني)",
+        rf"لا (ترسلوا|ترسل|ترسلي|تراسلوني|تراسلني|تتصلوا|تزعجوني){_AR_OBJ}",
         r"لا (اريد|ارغب)( في)?( \w+){0,2} (رسائل|الرسائل|رساله)",
         r"(احذفوا|احذف|امسحوا|امسح|ازالة|ازيلوا|شيلوا) (رقمي|اسمي)",
         r"الغاء (الاشتراك|اشتراكي)|الغوا اشتراكي|الغي اشتراكي",
@@ -880,7 +938,7 @@ INDONESIAN = Language(
     ),
     requests=(
         r"(berhenti\w*|hentikan|stop) (kirim|mengirim|sms|pengiriman|spam|hubungi"
-        r"|menghubungi)\w*",
+        rf"|menghubungi)\w*{_ID_OBJ}",
         r"(tidak|nggak|gak|ga) (mau|ingin) (menerima|terima|dapat|lagi|sms|pesan)",
         r"jangan (kirim|hubungi|sms|telepon|telpon)\w*( \w+)? (lagi|saya)",
         r"(hapus|keluarkan|coret) (nomor saya|saya|nomor ini)",
