@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from events.rules.optout_words import LANGUAGES, LETTER_CODES, SIGNATURES, Language
@@ -286,19 +286,21 @@ class _Patterns:
         # Plain dicts (typed read-only): a mapping proxy costs a fifth more per look-up.
         return cls({k: _named(v) for k, v in lettered.items()}, tuple(anywheres))
 
-    def hits(self, text: str) -> Iterator[re.Match[str]]:
+    def hits(self, text: str) -> list[re.Match[str]]:
+        found: list[re.Match[str]] = []
         for regex, ascii_ in self.anywhere:
             if ascii_ or not text.isascii():
-                yield from regex.finditer(text)
+                found.extend(regex.finditer(text))
         at = 0
         get = self.by_letter.get
         for word in text.split(" "):
-            found = get(word[:2]) or get(word[:1])
-            if found is not None:
-                hit = found.match(text, at)
+            starting = get(word[:2]) or get(word[:1])
+            if starting is not None:
+                hit = starting.match(text, at)
                 if hit is not None:
-                    yield hit
+                    found.append(hit)
             at += len(word) + 1
+        return found
 
     def first(self, text: str) -> str | None:
         """The language of the first match, if any."""
@@ -472,7 +474,9 @@ def classify(text: str | None, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> I
     """The compliance intent of an inbound text, or None."""
     if not text or not text.strip():
         return None
-    seen = _fold(_SIGNED.sub("", text))
+    if "\n" in text or "-" in text or "–" in text or "—" in text or "~" in text:
+        text = _SIGNED.sub("", text)
+    seen = _fold(text)
     if not seen:  # emoji alone: a stop sign may mean stop, or anything
         if any(sign in text for sign in _STOP_SIGNS):
             return Intent(OPT_OUT_UNCERTAIN, text.strip()[:200], None)
@@ -490,12 +494,12 @@ Reading = tuple[str, str | None]
 def _read(seen: str, vocabulary: Vocabulary) -> Reading | None:
     if seen.replace(" | ", " ") in vocabulary.phrases:
         return OPT_OUT, None
-    hits = list(_PATTERNS.hits(seen))
+    hits = _PATTERNS.hits(seen)
     asked = {seen.count("|", 0, h.start()): _code(h) for h in hits if _kind(h) == "a"}
     rest = seen
     if asked:  # questions about how to opt out are set aside: probably, not certainly
         rest = " | ".join(s for i, s in enumerate(seen.split(" | ")) if i not in asked)
-        hits = list(_PATTERNS.hits(rest))
+        hits = _PATTERNS.hits(rest)
     found = _request(rest, hits) or _bare(rest, vocabulary)
     if found is None:
         fixed = _fix_typos(rest)
@@ -542,7 +546,11 @@ def _bare(seen: str, vocabulary: Vocabulary) -> Reading | None:
     languages: set[str] = set()
     others: list[list[str]] = []
     for sentence in seen.split(" | "):
-        content = [w for w in sentence.split(" ") if w not in _POLITE and not w.isdigit()]
+        words = sentence.split(" ")
+        if len(words) > 12:  # too long to be keywords and politeness
+            others.append(words)
+            continue
+        content = [w for w in words if w not in _POLITE and not w.isdigit()]
         if not content:
             continue
         meaning = _keyword(content, vocabulary) if len(content) <= 6 else None
