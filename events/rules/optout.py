@@ -189,6 +189,8 @@ def _words_table(languages: tuple[Language, ...]) -> dict[str, _Word]:
 
 
 _SEP = r" (?:\| )?"
+# ".*" in a pattern: within the sentence and near (bounded, so a long message costs linear time).
+_NEAR = "[^|]{0,60}"
 
 
 def _alternatives(pattern: str) -> list[str]:
@@ -267,7 +269,7 @@ class _Patterns:
                 name = f"{attribute[0]}_{lang.code}"
                 for pattern in getattr(lang, attribute):
                     for alternative in _alternatives(_fold_word(pattern)):
-                        regex = alternative.replace(" ", _SEP).replace(".*", "[^|]*")
+                        regex = alternative.replace(" ", _SEP).replace(".*", _NEAR)
                         firsts = None if lang.cjk else _first_letters(alternative)
                         if firsts is None:
                             wrapped = regex if lang.cjk else rf"\b(?:{regex}){end}"
