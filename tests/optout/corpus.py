@@ -122,7 +122,5 @@ def load(folder: Path = HERE) -> list[Row]:
                 continue
             assert header is not None, f"{path.name}:{number}: a message before any @ line"
             label, category, source = header
-            rows.append(
-                Row(text, label, lang, category, f"{source}: {SOURCES[source]}", held_out)
-            )
+            rows.append(Row(text, label, lang, category, f"{source}: {SOURCES[source]}", held_out))
     return rows
