@@ -47,6 +47,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import groupby
 
 from events.rules.optout_words import LANGUAGES, LETTER_CODES, SIGNATURES, Language
 
@@ -121,7 +122,6 @@ _SIGNATURE = re.compile(SIGNATURES)
 _STOP_SIGNS = ("🛑", "⛔", "🚫", "✋")
 # A name signed after a dash or on its own last line: "STOP - John", "Stop please\nMaria Lopez".
 _SIGNED = re.compile(r"(?:\n|\s[-–—~]+)\s*[A-Z][^\W\d_]+(?: [A-Z][^\W\d_]+\.?)?\s*$")
-_SIGNATURE_CUES = ("sent", "envoy", "gesendet")
 
 
 def _fold_word(word: str) -> str:
@@ -149,17 +149,14 @@ def _fold(text: str) -> str:
     if "| |" in joined:
         joined = _BREAKS.sub("|", joined)
     joined = joined.strip(" |")
-    if any(cue in joined for cue in _SIGNATURE_CUES):
+    if "sent" in joined or "envoy" in joined or "gesendet" in joined:
         joined = _SIGNATURE.sub("", joined).strip(" |")
     return joined
 
 
-_HELD = re.compile(r"(.)\1+")
-
-
 def _collapse(word: str) -> str:
     """Letters said more than once said once: "stooop" -> "stop", "bajaaa" -> "baja"."""
-    return _HELD.sub(r"\1", word)
+    return "".join(letter for letter, _ in groupby(word))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -420,7 +417,9 @@ def _corrected(word: str, index: dict[str, frozenset[str]], most: int) -> str | 
     best = sorted(
         (distance, target)
         for target in candidates
-        if (distance := _distance(word, target)) <= _allowed(word, target, most)
+        if (allowed := _allowed(word, target, most))
+        and abs(len(word) - len(target)) <= allowed
+        and (distance := _distance(word, target)) <= allowed
     )
     return best[0][1] if best else None
 
