@@ -141,9 +141,12 @@ def _fold(text: str) -> str:
         text = text.replace("’", "'")
     if "$" in text or "@" in text:
         text = _SIGN_IN_WORD.sub(lambda m: m.group().translate(_SIGNS), text)
-    if len(text) <= 80:  # letters spelled out one by one: only ever a short message
-        text = _SPELLED.sub(lambda m: _SPELL_GAPS.sub("", m.group()), text)
-    joined = " ".join(_WORD.findall(_BREAK.sub(" | ", text)))
+    words = _ascii_words(text) if text.isascii() else None
+    if words is None:
+        if len(text) <= 80:  # letters spelled out one by one: only ever a short message
+            text = _SPELLED.sub(lambda m: _SPELL_GAPS.sub("", m.group()), text)
+        words = _WORD.findall(_BREAK.sub(" | ", text))
+    joined = " ".join(words)
     if _DIGIT.search(joined):
         joined = _MIXED.sub(lambda m: m.group().translate(_SIGNS), joined)
     if "| |" in joined:
@@ -152,6 +155,24 @@ def _fold(text: str) -> str:
     if "sent" in joined or "envoy" in joined or "gesendet" in joined:
         joined = _SIGNATURE.sub("", joined).strip(" |")
     return joined
+
+
+# Plain ASCII punctuation: sentence breaks, and what only separates words.
+_ASCII = str.maketrans(
+    {chr(c): " " for c in range(128) if not chr(c).isalnum()}
+    | {c: " | " for c in '.!?;:,()[]"|\n\r'}
+)
+
+
+def _ascii_words(text: str) -> list[str] | None:
+    """The words of a plain ASCII message, the quick way: None when a word is a single letter
+    (letters spelled out, "S-T-O-P", need the careful way)."""
+    if " -" in text or " /" in text:  # a dash or slash between spaces breaks a sentence
+        text = _BREAK.sub(" | ", text)
+    words = text.translate(_ASCII).split()
+    if any(len(w) == 1 and w != "|" and not w.isdigit() for w in words):
+        return None
+    return words
 
 
 def _collapse(word: str) -> str:
