@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 def table(title: str, groups: dict[str, list[tuple[str, str]]]) -> None:
     """groups: name -> [(label, read)]."""
     print(
-        f"\n{title:<22} {'msgs':>5} {'opt-outs':>8} {'recall':>7} {'false':>6} {'held+':>6}"
-        f" {'held-':>6} {'doubt':>6}"
+        f"\n{title:<22} {'msgs':>5} {'opt-outs':>8} {'recall':>7} {'false':>6} {'false%':>7}"
+        f" {'held+':>6} {'held-':>6} {'doubt':>6}"
     )
     for name in sorted(groups):
         pairs = groups[name]
@@ -37,20 +37,17 @@ def table(title: str, groups: dict[str, list[tuple[str, str]]]) -> None:
         others = [read for label, read in pairs if label != "opt_out"]
         negatives = [read for label, read in pairs if label == "none"]
         doubtful = [read for label, read in pairs if label == "opt_out_uncertain"]
-        recall = (
-            f"{sum(r == 'opt_out' for r in positives) / len(positives):.1%}" if positives else "-"
-        )
+        read_out = sum(r == "opt_out" for r in positives)
+        recall = f"{read_out / len(positives):.1%}" if positives else "-"
         false = sum(r == "opt_out" for r in others)
+        false_rate = f"{false / len(others):.1%}" if others else "-"
         held_pos = sum(r == "opt_out_uncertain" for r in positives)
         held_neg = sum(r == "opt_out_uncertain" for r in negatives)
-        held = (
-            f"{sum(r == 'opt_out_uncertain' for r in doubtful)}/{len(doubtful)}"
-            if doubtful
-            else "-"
-        )
+        held = sum(r == "opt_out_uncertain" for r in doubtful)
+        doubt = f"{held}/{len(doubtful)}" if doubtful else "-"
         print(
-            f"{name:<22} {len(pairs):>5} {len(positives):>8} {recall:>7} {false:>6} {held_pos:>6}"
-            f" {held_neg:>6} {held:>6}"
+            f"{name:<22} {len(pairs):>5} {len(positives):>8} {recall:>7} {false:>6}"
+            f" {false_rate:>7} {held_pos:>6} {held_neg:>6} {doubt:>6}"
         )
 
 
@@ -77,6 +74,7 @@ def main() -> None:
         if row.held_out:
             held_out["held out (holdout/)"].append((row.label, read))
     print(f"corpus: {len(rows)} messages, {len(by_lang) - 1} languages")
+    print("false: messages not labelled opt_out read as opt_out (false%: of those messages);")
     print("held+: opt-outs read as uncertain; held-: look-alikes (label none) read as uncertain;")
     print("doubt: messages labelled uncertain read as uncertain")
     table("language", by_lang)
