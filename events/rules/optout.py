@@ -516,6 +516,10 @@ Reading = tuple[str, str | None]
 def _read(seen: str, vocabulary: Vocabulary) -> Reading | None:
     if seen.replace(" | ", " ") in vocabulary.phrases:
         return OPT_OUT, None
+    if " " not in seen:  # one word, the commonest reply: a keyword or not, nothing else to see
+        word = vocabulary.words.get(seen)
+        if word is not None:
+            return word.kind, _language(set(word.languages), set())
     hits = _PATTERNS.hits(seen)
     asked = {seen.count("|", 0, h.start()): _code(h) for h in hits if _kind(h) == "a"}
     rest = seen
