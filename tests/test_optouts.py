@@ -98,11 +98,13 @@ def test_start_and_help(text: str, kind: str) -> None:
 
 
 def test_configured_words_in_other_languages_are_added() -> None:
-    vocabulary = Vocabulary.build(opt_out=["stop", "hentikan"])
-    assert classify("HENTIKAN", vocabulary) == classify("HENTIKAN", vocabulary)
-    intent = classify("Hentikan", vocabulary)
+    # Swahili is not among the reader's languages (Indonesian "hentikan", used here before,
+    # now is: issue 10).
+    vocabulary = Vocabulary.build(opt_out=["stop", "sitisha"])
+    assert classify("SITISHA", vocabulary) == classify("SITISHA", vocabulary)
+    intent = classify("Sitisha", vocabulary)
     assert intent is not None and intent.kind == OPT_OUT
-    assert classify("hentikan", Vocabulary.build()) is None
+    assert classify("sitisha", Vocabulary.build()) is None
 
 
 def compliant_processor(engine: Engine, **settings_overrides: Any) -> Processor:
