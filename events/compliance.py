@@ -19,11 +19,18 @@ from events.contacts import ContactError, wire_key
 from events.membrane.catalogue import SEND_ACTIONS, Action
 from events.optouts import OptOutPolicy
 from events.outbox import COMPLIANCE_FLAG, enqueue
-from events.rules.optout import HELP, OPT_IN, OPT_OUT, Intent, Vocabulary, classify
+from events.rules.optout import (
+    HELP,
+    OPT_IN,
+    OPT_OUT,
+    OPT_OUT_UNCERTAIN,
+    Intent,
+    Vocabulary,
+    classify,
+)
 from storage.ids import new_id
 from storage.queries import add_opt_out_audit, insert_decisions, insert_opt_out_review
 
-UNCERTAIN = "opt_out_uncertain"
 # Email events that are an opt-out in Infobip's words: the person unsubscribed or complained.
 EMAIL_OPT_OUTS = frozenset({"unsubscribe", "complaint"})
 
@@ -127,7 +134,7 @@ class Compliance:
             reason += "" if was_out else "; was not opted out: no confirmation"
         elif intent.kind == HELP:
             reply = self.help_text
-        else:
+        elif intent.kind == OPT_OUT_UNCERTAIN:
             reason += self._uncertain(conn, event, contact, intent, now)
         actions: list[dict[str, Any]] = []
         if reply and event.channel in SEND_ACTIONS:
@@ -163,7 +170,7 @@ class Compliance:
                     "state": "pending",
                     "message_id": event.message_id,
                     "words": intent.words,
-                    "language": getattr(intent, "language", None),
+                    "language": intent.language,
                     "created_at": now,
                     "decided_at": None,
                     "decided_by": None,

@@ -271,3 +271,71 @@ def test_hard_bounces_suppress_the_address_only_when_asked(
     post(client, "email", _bounce(permanent))
     drain(processor)
     assert _email_send(client, "john.doe@gmail.com") == expected
+
+
+def _send_sms(client: Any) -> int:
+    body = {"channel": "sms", "to": "385916242493", "text": "hi"}
+    return int(client.post("/v1/send", json=body).status_code)
+
+
+def test_an_uncertain_opt_out_suppresses_until_a_person_dismisses_it(
+    client: Any, engine: Engine
+) -> None:
+    processor = compliant_processor(engine)
+    post(client, "sms", inbound_sms("where do I unsubscribe from this?"))
+    drain(processor)
+    assert actions(engine) == []  # no confirmation: nothing was opted out yet
+    assert _send_sms(client) == 409  # but nothing automated goes out meanwhile
+    [review] = client.get("/v1/opt-outs/review").json()["items"]
+    assert review["contact"] == "+385916242493" and review["state"] == "pending"
+    assert review["words"] == "where do I unsubscribe from this?"
+    decided = client.post(f"/v1/opt-outs/review/{review['id']}", json={"decision": "dismiss"})
+    assert decided.json() == {"id": review["id"], "state": "dismissed"}
+    assert _send_sms(client) == 202
+    again = client.post(f"/v1/opt-outs/review/{review['id']}", json={"decision": "confirm"})
+    assert again.status_code == 409
+    assert client.post("/v1/opt-outs/review/nope", json={"decision": "confirm"}).status_code == 404
+    history = client.get("/v1/opt-outs", params={"contact": "385916242493"}).json()["history"]
+    assert [h["action"] for h in history] == ["uncertain", "refused", "dismissed"]
+
+
+def test_a_confirmed_review_is_an_opt_out_and_the_cli_lists_and_decides_reviews(
+    client: Any,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    db_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from events.cli.main import main
+
+    processor = compliant_processor(engine)
+    post(client, "sms", inbound_sms("please leave me be"))
+    drain(processor)
+    monkeypatch.setenv("INFOBIP_EVENTS_DATABASE_URL", db_url)
+    assert main(["optouts", "review"]) == 0
+    listed = capsys.readouterr().out
+    review_id = listed.split()[0]
+    assert "+385916242493" in listed and "leave me be" in listed
+    assert main(["optouts", "review", review_id]) == 2  # say which
+    assert main(["optouts", "review", review_id, "--confirm"]) == 0
+    assert main(["optouts", "review", review_id, "--dismiss"]) == 1  # decided already
+    assert main(["optouts", "review"]) == 0
+    assert "no uncertain opt-out is waiting" in capsys.readouterr().out
+    found = client.get("/v1/opt-outs", params={"contact": "385916242493"}).json()
+    assert found["opted_out"] and [h["action"] for h in found["history"]] == [
+        "uncertain",
+        "opt_out",
+        "confirmed",
+    ]
+
+
+def test_with_optout_uncertain_ignore_a_probable_opt_out_is_only_audited(
+    client: Any, engine: Engine
+) -> None:
+    processor = compliant_processor(engine, optout_uncertain="ignore")
+    post(client, "sms", inbound_sms("please leave me be"))
+    drain(processor)
+    assert client.get("/v1/opt-outs/review").json()["items"] == []
+    assert _send_sms(client) == 202
+    history = client.get("/v1/opt-outs", params={"contact": "385916242493"}).json()["history"]
+    assert [h["action"] for h in history] == ["uncertain"]
