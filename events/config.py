@@ -58,6 +58,8 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    # Worker processes under `serve` (SQLite has one writer: more than 1 helps on PostgreSQL).
+    workers: int = Field(default=1, ge=1, le=32)
 
     # Read API
     api_token: SecretStr | None = None

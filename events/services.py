@@ -11,6 +11,7 @@ network until asked (`start_workers`).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
@@ -184,6 +185,16 @@ class Services:
         self._given_engine = engine
         self._background_checkpoints = background_checkpoints
         self._started: list[Any] = []
+        # Who to tell when an action is queued outside a worker (the receiver's API, under
+        # `serve`: the workers' wake-up sockets); set by the process that knows.
+        self.outbox_listeners: list[Callable[[], None]] = []
+
+    def outbox_changed(self) -> None:
+        """An action was queued: wake the dispatcher, here or in the worker processes."""
+        if "dispatcher" in self.__dict__:
+            self.dispatcher.wake()
+        for listener in self.outbox_listeners:
+            listener()
 
     @cached_property
     def engine(self) -> Engine:

@@ -85,8 +85,7 @@ async def send(request: Request) -> Response:
             409, f"{doc.to} opted out of {doc.channel}: not sent ({queued})", see="/v1/opt-outs"
         )
     action_id, created = queued
-    if "dispatcher" in s.__dict__:
-        s.dispatcher.wake()
+    s.outbox_changed()
     result = Queued(id=action_id, action=action_key, created=created)
     return answer(result, 202, headers={"Location": f"/v1/actions/{action_id}"})
 

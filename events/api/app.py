@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import structlog
@@ -26,6 +26,7 @@ from events.config import Settings
 from events.ingest import GroupCommitter, WebhookReceiver
 from events.services import Services
 from events.verify import Verifier
+from events.wakeup import DISPATCH, WakeSender
 from storage.db import head_revision, upgrade
 
 log = structlog.get_logger("events.app")
@@ -59,8 +60,10 @@ def create_app(
     engine: Engine | None = None,
     run_processor: bool = True,
     auto_migrate: bool | None = None,
+    wake: Sequence[str] = (),
 ) -> ASGIApp:
-    """The ASGI app: receiver, API and, with run_processor, the workers in threads."""
+    """The ASGI app: receiver, API and, with run_processor, the workers in threads. `wake`:
+    the wake-up sockets of worker processes (events/wakeup.py), told of each commit."""
     receiver = build_receiver(settings)
     migrate = settings.is_sqlite if auto_migrate is None else auto_migrate
 
@@ -72,8 +75,11 @@ def create_app(
         app.state.services = services
         app.state.verifier = receiver.verifier
         app.state.schema_head = head_revision(settings.database_url)
-        async with _running(services, receiver, run_processor):
+        sender = WakeSender(wake)
+        services.outbox_listeners.append(lambda: sender(DISPATCH))
+        async with _running(services, receiver, run_processor, sender):
             yield
+        sender.close()
 
     framework = Starlette(routes=ROUTES, lifespan=lifespan)
 
@@ -88,7 +94,7 @@ def create_app(
 
 @asynccontextmanager
 async def _running(
-    services: Services, receiver: WebhookReceiver, workers: bool
+    services: Services, receiver: WebhookReceiver, workers: bool, wake: WakeSender
 ) -> AsyncIterator[None]:
     """The group commit and the checkpoints, the masking answers, and (with workers) the
     processor, dispatcher and reconciler; stopped in reverse order."""
@@ -103,6 +109,8 @@ async def _running(
         processor.ingest_idle = committer.idle  # small batches while webhooks arrive
         committer.on_commit = processor.wake
         _reload_on_sighup(services)
+    elif wake.paths:
+        committer.on_commit = wake  # the worker processes' processors
     await committer.start()
     services.start_checkpoints()
     receiver.committer = committer

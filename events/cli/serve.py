@@ -4,22 +4,35 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
+import socket
+import sys
 from typing import Any
 
-from events.cli.context import ensure_schema, err, settings, setup
+import structlog
+
+from events.cli.context import ensure_schema, err, fail, settings, setup
 from events.services import build_rules
+from events.wakeup import DISPATCH, PROCESS, WakeListener
+
+log = structlog.get_logger("events.serve")
 
 
 def add_commands(sub: Any) -> None:
     p = sub.add_parser(
         "serve",
-        help="receiver, API and workers in one command (the embedded default)",
-        description="Run the webhook receiver, the API and the workers that process, dispatch "
-        "and reconcile. On SQLite the database file is created and migrated by itself.",
+        help="receiver, API and workers under one command (the embedded default)",
+        description="Run the webhook receiver and the API in one process and the workers that "
+        "process, dispatch and reconcile in others (INFOBIP_EVENTS_WORKERS of them), under a "
+        "supervisor that restarts a child that dies and stops them in order on SIGTERM. On "
+        "SQLite the database file is created and migrated by itself.",
     )
     _http_args(p)
     p.add_argument("--no-processor", action="store_true", help="receive only (no workers)")
+    p.add_argument(
+        "--workers", type=int, help="worker processes (default INFOBIP_EVENTS_WORKERS, 1)"
+    )
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser(
         "receiver",
@@ -28,6 +41,14 @@ def add_commands(sub: Any) -> None:
         "`infobip-events worker`.",
     )
     _http_args(p)
+    p.add_argument("--fd", type=int, help="listen on this inherited socket instead (used by serve)")
+    p.add_argument(
+        "--wake",
+        action="append",
+        default=[],
+        metavar="SOCKET",
+        help="a worker's wake-up socket, told of each commit (used by serve; repeatable)",
+    )
     p.set_defaults(func=cmd_receiver)
     p = sub.add_parser(
         "worker",
@@ -37,6 +58,9 @@ def add_commands(sub: Any) -> None:
         "workers can share one PostgreSQL (FOR UPDATE SKIP LOCKED).",
     )
     p.add_argument("--once", action="store_true", help="drain what is pending, then exit")
+    p.add_argument(
+        "--wake-socket", help="a UNIX socket the receiver wakes this worker on (used by serve)"
+    )
     p.set_defaults(func=cmd_worker)
 
 
@@ -46,26 +70,51 @@ def _http_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    return _serve(args, workers=not args.no_processor)
+    if args.no_processor:
+        return _receive(args, sock=None, wake=[], workers=False)
+    found = settings()
+    build_rules(found)  # a bad rules file stops the start here, with every problem
+    argv = [
+        sys.executable,
+        "-m",
+        "events.supervisor",
+        "--host",
+        args.host or found.host,
+        "--port",
+        str(args.port if args.port is not None else found.port),
+        "--workers",
+        str(args.workers or found.workers),
+        "--log-level",
+        found.log_level,
+        "--log-format",
+        found.log_format,
+    ]
+    # The supervisor needs none of what this process imported: it starts afresh, light.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
 
 
 def cmd_receiver(args: argparse.Namespace) -> int:
-    return _serve(args, workers=False)
+    sock = socket.socket(fileno=args.fd) if args.fd is not None else None
+    return _receive(args, sock=sock, wake=args.wake, workers=False)
 
 
-def _serve(args: argparse.Namespace, *, workers: bool) -> int:
+def _receive(
+    args: argparse.Namespace, *, sock: socket.socket | None, wake: list[str], workers: bool
+) -> int:
     import uvicorn
 
     from events.api.app import create_app
 
     found = settings()
-    if workers:
-        build_rules(found)  # a bad rules file stops the start here, with every problem
     ensure_schema(found)
-    uvicorn.run(
-        create_app(found, run_processor=workers, auto_migrate=False),
-        host=args.host or found.host,
-        port=args.port if args.port is not None else found.port,
+    host = args.host or found.host
+    port = args.port if args.port is not None else found.port
+    config = uvicorn.Config(
+        create_app(found, run_processor=workers, auto_migrate=False, wake=wake),
+        host=host,
+        port=port,
         access_log=False,
         log_level="warning",
         # X-Forwarded-For is judged by the service itself, against TRUSTED_PROXIES.
@@ -73,7 +122,24 @@ def _serve(args: argparse.Namespace, *, workers: bool) -> int:
         # Infobip holds connections open; keep them alive a little longer than the default.
         timeout_keep_alive=30,
     )
+    if sock is None:
+        sock = _listen(host, port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    log.info("listening", address=f"http://{bound_host}:{bound_port}", workers=workers)
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        fail(
+            f"cannot listen on {host}:{port}: {exc.strerror}. Stop what listens there, or "
+            "choose another INFOBIP_EVENTS_PORT / --port",
+            1,
+        )
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -91,13 +157,20 @@ def cmd_worker(args: argparse.Namespace) -> int:
         err(f"processed {total} webhooks, ran {ran} actions")
         services.stop(0)
         return 0
+    listener = None
+    if args.wake_socket:
+        handlers = {PROCESS: processor.wake, DISPATCH: services.dispatcher.wake}
+        listener = WakeListener(args.wake_socket, handlers)
+        listener.start()
     services.start_checkpoints()
     services.start_workers()
-
     # SIGTERM ends the processor's loop after its batch; then the dispatcher finishes what it
     # has in flight and the reconciler stops (services.stop, in reverse order of start).
     signal.signal(signal.SIGTERM, lambda *_: processor.stop(0))
+    log.info("worker started", database=services.engine.dialect.name)
     with contextlib.suppress(KeyboardInterrupt):
         processor.run_forever()
+    if listener is not None:
+        listener.stop()
     services.stop()
     return 0
