@@ -9,10 +9,10 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from events.api.common import BadQuery, answer, body_of, denied, page_size, problem, reader
-from events.api.models import OutboxAction, Queued, SendRequest
+from events.api.models import ActionPage, OutboxAction, Queued, SendRequest
+from events.api.spec import Endpoints, Param
 from events.contacts import ContactError
 from events.outbox import enqueue, prepare, refusals
 from events.services import Services
@@ -90,8 +90,40 @@ async def send(request: Request) -> Response:
     return answer(result, 202, headers={"Location": f"/v1/actions/{action_id}"})
 
 
-routes = [
-    Route("/v1/send", send, methods=["POST"]),
-    Route("/v1/actions", reader(list_actions), methods=["GET"]),
-    Route("/v1/actions/{action_id}", reader(get_action), methods=["GET"]),
-]
+api = Endpoints("actions and send")
+api.add(
+    "POST",
+    "/v1/send",
+    send,
+    "Queue a message (the recipient keyed, the suppression list checked); header "
+    "Idempotency-Key makes a retry safe",
+    body=SendRequest,
+    response=Queued,
+    status=202,
+    errors={
+        400: "a request that cannot be sent",
+        409: "the recipient opted out: not sent",
+        422: "the recipient is not a number or an address",
+    },
+)
+api.add(
+    "GET",
+    "/v1/actions",
+    reader(list_actions),
+    "Outbox actions, newest first",
+    response=ActionPage,
+    query=[
+        Param("state", "pending, running, done, failed, dead or unknown_outcome"),
+        Param("cursor", "next_cursor of the previous page"),
+        Param("limit", "items per page, 1-500 (default 50)", "integer"),
+    ],
+    errors={400: "a state or limit that cannot be used"},
+)
+api.add(
+    "GET",
+    "/v1/actions/{action_id}",
+    reader(get_action),
+    "One outbox action: state, attempts, input, output",
+    response=OutboxAction,
+    errors={404: "no such action"},
+)

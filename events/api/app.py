@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from events.api import actions, calls, health, masking, messages, optouts, reconcile
+from events.api import docs
 from events.channels.registry import CHANNEL_PATHS
 from events.config import Settings
 from events.ingest import GroupCommitter, WebhookReceiver
@@ -31,15 +31,7 @@ from storage.db import head_revision, upgrade
 
 log = structlog.get_logger("events.app")
 
-ROUTES = [
-    *messages.routes,
-    *actions.routes,
-    *optouts.routes,
-    *masking.routes,
-    *calls.routes,
-    *reconcile.routes,
-    *health.routes,
-]
+ROUTES = [route for module in docs.MODULES for route in module.api.routes] + docs.routes
 
 
 def build_receiver(settings: Settings) -> WebhookReceiver:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.routing import Route
 
 from events.api.common import MAX_PAGE, BadQuery, problem, reader
 from events.api.models import Call, Event, Lookup, Lookups
+from events.api.spec import Endpoints, Param
 from events.contacts import ContactError, phone_key, wire
 from events.services import Services
 from storage import queries
@@ -42,7 +42,21 @@ def get_lookups(request: Request, s: Services) -> Any:
     return Lookups(number=number, latest=items[0], history=items)
 
 
-routes = [
-    Route("/v1/calls/{call_id}", reader(get_call), methods=["GET"]),
-    Route("/v1/lookups/{number}", reader(get_lookups), methods=["GET"]),
-]
+api = Endpoints("calls and lookups")
+api.add(
+    "GET",
+    "/v1/calls/{call_id}",
+    reader(get_call),
+    "One call (Calls API) and its events",
+    response=Call,
+    errors={404: "no such call"},
+)
+api.add(
+    "GET",
+    "/v1/lookups/{number}",
+    reader(get_lookups),
+    "Number Lookup results for a number, newest first",
+    response=Lookups,
+    query=[Param("limit", "results, 1-500 (default 20)", "integer")],
+    errors={404: "no lookup for this number", 422: "not a phone number"},
+)

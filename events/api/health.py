@@ -9,9 +9,10 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from events.api.common import services_of
+from events.api.models import Health
+from events.api.spec import Endpoints
 from storage.db import current_revision
 
 
@@ -43,7 +44,14 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready" if ok else "not ready", **detail}, 200 if ok else 503)
 
 
-routes = [
-    Route("/healthz", healthz, methods=["GET"]),
-    Route("/readyz", readyz, methods=["GET"]),
-]
+api = Endpoints("health")
+api.add("GET", "/healthz", healthz, "Alive", response=Health, authenticated=False)
+api.add(
+    "GET",
+    "/readyz",
+    readyz,
+    "Ready: the database answers and its schema is the one this code expects",
+    response=Health,
+    errors={503: "not ready, with what to fix"},
+    authenticated=False,
+)

@@ -8,10 +8,10 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from events.api.common import answer, body_of, denied, problem, reader
-from events.api.models import MaskingSessionRequest
+from events.api.models import MaskingSession, MaskingSessionList, MaskingSessionRequest
+from events.api.spec import Endpoints, Param
 from events.contacts import ContactError
 from events.services import Services
 
@@ -57,9 +57,38 @@ async def create_session(request: Request) -> Response:
     return answer(created, 201)
 
 
-routes = [
-    Route("/v1/masking/sessions", reader(list_sessions), methods=["GET"]),
-    Route("/v1/masking/sessions", create_session, methods=["POST"]),
-    Route("/v1/masking/sessions/{session_id}", reader(get_session), methods=["GET"]),
-    Route("/v1/masking/sessions/{session_id}", reader(end_session), methods=["DELETE"]),
-]
+api = Endpoints("number masking")
+api.add(
+    "GET",
+    "/v1/masking/sessions",
+    reader(list_sessions),
+    "Masking sessions (live ones; ?all=true for ended ones too)",
+    response=MaskingSessionList,
+    query=[Param("all", "true: ended and expired sessions too", "boolean")],
+)
+api.add(
+    "POST",
+    "/v1/masking/sessions",
+    create_session,
+    "Pair two parties through a masking number",
+    body=MaskingSessionRequest,
+    response=MaskingSession,
+    status=201,
+    errors={400: "a session that cannot be made", 422: "a party is not a phone number"},
+)
+api.add(
+    "GET",
+    "/v1/masking/sessions/{session_id}",
+    reader(get_session),
+    "One masking session",
+    response=MaskingSession,
+    errors={404: "no such session"},
+)
+api.add(
+    "DELETE",
+    "/v1/masking/sessions/{session_id}",
+    reader(end_session),
+    "End a masking session now",
+    response=MaskingSession,
+    errors={404: "no live session with this id"},
+)

@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 from starlette.requests import Request
-from starlette.routing import Route
 
 from events.api.common import BadQuery, list_query, page, problem, reader
-from events.api.models import Event, Message, Webhook
+from events.api.models import Event, EventPage, Message, MessagePage, Webhook
+from events.api.spec import Endpoints, Param
 from events.services import Services
 from storage import queries
 
@@ -86,10 +86,56 @@ def get_event(request: Request, s: Services) -> Any:
         return timeline_of(conn, [row])[0]
 
 
-routes = [
-    Route("/v1/webhooks/{webhook_id}", reader(get_webhook), methods=["GET"]),
-    Route("/v1/messages/{message_id:path}", reader(get_message), methods=["GET"]),
-    Route("/v1/messages", reader(list_messages), methods=["GET"]),
-    Route("/v1/events", reader(list_events), methods=["GET"]),
-    Route("/v1/events/{event_id}", reader(get_event), methods=["GET"]),
-]
+def _filters(names: tuple[str, ...]) -> list[Param]:
+    return [Param(n, f"only this {n.replace('_', ' ')}") for n in names] + [
+        Param("since", "ISO 8601 time or an age (15m, 24h, 7d)"),
+        Param("until", "ISO 8601 time or an age"),
+        Param("cursor", "next_cursor of the previous page"),
+        Param("limit", "items per page, 1-500 (default 50)", "integer"),
+    ]
+
+
+api = Endpoints("messages and events")
+api.add(
+    "GET",
+    "/v1/webhooks/{webhook_id}",
+    reader(get_webhook),
+    "A raw webhook as received, and the events made from it",
+    response=Webhook,
+    errors={404: "no such webhook"},
+)
+api.add(
+    "GET",
+    "/v1/messages/{message_id:path}",
+    reader(get_message),
+    "One message, its timeline and the rules' decisions",
+    response=Message,
+    query=[Param("channel", "the channel, when two channels share the id")],
+    errors={404: "no such message", 409: "several channels have this id: add ?channel="},
+)
+api.add(
+    "GET",
+    "/v1/messages",
+    reader(list_messages),
+    "Messages, newest first",
+    response=MessagePage,
+    query=_filters(MESSAGE_FILTERS),
+    errors={400: "a filter, time or cursor that cannot be used"},
+)
+api.add(
+    "GET",
+    "/v1/events",
+    reader(list_events),
+    "Events, newest first, with the rules' decisions",
+    response=EventPage,
+    query=_filters(EVENT_FILTERS),
+    errors={400: "a filter, time or cursor that cannot be used"},
+)
+api.add(
+    "GET",
+    "/v1/events/{event_id}",
+    reader(get_event),
+    "One event and the rules' decisions on it",
+    response=Event,
+    errors={400: "not an event id", 404: "no such event"},
+)

@@ -395,7 +395,7 @@ class Call(Model):
         return cls(**fields, events=events)
 
 
-class LookupError_(Model):
+class LookupFailure(Model):
     name: str | None
     permanent: bool | None
 
@@ -410,7 +410,7 @@ class Lookup(Model):
     ported_network: str | None
     roaming: bool | None
     roaming_network: str | None
-    error: LookupError_ | None
+    error: LookupFailure | None
     looked_up_at: Time
     webhook_id: str | None
 
@@ -426,7 +426,7 @@ class Lookup(Model):
             ported_network=row.ported_network,
             roaming=row.roaming,
             roaming_network=row.roaming_network,
-            error=LookupError_(name=row.error_name, permanent=row.error_permanent)
+            error=LookupFailure(name=row.error_name, permanent=row.error_permanent)
             if row.error_name
             else None,
             looked_up_at=row.looked_up_at,
@@ -510,3 +510,62 @@ class MaskingSessionRequest(Model):
     masking_number: str = Field(min_length=1)
     ttl_seconds: int | None = Field(default=None, gt=0)
     expires_at: datetime | None = None
+
+
+# ---- lists -------------------------------------------------------------------------------------
+
+
+class MessagePage(Model):
+    items: list[Message]
+    next_cursor: str | None
+
+
+class EventPage(Model):
+    items: list[Event]
+    next_cursor: str | None
+
+
+class ActionPage(Model):
+    items: list[OutboxAction]
+    next_cursor: str | None
+
+
+class OptOutList(Model):
+    items: list[OptOut]
+
+
+class ReviewList(Model):
+    items: list[Review]
+
+
+class ReviewOutcome(Model):
+    id: str
+    state: str
+
+
+class RunList(Model):
+    items: list[ReconcileRun]
+
+
+class MaskingSession(Model):
+    id: str
+    party_a: str
+    party_b: str
+    masking_number: str
+    expires_at: str
+    created_at: str
+    ended_at: str | None
+    live: bool
+
+
+class MaskingSessionList(Model):
+    items: list[MaskingSession]
+
+
+class Health(Model):
+    status: str
+    database: str | None = None
+    schema_: str | None = Field(default=None, alias="schema")
+    expected: str | None = None
+    error: str | None = None
+    fix: str | None = None

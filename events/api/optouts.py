@@ -9,17 +9,20 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from events.api.common import BadQuery, answer, body_of, denied, page_size, problem, reader
 from events.api.models import (
     AuditEntry,
     ContactOptOut,
     OptOut,
+    OptOutList,
     OptOutRequest,
     Review,
     ReviewDecision,
+    ReviewList,
+    ReviewOutcome,
 )
+from events.api.spec import Endpoints, Param
 from events.contacts import ContactError, contact_key
 from events.optouts import ReviewDecided, ReviewError
 from events.services import Services
@@ -127,10 +130,57 @@ async def decide_review(request: Request) -> Response:
         return problem(409 if isinstance(exc, ReviewDecided) else 404, str(exc))
 
 
-routes = [
-    Route("/v1/opt-outs", reader(list_optouts), methods=["GET"]),
-    Route("/v1/opt-outs", change_optout, methods=["POST"]),
-    Route("/v1/opt-outs/review", reader(list_reviews), methods=["GET"]),
-    Route("/v1/opt-outs/review/{review_id}", decide_review, methods=["POST"]),
-    Route("/v1/opt-outs/{contact}", change_optout, methods=["DELETE"]),
-]
+api = Endpoints("opt-outs")
+api.add(
+    "GET",
+    "/v1/opt-outs",
+    reader(list_optouts),
+    "Who opted out, with the scope of each entry; with ?contact=, one contact's state and "
+    "history (a ContactOptOut)",
+    response=OptOutList,
+    query=[
+        Param("channel", "only opt-outs made on this channel"),
+        Param("contact", "one contact: a number in any writing, or an email address"),
+        Param("limit", "items, 1-500 (default 50)", "integer"),
+    ],
+    errors={422: "the contact is not a number or an address"},
+)
+api.add(
+    "POST",
+    "/v1/opt-outs",
+    change_optout,
+    "Opt a contact out (audited, source api)",
+    body=OptOutRequest,
+    response=ContactOptOut,
+    status=201,
+    errors={400: "no contact", 422: "the contact is not a number or an address"},
+)
+api.add(
+    "GET",
+    "/v1/opt-outs/review",
+    reader(list_reviews),
+    "Uncertain opt-outs: the contacts suppressed until a person decides",
+    response=ReviewList,
+    query=[
+        Param("state", "pending (default), confirmed, dismissed or all"),
+        Param("limit", "items, 1-500 (default 50)", "integer"),
+    ],
+)
+api.add(
+    "POST",
+    "/v1/opt-outs/review/{review_id}",
+    decide_review,
+    "Confirm (an opt-out) or dismiss (the contact may be messaged again) an uncertain opt-out",
+    body=ReviewDecision,
+    response=ReviewOutcome,
+    errors={404: "no such review", 409: "decided already"},
+)
+api.add(
+    "DELETE",
+    "/v1/opt-outs/{contact}",
+    change_optout,
+    "Opt a contact back in (audited, source api)",
+    response=ContactOptOut,
+    query=[Param("channel", "the channel (default sms)")],
+    errors={422: "the contact is not a number or an address"},
+)

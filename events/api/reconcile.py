@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.routing import Route
 
 from events.api.common import page_size, reader
-from events.api.models import ReconcileRun
+from events.api.models import ReconcileRun, RunList
+from events.api.spec import Endpoints, Param
 from events.services import Services
 from storage import queries
 
@@ -20,4 +20,12 @@ def list_runs(request: Request, s: Services) -> Any:
     return {"items": [ReconcileRun.from_row(r) for r in rows]}
 
 
-routes = [Route("/v1/reconcile/runs", reader(list_runs), methods=["GET"])]
+api = Endpoints("reconciliation")
+api.add(
+    "GET",
+    "/v1/reconcile/runs",
+    reader(list_runs),
+    "Reconciliation runs, newest first",
+    response=RunList,
+    query=[Param("limit", "runs, 1-500 (default 50)", "integer")],
+)
