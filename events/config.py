@@ -171,7 +171,7 @@ class Settings(BaseSettings):
     # set, the answer carries no instruction and Infobip does not connect the call.
     masking_fallback_file_url: str | None = None
 
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 
     @field_validator(
@@ -200,6 +200,11 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"{item!r} is not an IP address or CIDR network") from exc
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("default_region")
     @classmethod

@@ -116,3 +116,14 @@ def test_every_command_and_option_has_help() -> None:
 
     walk(build_parser(), ["infobip-events"])
     assert missing == []
+
+
+def test_a_log_level_that_is_not_one_stops_the_start_naming_the_levels(
+    monkeypatch: pytest.MonkeyPatch, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("INFOBIP_EVENTS_LOG_LEVEL", "LOUD")
+    assert run_cli(monkeypatch, db_url, "db", "current") == 2
+    error = capsys.readouterr().err
+    assert "INFOBIP_EVENTS_LOG_LEVEL" in error and "'WARNING'" in error
+    monkeypatch.setenv("INFOBIP_EVENTS_LOG_LEVEL", "warning")  # case does not matter
+    assert run_cli(monkeypatch, db_url, "db", "current") == 0
