@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     trusted_proxies: CsvList = Field(default_factory=list)
 
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # Slow clients: a request's headers must be complete this long after its first byte, and
+    # its body must arrive at least this fast (bytes a second, after 5 s), or the connection is
+    # closed. Infobip sends a few KB at once.
+    client_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    client_min_body_rate: float = Field(default=1024.0, ge=0)
     # Infobip profiles may match the answer against responseBodyRegex; keep the body configurable.
     ack_body: str | None = None
     ack_content_type: str = "application/json"

@@ -280,7 +280,12 @@ class WebhookReceiver:
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
             await self._too_large(send, channel, client_ip)
             return None
-        body = await _read_body(receive, self.max_body)
+        try:
+            body = await _read_body(receive, self.max_body)
+        except ConnectionError:
+            # Gone before its body was complete (or closed as too slow): nothing to answer.
+            log.info("webhook", channel=channel, outcome="disconnected", ip=client_ip)
+            return None
         if body is None:
             await self._too_large(send, channel, client_ip)
             return None

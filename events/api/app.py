@@ -112,7 +112,8 @@ async def _running(
         services.start_workers()
         services.processor.start()
     _warn_without_auth(settings)
-    log.info("started", database=services.engine.dialect.name, processor=workers)
+    loop = type(asyncio.get_running_loop()).__module__.split(".")[0]  # uvloop under uvicorn
+    log.info("started", database=services.engine.dialect.name, processor=workers, loop=loop)
     try:
         yield
     finally:
