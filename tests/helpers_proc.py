@@ -84,6 +84,8 @@ class TcpProxy:
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
         self._running = False
+        # Set: bytes are no longer forwarded (a network stall: connections stay open, silent).
+        self.stalled = threading.Event()
 
     def start(self) -> None:
         listener = socket.socket()
@@ -131,6 +133,9 @@ class TcpProxy:
                 ready, _, _ = select.select([a, b], [], [], 0.5)
                 if not self._running and not ready:
                     return
+                if self.stalled.is_set():
+                    time.sleep(0.05)
+                    continue
                 for src in ready:
                     data = src.recv(65536)
                     if not data:

@@ -139,3 +139,33 @@ def test_sqlite_locked_answers_503_never_200(tmp_path: Path, sqlite_template: Pa
     with check.connect() as conn:
         assert len(conn.execute(select(raw_webhooks.c.id)).all()) == 2
     check.dispose()
+
+
+def test_readiness_answers_within_a_second_during_a_database_stall(
+    request: pytest.FixtureRequest,
+) -> None:
+    url = request.getfixturevalue("pg_database")
+    proxy = TcpProxy(("127.0.0.1", 5432))
+    proxy.start()
+    proxied = url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    settings = Settings(database_url=proxied, _env_file=None)  # type: ignore[call-arg]
+    engine = make_engine(proxied, connect_timeout=10)
+    try:
+        with make_client(settings, engine) as client:
+            assert client.get("/readyz").status_code == 200
+            proxy.stalled.set()
+            for _ in range(5):  # one check in flight at a time; every answer within a second
+                started = time.monotonic()
+                response = client.get("/readyz")
+                assert time.monotonic() - started < 1.5
+                assert response.status_code == 503
+                assert response.json()["database"] in ("not answering", "unreachable")
+            proxy.stalled.clear()
+            deadline = time.monotonic() + 20
+            while client.get("/readyz").status_code != 200:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+    finally:
+        proxy.stalled.clear()
+        proxy.stop()
+        engine.dispose()
