@@ -18,7 +18,6 @@ from datetime import UTC, time, tzinfo
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from annotated_types import Ge
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -136,7 +135,7 @@ LowerStrings = Annotated[
     frozenset[str], BeforeValidator(lambda value: [v.lower() for v in _strings(value)])
 ]
 StringSet = Annotated[frozenset[str], BeforeValidator(_strings)]
-Count0 = Annotated[StrictInt, Ge(0)]
+Count0 = Annotated[StrictInt, Field(ge=0)]
 
 
 def _direction(value: Any) -> Direction | None:

@@ -165,6 +165,12 @@ BAD += [
         ["senders.whatsap", "did you mean 'whatsapp'"],
     ),
     (
+        "a negative count",
+        '[[rules]]\nname = "a"\nwhen = { count = { at_least = -1 } }\n'
+        'do = [{ type = "tag", tags = ["x"] }]',
+        ["when.count.at_least", "0 or more, got -1"],
+    ),
+    (
         "an unknown top-level table",
         'limit = { global = "1/1m" }\n[[rules]]\nname = "a"\ndo = [{ type = "tag", tags = ["x"] }]',
         ["file", "unknown field 'limit'", "did you mean 'limits'"],
