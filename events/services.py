@@ -82,13 +82,15 @@ def build_compliance(settings: Settings, catalogue: dict[str, Action] | None = N
 
 
 def rules_options(settings: Settings, catalogue: dict[str, Action]) -> dict[str, Any]:
-    """What a rules file is checked against: the catalogue, the channels we can send on, the
-    own numbers from the settings, and how national writings of numbers are read."""
+    """What a rules file is checked against (the same at start, on reload and by `rules
+    check`): the catalogue, the channels we can send on, the own numbers from the settings, how
+    national writings of numbers are read, and whether forwards can be signed."""
     return {
         "catalogue_keys": tuple(catalogue),
         "send_channels": tuple(SEND_ACTIONS),
         "own_numbers": tuple(settings.own_numbers),
         "region": settings.default_region,
+        "forward_secret_set": settings.forward_hmac_secret is not None,
     }
 
 
@@ -101,12 +103,6 @@ def build_rules(settings: Settings, catalogue: dict[str, Action] | None = None) 
         raise SettingsError(f"INFOBIP_EVENTS_RULES_FILE: cannot read it: {exc}") from None
     except RulesError as exc:
         raise SettingsError(f"INFOBIP_EVENTS_RULES_FILE: {exc}") from None
-    forwards = [r.name for r in holder.current.rules if any(d.type == "forward" for d in r.do)]
-    if forwards and settings.forward_hmac_secret is None:
-        raise SettingsError(
-            f"rules {', '.join(forwards)} forward events to URLs, which are always signed: "
-            "set INFOBIP_EVENTS_FORWARD_HMAC_SECRET"
-        )
     return holder
 
 

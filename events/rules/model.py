@@ -6,13 +6,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any
+from typing import Any, Literal, get_args
 
 # The order rules run in: compliance first, then keywords, then catch-alls.
-STAGES = ("compliance", "keyword", "catch_all")
-MATCH_MODES = ("first", "all")
-QUIET_MODES = ("defer", "skip")
-ACTION_TYPES = ("reply", "send", "action", "opt_out", "opt_in", "forward", "tag")
+Stage = Literal["compliance", "keyword", "catch_all"]
+STAGES: tuple[Stage, ...] = get_args(Stage)
+# "first" stops at the first rule whose conditions hold; "all" goes on.
+MatchMode = Literal["first", "all"]
+MATCH_MODES: tuple[MatchMode, ...] = get_args(MatchMode)
+# What quiet hours do to a rule's actions: wait for the end of them, or drop them.
+QuietMode = Literal["defer", "skip"]
+QUIET_MODES: tuple[QuietMode, ...] = get_args(QuietMode)
+ActionType = Literal["reply", "send", "action", "opt_out", "opt_in", "forward", "tag"]
+ACTION_TYPES: tuple[ActionType, ...] = get_args(ActionType)
 # The actions that message the contact: opt-outs, own numbers and the identical cap apply.
 SENDS = frozenset({"reply", "send"})
 # Decision outcomes, as recorded and shown by the read API.
@@ -168,7 +174,7 @@ class When:
 class Do:
     """One action of a rule. Strings may hold {variables} (TEMPLATE_VARIABLES)."""
 
-    type: str
+    type: ActionType
     text: str | None = None
     channel: str | None = None  # send: the other channel
     to: str | None = None
@@ -186,12 +192,12 @@ class Rule:
     name: str
     when: When
     do: tuple[Do, ...]
-    stage: str = "catch_all"
-    match: str = "first"
+    stage: Stage = "catch_all"
+    match: MatchMode = "first"
     dry_run: bool = False
     cap: Cap | None = None
     quiet_hours: Hours | None = None
-    quiet_mode: str = "defer"
+    quiet_mode: QuietMode = "defer"
     description: str = ""
     position: int = 0  # the running order within its RuleSet
 

@@ -10,10 +10,13 @@ from typing import Any
 
 import pytest
 
+from events.channels.registry import PARSERS
 from events.membrane.catalogue import ACTIONS, SEND_ACTIONS
 from events.rules.engine import Facts, History, evaluate
 from events.rules.load import RulesError, load_rules, parse_rules
 from events.rules.model import DEFERRED, DRY_RUN, FIRED, SKIPPED, SUPPRESSED
+from events.rules.schema import CHANNELS, WhenTable
+from events.vocabulary import Intent, Kind, State
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rules.toml"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -131,6 +134,50 @@ BAD: list[tuple[str, str, list[str]]] = [
 ]
 
 
+BAD += [
+    (
+        "a WhatsApp send with no sender",
+        '[[rules]]\nname = "a"\ndo = [{ type = "send", channel = "whatsapp", to = "41793026727", '
+        'text = "x" }]',
+        ["do[0].from", "needs a sender", "[senders] whatsapp"],
+    ),
+    (
+        "an email with no subject",
+        '[[rules]]\nname = "a"\ndo = [{ type = "send", channel = "email", to = "a@example.com", '
+        'from = "b@example.com", text = "x" }]',
+        ["do[0].subject", "needs a subject"],
+    ),
+    (
+        "a fixed recipient that is not a number",
+        '[[rules]]\nname = "a"\ndo = [{ type = "send", channel = "sms", to = "ops desk", '
+        'text = "x" }]',
+        ["do[0].to", "'ops desk' is not a phone number"],
+    ),
+    (
+        "a mode in business hours, which only quiet hours have",
+        '[[rules]]\nname = "a"\nwhen = { within_hours = { start = "09:00", end = "17:00", '
+        'mode = "skip" } }\ndo = [{ type = "tag", tags = ["x"] }]',
+        ["when.within_hours", "unknown field 'mode'", "use start, end, tz, days"],
+    ),
+    (
+        "a sender for a channel that does not exist",
+        '[senders]\nwhatsap = "x"\n[[rules]]\nname = "a"\ndo = [{ type = "tag", tags = ["x"] }]',
+        ["senders.whatsap", "did you mean 'whatsapp'"],
+    ),
+    (
+        "a negative count",
+        '[[rules]]\nname = "a"\nwhen = { count = { at_least = -1 } }\n'
+        'do = [{ type = "tag", tags = ["x"] }]',
+        ["when.count.at_least", "0 or more, got -1"],
+    ),
+    (
+        "an unknown top-level table",
+        'limit = { global = "1/1m" }\n[[rules]]\nname = "a"\ndo = [{ type = "tag", tags = ["x"] }]',
+        ["file", "unknown field 'limit'", "did you mean 'limits'"],
+    ),
+]
+
+
 @pytest.mark.parametrize(("name", "text", "expected"), BAD, ids=[b[0] for b in BAD])
 def test_a_bad_rules_file_is_refused_with_where_and_how_to_fix(
     name: str, text: str, expected: list[str]
@@ -140,6 +187,93 @@ def test_a_bad_rules_file_is_refused_with_where_and_how_to_fix(
     message = str(error.value)
     for part in expected:
         assert part in message, f"{part!r} not in {message!r}"
+
+
+WHEN_KEYS = [name for name in WhenTable.model_fields]
+# A misspelt value or key: (what, the rule's `when` or `do`, the field, the value's hint, the
+# values that must all be listed as allowed).
+MISSPELT: list[tuple[str, str, str, str, list[str]]] = [
+    ("channel", 'when = { channel = "smss" }', "when.channel", "'sms'", list(CHANNELS)),
+    ("kind", 'when = { kind = "inbund" }', "when.kind", "'inbound'", [k.value for k in Kind]),
+    ("state", 'when = { state = "delivred" }', "when.state", "'delivered'", list(State)),
+    ("intent", 'when = { intent = "optout" }', "when.intent", "'opt_out'", list(Intent)),
+    (
+        "one value of a list",
+        'when = { channel = ["sms", "whatsap"] }',
+        "when.channel",
+        "'whatsapp'",
+        list(CHANNELS),
+    ),
+    ("a key in when", 'when = { chanel = "sms" }', "when", "'channel'", WHEN_KEYS),
+    ("an action type", 'do = [{ type = "rply", text = "x" }]', "do[0].type", "'reply'", []),
+    (
+        "a key of an action",
+        'do = [{ type = "tag", tgas = ["x"], tags = ["y"] }]',
+        "do[0]",
+        "'tags'",
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "snippet", "field", "hint", "allowed"), MISSPELT, ids=[m[0] for m in MISSPELT]
+)
+def test_a_misspelt_value_names_the_rule_the_field_and_the_allowed_values(
+    what: str, snippet: str, field: str, hint: str, allowed: list[str]
+) -> None:
+    tag = 'do = [{ type = "tag", tags = ["x"] }]'
+    do = "" if snippet.startswith("do") else f"\n{tag}"
+    text = f'[[rules]]\nname = "fine"\n{tag}\n[[rules]]\nname = "prices"\n{snippet}{do}'
+    with pytest.raises(RulesError) as error:
+        rules_of(text)
+    [problem] = error.value.problems
+    assert problem.startswith(f"rule 'prices' (rules[1]): {field}: "), problem
+    assert f"did you mean {hint}?" in problem
+    listed = problem.rpartition(" use ")[2].split(", ")
+    assert set(allowed) <= set(listed), problem
+    if what == "an action type":
+        assert listed == ["reply", "send", "action", "opt_out", "opt_in", "forward", "tag"]
+    if what == "a key of an action":
+        assert listed == ["type", "tags"]
+
+
+def test_the_channels_a_rule_may_name_are_the_registrys() -> None:
+    assert set(CHANNELS) == set(PARSERS) - {"auto"}
+    for channel in CHANNELS:
+        rules = rules_of(
+            f'[[rules]]\nname = "a"\nwhen = {{ channel = "{channel}" }}\n'
+            'do = [{ type = "tag", tags = ["x"] }]'
+        )
+        assert rules.rules[0].when.channel == frozenset({channel})
+
+
+def test_vocabulary_values_are_read_in_any_case_and_kept_as_plain_strings() -> None:
+    rules = rules_of(
+        '[[rules]]\nname = "a"\nwhen = { channel = "SMS", kind = "Delivery", '
+        'state = ["DELIVERED", "rejected"], direction = "Outbound", intent = "HELP" }\n'
+        'do = [{ type = "tag", tags = ["x"] }]'
+    )
+    when = rules.rules[0].when
+    assert when.channel == {"sms"} and when.kind == {"delivery"} and when.intent == {"help"}
+    assert when.state == {"delivered", "rejected"} and when.direction == "outbound"
+    for value in [*when.kind, *when.state, when.direction]:
+        assert type(value) is str
+
+
+def test_a_forward_needs_the_secret_only_when_the_settings_say_it_is_missing() -> None:
+    text = (
+        '[[rules]]\nname = "alert"\ndo = [{ type = "tag", tags = ["x"] }, '
+        '{ type = "forward", url = "https://h.example/x" }]\n'
+        '[[rules]]\nname = "off"\nenabled = false\n'
+        'do = [{ type = "forward", url = "https://h.example/y" }]'
+    )
+    with pytest.raises(RulesError) as error:
+        parse_rules(tomllib.loads(text), forward_secret_set=False)
+    [problem] = error.value.problems
+    assert problem.startswith("rule 'alert' (rules[0]): do[1]: ")
+    assert "INFOBIP_EVENTS_FORWARD_HMAC_SECRET is not set" in problem
+    assert parse_rules(tomllib.loads(text), forward_secret_set=True).rules[0].name == "alert"
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from events.automation import build_holder
 from events.cli.main import main
 from tests.conftest import FIXTURES, drain, inbound_sms, post
 from tests.helpers_proc import Server
@@ -45,14 +48,76 @@ def test_rules_check_names_every_problem_and_exits_1(
     assert "cannot read" in capsys.readouterr().err
 
 
-def test_rules_check_wants_the_forward_secret_for_the_example(
+def no_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("INFOBIP_EVENTS_")]:
+        monkeypatch.delenv(name)
+
+
+def test_rules_check_passes_the_example_as_shipped_with_no_settings(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("INFOBIP_EVENTS_FORWARD_HMAC_SECRET", raising=False)
-    assert main(["rules", "check", str(EXAMPLE)]) == 1
-    assert "INFOBIP_EVENTS_FORWARD_HMAC_SECRET" in capsys.readouterr().err
-    monkeypatch.setenv("INFOBIP_EVENTS_FORWARD_HMAC_SECRET", "s")
+    no_settings(monkeypatch)
     assert main(["rules", "check", str(EXAMPLE)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"ok: {EXAMPLE}: ") and err == ""
+
+
+def test_every_path_the_example_names_exists() -> None:
+    root = EXAMPLE.parents[1]
+    named = re.findall(r"(?:examples|tests)/[\w./-]+\.\w+", EXAMPLE.read_text())
+    assert named and all((root / path).is_file() for path in named), named
+
+
+def example_with_forwards() -> str:
+    """The example with the forward rules of its last section uncommented."""
+    head, marker, forwards = EXAMPLE.read_text().partition("# ---- forwards")
+    assert marker and "[[rules]]" in forwards
+    return head + marker + re.sub(r"(?m)^# (?=\[\[rules|\w+ = )", "", forwards)
+
+
+def test_rules_check_says_ok_only_when_the_forward_secret_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    no_settings(monkeypatch)
+    rules = write(tmp_path, example_with_forwards())
+    assert main(["rules", "check", str(rules)]) == 1
+    out, err = capsys.readouterr()
+    assert "ok" not in out and "2 problem(s)" in err
+    for name in ("alert-on-opt-out", "alert-on-rejected"):
+        assert re.search(rf"rule '{name}' \(rules\[\d\]\): do\[0\]: .*set it", err), err
+    assert "INFOBIP_EVENTS_FORWARD_HMAC_SECRET is not set" in err
+    # rules test tries a file without sending anything: it needs no secret.
+    assert main(["rules", "test", str(rules), str(QUIZ), "--channel", "sms"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("INFOBIP_EVENTS_FORWARD_HMAC_SECRET", "s")
+    assert main(["rules", "check", str(rules)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ok: ") and "alert-on-opt-out: forward  [compliance" in out
+
+
+def test_a_forwarding_rules_file_without_the_secret_stops_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    no_settings(monkeypatch)
+    monkeypatch.setenv("INFOBIP_EVENTS_DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
+    monkeypatch.setenv("INFOBIP_EVENTS_RULES_FILE", str(write(tmp_path, example_with_forwards())))
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "INFOBIP_EVENTS_RULES_FILE" in err and "rule 'alert-on-rejected'" in err
+    assert "INFOBIP_EVENTS_FORWARD_HMAC_SECRET is not set" in err
+
+
+def test_a_reload_that_adds_a_forward_without_the_secret_keeps_the_old_rules(
+    tmp_path: Path,
+) -> None:
+    rules = write(tmp_path, TAG_RULES.format("first"))
+    holder = build_holder(str(rules), forward_secret_set=False)
+    rules.write_text(example_with_forwards())
+    assert holder.reload() is False
+    assert [r.name for r in holder.current.rules] == ["first"]
+    rules.write_text(TAG_RULES.format("second"))
+    assert holder.reload() is True
+    assert [r.name for r in holder.current.rules] == ["second"]
 
 
 def test_rules_test_prints_what_would_happen_to_a_payload(
