@@ -241,7 +241,7 @@ def processor(args: argparse.Namespace, work: Path) -> None:
     from events.ingest import raw_row
     from events.process import Processor
     from storage.db import make_engine, upgrade, write_transaction
-    from storage.queries import insert_raw
+    from storage.queries.raw import insert_raw
 
     size, buckets = 2000, args.buckets
     bodies = [bucket(size, b * size) for b in range(buckets)]

@@ -53,7 +53,7 @@ def main() -> None:
     from events.services import build_compliance
     from events.states import MessageState
     from storage.db import make_engine, upgrade, write_transaction
-    from storage.queries import insert_new_messages
+    from storage.queries.messages import insert_new_messages
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
     port = free_port()

@@ -26,17 +26,16 @@ from events.rules.engine import COUNTED, Decision, Facts, History, evaluate
 from events.rules.load import load_rules
 from events.rules.model import FAILED, SUPPRESSED, RuleSet
 from events.states import MessageState, apply_event, initial_state
-from storage.queries import (
-    action_inputs,
+from storage.queries.decisions import (
     add_tags,
     count_decisions_since,
     digest_counts,
-    enqueue_actions,
     insert_decisions,
-    message_states,
     recent_events_of,
     rule_counts,
 )
+from storage.queries.messages import message_states
+from storage.queries.outbox import action_inputs, enqueue_actions
 
 log = structlog.get_logger("events.rules")
 

@@ -29,7 +29,8 @@ from events.rules.optout import (
     classify,
 )
 from storage.ids import new_id
-from storage.queries import add_opt_out_audit, insert_decisions, insert_opt_out_review
+from storage.queries.decisions import insert_decisions
+from storage.queries.optouts import add_opt_out_audit, insert_opt_out_review
 
 # Email events that are an opt-out in Infobip's words: the person unsubscribed or complained.
 EMAIL_OPT_OUTS = frozenset({"unsubscribe", "complaint"})

@@ -32,13 +32,8 @@ from events.retry import DATABASE_WAIT_CAP_SECONDS, CallError, Failure, RetryPol
 from events.states import MessageState
 from storage.db import is_unavailable, write_transaction
 from storage.ids import new_id
-from storage.queries import (
-    FINISH_COLUMNS,
-    claim_actions,
-    finish_actions,
-    insert_new_messages,
-    link_messages,
-)
+from storage.queries.messages import insert_new_messages, link_messages
+from storage.queries.outbox import FINISH_COLUMNS, claim_actions, finish_actions
 
 log = structlog.get_logger("events.dispatch")
 

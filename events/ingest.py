@@ -26,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 from events.verify import Verifier
 from storage.db import WriteBusy, write_transaction
 from storage.ids import new_id
-from storage.queries import insert_raw
+from storage.queries.raw import insert_raw
 
 log = structlog.get_logger("events.ingest")
 

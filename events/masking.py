@@ -19,7 +19,7 @@ from events.channels.number_masking import is_callback
 from events.contacts import ContactError, phone_key, wire, wire_key
 from storage.db import write_transaction
 from storage.ids import new_id
-from storage.queries import (
+from storage.queries.calls import (
     end_masking_session,
     get_masking_session,
     insert_masking_session,

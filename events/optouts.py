@@ -24,7 +24,7 @@ from typing import Literal
 from sqlalchemy import Connection
 
 from events.contacts import PHONE_CHANNELS
-from storage.queries import (
+from storage.queries.optouts import (
     add_opt_out_audit,
     decide_opt_out_review,
     get_opt_out_review,

@@ -24,7 +24,8 @@ from events.contacts import ContactError, recipient_key, wire
 from events.membrane.catalogue import Action
 from events.optouts import OptOutPolicy
 from storage.ids import new_id
-from storage.queries import add_opt_out_audit, enqueue_action
+from storage.queries.optouts import add_opt_out_audit
+from storage.queries.outbox import enqueue_action
 
 # Set in an action's values by compliance itself: its confirmations reach opted-out contacts.
 COMPLIANCE_FLAG = "_compliance"

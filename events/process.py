@@ -40,20 +40,15 @@ from events.states import (
 )
 from storage.db import is_unavailable, write_transaction
 from storage.models import RAW_FAILED, RAW_IGNORED, RAW_PROCESSED
-from storage.queries import (
+from storage.queries.calls import insert_lookups, insert_new_calls, lock_calls, update_calls
+from storage.queries.messages import (
     channels_of_messages,
-    claim_raw,
     insert_events_ignoring_duplicates,
-    insert_lookups,
-    insert_new_calls,
     insert_new_messages,
-    lock_calls,
     lock_messages,
-    mark_raw,
-    raw_by_ids,
-    update_calls,
     update_messages,
 )
+from storage.queries.raw import claim_raw, mark_raw, raw_by_ids
 
 log = structlog.get_logger("events.process")
 

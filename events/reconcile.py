@@ -39,12 +39,12 @@ from events.membrane.client import MembraneClient, MembraneError
 from events.process import Processor, event_row
 from storage.db import write_transaction
 from storage.ids import new_id
-from storage.queries import (
+from storage.queries.messages import insert_events_ignoring_duplicates
+from storage.queries.raw import insert_raw
+from storage.queries.reconcile import (
     close_messages,
     expired_messages,
     final_among,
-    insert_events_ignoring_duplicates,
-    insert_raw,
     insert_run,
     known_among,
     list_runs,

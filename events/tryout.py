@@ -22,7 +22,8 @@ from events.compliance import Compliance
 from events.rules.engine import COUNTED, Decision, Facts, History, evaluate
 from events.rules.model import SENDS, RuleSet
 from storage.models import events, opt_outs
-from storage.queries import decisions_for_events, message_states
+from storage.queries.decisions import decisions_for_events
+from storage.queries.messages import message_states
 
 
 def intent_of(event: ParsedEvent, compliance: Compliance) -> str | None:

@@ -47,7 +47,7 @@ class RawWebhook(SQLModel, table=True):
 
     id: str = Field(sa_column=Column(String(32), primary_key=True))
     # Few indexes on purpose: every one is paid by the ack. Ids are time-ordered, so "since"
-    # queries use the primary key (see events.ingest.new_id).
+    # queries use the primary key (see storage.ids.new_id).
     channel: str = Field(sa_column=Column(String(32), nullable=False))
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     content_type: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))

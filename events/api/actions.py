@@ -16,16 +16,16 @@ from events.api.spec import Endpoints, Param
 from events.contacts import ContactError
 from events.outbox import enqueue, prepare, refusals
 from events.services import Services
-from storage import queries
 from storage.db import write_transaction
 from storage.ids import new_id
 from storage.models import ACTION_STATES
+from storage.queries import outbox as outbox_q
 
 
 def get_action(request: Request, s: Services) -> Any:
     action_id = request.path_params["action_id"]
     with s.engine.connect() as conn:
-        row = queries.get_action(conn, action_id)
+        row = outbox_q.get_action(conn, action_id)
     return OutboxAction.from_row(row) if row else problem(404, f"no action {action_id!r}")
 
 
@@ -35,7 +35,7 @@ def list_actions(request: Request, s: Services) -> Any:
         raise BadQuery(f"state must be one of {', '.join(ACTION_STATES)}")
     limit = page_size(request)
     with s.engine.connect() as conn:
-        rows = queries.list_actions(conn, state, request.query_params.get("cursor"), limit)
+        rows = outbox_q.list_actions(conn, state, request.query_params.get("cursor"), limit)
     items = [OutboxAction.from_row(r) for r in rows]
     return {"items": items, "next_cursor": rows[-1].id if len(rows) == limit else None}
 

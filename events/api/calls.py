@@ -11,16 +11,17 @@ from events.api.models import Call, Event, Lookup, Lookups
 from events.api.spec import Endpoints, Param
 from events.contacts import ContactError, phone_key, wire
 from events.services import Services
-from storage import queries
+from storage.queries import calls as calls_q
+from storage.queries import messages as messages_q
 
 
 def get_call(request: Request, s: Services) -> Any:
     call_id = request.path_params["call_id"]
     with s.engine.connect() as conn:
-        row = queries.get_call(conn, call_id)
+        row = calls_q.get_call(conn, call_id)
         if row is None:
             return problem(404, f"no call {call_id!r}")
-        events = [Event.from_row(e) for e in queries.timeline(conn, "calls", call_id)]
+        events = [Event.from_row(e) for e in messages_q.timeline(conn, "calls", call_id)]
     return Call.from_row(row, events)
 
 
@@ -35,7 +36,7 @@ def get_lookups(request: Request, s: Services) -> Any:
     except ValueError:
         raise BadQuery("limit must be a whole number") from None
     with s.engine.connect() as conn:
-        rows = queries.lookups_for(conn, number, max(1, min(limit, MAX_PAGE)))
+        rows = calls_q.lookups_for(conn, number, max(1, min(limit, MAX_PAGE)))
     if not rows:
         return problem(404, f"no lookup for {number}")
     items = [Lookup.from_row(r) for r in rows]

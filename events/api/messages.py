@@ -12,12 +12,14 @@ from events.api.common import BadQuery, list_query, page, problem, reader
 from events.api.models import Event, EventPage, Message, MessagePage, Webhook
 from events.api.spec import Endpoints, Param
 from events.services import Services
-from storage import queries
+from storage.queries import decisions as decisions_q
+from storage.queries import messages as messages_q
+from storage.queries import raw as raw_q
 
 
 def decisions_by_event(conn: Connection, rows: list[Any]) -> dict[int, list[Any]]:
     out: dict[int, list[Any]] = {}
-    for d in queries.decisions_for_events(conn, [r.id for r in rows]):
+    for d in decisions_q.decisions_for_events(conn, [r.id for r in rows]):
         out.setdefault(d.event_id, []).append(d)
     return out
 
@@ -30,16 +32,16 @@ def timeline_of(conn: Connection, rows: list[Any]) -> list[Event]:
 def get_webhook(request: Request, s: Services) -> Any:
     raw_id = request.path_params["webhook_id"]
     with s.engine.connect() as conn:
-        row = queries.get_raw(conn, raw_id)
+        row = raw_q.get_raw(conn, raw_id)
         if row is None:
             return problem(404, f"no webhook {raw_id!r}")
-        return Webhook.from_row(row, timeline_of(conn, queries.events_for_raw(conn, raw_id)))
+        return Webhook.from_row(row, timeline_of(conn, messages_q.events_for_raw(conn, raw_id)))
 
 
 def get_message(request: Request, s: Services) -> Any:
     message_id = request.path_params["message_id"]
     with s.engine.connect() as conn:
-        rows = queries.get_messages(conn, message_id, request.query_params.get("channel"))
+        rows = messages_q.get_messages(conn, message_id, request.query_params.get("channel"))
         if not rows:
             return problem(404, f"no message {message_id!r}")
         if len(rows) > 1:
@@ -49,8 +51,10 @@ def get_message(request: Request, s: Services) -> Any:
                 channels=[r.channel for r in rows],
             )
         row = rows[0]
-        timeline = timeline_of(conn, queries.timeline(conn, row.channel, row.message_id))
-        return Message.from_row(row, queries.tags_of(conn, row.channel, row.message_id), timeline)
+        timeline = timeline_of(conn, messages_q.timeline(conn, row.channel, row.message_id))
+        return Message.from_row(
+            row, decisions_q.tags_of(conn, row.channel, row.message_id), timeline
+        )
 
 
 MESSAGE_FILTERS = ("channel", "state", "direction", "sender", "recipient", "bulk_id")
@@ -60,8 +64,8 @@ EVENT_FILTERS = ("channel", "kind", "message_id", "direction", "source", "sub_ty
 def list_messages(request: Request, s: Services) -> Any:
     filters, cursor, limit = list_query(request, MESSAGE_FILTERS)
     with s.engine.connect() as conn:
-        rows = queries.list_messages(conn, filters, cursor, limit)
-        tags = queries.tags_of_messages(conn, [(r.channel, r.message_id) for r in rows])
+        rows = messages_q.list_messages(conn, filters, cursor, limit)
+        tags = decisions_q.tags_of_messages(conn, [(r.channel, r.message_id) for r in rows])
     items = [Message.from_row(r, tags.get((r.channel, r.message_id), [])) for r in rows]
     return page(items, rows, limit)
 
@@ -69,7 +73,7 @@ def list_messages(request: Request, s: Services) -> Any:
 def list_events(request: Request, s: Services) -> Any:
     filters, cursor, limit = list_query(request, EVENT_FILTERS)
     with s.engine.connect() as conn:
-        rows = queries.list_events(conn, filters, cursor, limit)
+        rows = messages_q.list_events(conn, filters, cursor, limit)
         items = timeline_of(conn, rows)
     return page(items, rows, limit)
 
@@ -80,7 +84,7 @@ def get_event(request: Request, s: Services) -> Any:
     except ValueError:
         raise BadQuery("an event id is a number (see /v1/events)") from None
     with s.engine.connect() as conn:
-        row = queries.get_event(conn, event_id)
+        row = messages_q.get_event(conn, event_id)
         if row is None:
             return problem(404, f"no event {event_id}")
         return timeline_of(conn, [row])[0]

@@ -26,9 +26,9 @@ from events.api.spec import Endpoints, Param
 from events.contacts import ContactError, contact_key
 from events.optouts import ReviewDecided, ReviewError
 from events.services import Services
-from storage import queries
 from storage.db import write_transaction
 from storage.models import REVIEW_STATES
+from storage.queries import optouts as optouts_q
 
 
 def _contact(s: Services, channel: str, key: str, opted_out: bool) -> ContactOptOut:
@@ -54,11 +54,11 @@ def list_optouts(request: Request, s: Services) -> Any:
         covered = s.policy.channels(channel)
         with s.engine.connect() as conn:
             out = key in s.policy.blocked(conn, channel, [key])
-            history = queries.opt_out_history(conn, covered, key)
+            history = optouts_q.opt_out_history(conn, covered, key)
         found = _contact(s, channel, key, out)
         return found.model_copy(update={"history": [AuditEntry.from_row(r) for r in history]})
     with s.engine.connect() as conn:
-        rows = queries.list_opt_outs(conn, channel, limit)
+        rows = optouts_q.list_opt_outs(conn, channel, limit)
     items = [
         OptOut(
             channel=r.channel,
@@ -104,7 +104,7 @@ def list_reviews(request: Request, s: Services) -> Any:
         raise BadQuery(f"state must be one of {', '.join(REVIEW_STATES)} or all")
     limit = page_size(request)
     with s.engine.connect() as conn:
-        rows = queries.list_opt_out_reviews(conn, None if state == "all" else state, limit)
+        rows = optouts_q.list_opt_out_reviews(conn, None if state == "all" else state, limit)
     return {"items": [Review.from_row(r) for r in rows]}
 
 

@@ -10,13 +10,13 @@ from events.api.common import page_size, reader
 from events.api.models import ReconcileRun, RunList
 from events.api.spec import Endpoints, Param
 from events.services import Services
-from storage import queries
+from storage.queries import reconcile as reconcile_q
 
 
 def list_runs(request: Request, s: Services) -> Any:
     limit = page_size(request)
     with s.engine.connect() as conn:
-        rows = queries.list_runs(conn, limit)
+        rows = reconcile_q.list_runs(conn, limit)
     return {"items": [ReconcileRun.from_row(r) for r in rows]}
 
 

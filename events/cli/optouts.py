@@ -11,7 +11,7 @@ from events.contacts import ContactError, contact_key
 from events.optouts import ReviewError
 from events.services import Services
 from storage.db import write_transaction
-from storage.queries import list_opt_out_reviews, list_opt_outs
+from storage.queries.optouts import list_opt_out_reviews, list_opt_outs
 
 
 def add_commands(sub: Any) -> None:

@@ -16,7 +16,7 @@ from events.outbox import action_row, refusals
 from events.services import Services
 from storage.db import write_transaction
 from storage.ids import new_id
-from storage.queries import enqueue_action, get_action, list_actions, retry_action
+from storage.queries.outbox import enqueue_action, get_action, list_actions, retry_action
 
 
 def add_commands(sub: Any) -> None:

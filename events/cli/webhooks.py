@@ -9,7 +9,7 @@ from typing import Any
 from events.cli.context import err, fail, setup
 from events.when import parse_since
 from storage.ids import id_floor
-from storage.queries import select_raw_ids
+from storage.queries.raw import select_raw_ids
 
 
 def add_commands(sub: Any) -> None:

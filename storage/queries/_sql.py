@@ -1,0 +1,148 @@
+"""What the aggregates' queries share: chunking under the parameter limit, the encoders that
+turn Python values into what each driver stores, and the dialect-aware multi-row insert and
+insert-ignore. Dialect differences are handled here and in the aggregate modules, nowhere else.
+
+The hot paths write with driver-level SQL: one multi-row statement per chunk, values encoded
+here once, instead of SQLAlchemy's per-parameter type processing (five times faster on a
+2,000-result bucket). Reads stay on SQLAlchemy Core, which decodes the same storage formats."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from sqlalchemy import JSON, Boolean, Connection
+
+from storage.types import DecimalString, UTCDateTime
+
+# Bound on parameters per statement (SQLite allows 32766; keep well under it).
+CHUNK = 500
+
+
+def chunks(seq: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(seq), size):
+        yield seq[start : start + size]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dumps(value: Any) -> str:
+    """JSON for the JSON columns; Decimals (exact prices in parsed items) become numbers.
+    orjson: the standard library's encoder takes 14 µs for one delivery report item, orjson 2."""
+    return orjson.dumps(value, default=_json_default).decode()
+
+
+@lru_cache(maxsize=8192)  # a batch repeats its instants (receipt time, a bucket's doneAt)
+def sqlite_datetime(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime in a UTCDateTime column")
+    # SQLAlchemy's SQLite DATETIME storage format, in UTC, so that Core reads it back.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _pg_datetime(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime in a UTCDateTime column")
+    return value
+
+
+def _decimal(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def encoders(conn: Connection, table: Any, columns: Sequence[str]) -> list[Any]:
+    """For each column, the function that turns its Python value into what the driver stores
+    (matching what SQLAlchemy writes and reads), or None when the value goes as it is."""
+    sqlite = conn.dialect.name == "sqlite"
+    out: list[Any] = []
+    for name in columns:
+        column_type = table.c[name].type
+        if isinstance(column_type, UTCDateTime):
+            out.append(sqlite_datetime if sqlite else _pg_datetime)
+        elif isinstance(column_type, DecimalString):
+            out.append(_decimal)
+        elif isinstance(column_type, JSON):
+            out.append(dumps)
+        elif isinstance(column_type, Boolean) and sqlite:
+            out.append(int)
+        else:
+            out.append(None)
+    return out
+
+
+def encode_rows(
+    conn: Connection, table: Any, columns: Sequence[str], rows: Iterable[dict[str, Any]]
+) -> Iterable[list[Any]]:
+    encoded = [(i, enc) for i, enc in enumerate(encoders(conn, table, columns)) if enc is not None]
+    for row in rows:
+        values = [row[c] for c in columns]
+        for i, enc in encoded:
+            value = values[i]
+            if value is not None:
+                values[i] = enc(value)
+        yield values
+
+
+def placeholder(conn: Connection) -> str:
+    return "?" if conn.dialect.name == "sqlite" else "%s"
+
+
+def multi_insert(
+    conn: Connection,
+    table: Any,
+    columns: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+    conflict: str,
+    returning: str,
+) -> list[tuple[Any, ...]]:
+    """INSERT ... ON CONFLICT (conflict) DO NOTHING RETURNING returning, for many rows."""
+    mark = placeholder(conn)
+    one = "(" + ",".join([mark] * len(columns)) + ")"
+    head = f"INSERT INTO {table.name} ({','.join(columns)}) VALUES "
+    tail = f" ON CONFLICT ({conflict}) DO NOTHING RETURNING {returning}"
+    out: list[tuple[Any, ...]] = []
+    if conn.dialect.name == "postgresql":
+        # psycopg pipelines an executemany with RETURNING; one multi-row statement would cost
+        # more to convert client-side (a query string with thousands of placeholders).
+        cursor = conn.connection.cursor()
+        try:
+            cursor.executemany(  # type: ignore[call-arg]
+                head + one + tail,
+                [tuple(v) for v in encode_rows(conn, table, columns, rows)],
+                returning=True,
+            )
+            while True:
+                out.extend(tuple(r) for r in cursor.fetchall())
+                if not cursor.nextset():
+                    break
+        finally:
+            cursor.close()
+        return out
+    # SQLite: multi-row VALUES (its executemany cannot return rows); 32766 parameters at most.
+    per_chunk = max(1, min(CHUNK, 30000 // len(columns)))
+    for chunk in chunks(rows, per_chunk):
+        params = [v for values in encode_rows(conn, table, columns, chunk) for v in values]
+        sql = head + ",".join([one] * len(chunk)) + tail
+        out.extend(tuple(r) for r in conn.exec_driver_sql(sql, tuple(params)))
+    return out
+
+
+def insert_ignore(
+    conn: Connection, table: Any, rows: Sequence[dict[str, Any]], conflict: Sequence[str]
+) -> Any:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(conflict))

@@ -1,0 +1,124 @@
+"""Reconciliation: the stale and expired outbound messages it looks up or closes, its runs, and
+the leader lock that lets one worker reconcile at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, select, update
+
+from storage.models import messages, reconcile_runs
+from storage.queries._sql import chunks
+
+FINAL_STATES = ("delivered", "undeliverable", "expired", "rejected")
+
+
+def stale_messages(
+    conn: Connection, channel: str, older_than: datetime, newer_than: datetime, limit: int
+) -> list[tuple[str, str | None]]:
+    """(message id, bulk id) of the outbound messages of a channel with no final state, sent in
+    the window and old enough that their report should have come."""
+    rows = conn.execute(
+        select(messages.c.message_id, messages.c.bulk_id)
+        .where(
+            messages.c.channel == channel,
+            messages.c.direction == "outbound",
+            messages.c.state.notin_(FINAL_STATES),
+            messages.c.created_at < older_than,
+            messages.c.created_at >= newer_than,
+        )
+        .order_by(messages.c.created_at)
+        .limit(limit)
+    )
+    return [(str(r[0]), r[1]) for r in rows]
+
+
+WINDOW_CLOSED = "REPORT_WINDOW_CLOSED"
+
+
+def expired_messages(conn: Connection, before: datetime, limit: int) -> list[Row[Any]]:
+    """Outbound messages past the report window with no final state and not yet closed."""
+    return list(
+        conn.execute(
+            select(messages.c.id, messages.c.channel, messages.c.message_id)
+            .where(
+                messages.c.direction == "outbound",
+                messages.c.state.notin_(FINAL_STATES),
+                messages.c.created_at < before,
+                (messages.c.status_name.is_(None)) | (messages.c.status_name != WINDOW_CLOSED),
+            )
+            .order_by(messages.c.created_at)
+            .limit(limit)
+        )
+    )
+
+
+def final_among(conn: Connection, channel: str, message_ids: Sequence[str]) -> set[str]:
+    out: set[str] = set()
+    for chunk in chunks(sorted(set(message_ids))):
+        rows = conn.execute(
+            select(messages.c.message_id).where(
+                messages.c.channel == channel,
+                messages.c.message_id.in_(list(chunk)),
+                messages.c.state.in_(FINAL_STATES),
+            )
+        )
+        out.update(str(r[0]) for r in rows)
+    return out
+
+
+def known_among(conn: Connection, channel: str, message_ids: Sequence[str]) -> set[str]:
+    out: set[str] = set()
+    for chunk in chunks(sorted(set(message_ids))):
+        rows = conn.execute(
+            select(messages.c.message_id).where(
+                messages.c.channel == channel, messages.c.message_id.in_(list(chunk))
+            )
+        )
+        out.update(str(r[0]) for r in rows)
+    return out
+
+
+def close_messages(conn: Connection, ids: Sequence[int], now: datetime) -> None:
+    """State unknown, with the reason in the status: no report can come any more."""
+    if ids:
+        conn.execute(
+            update(messages)
+            .where(messages.c.id.in_(list(ids)))
+            .values(
+                state="unknown",
+                status_group_id=None,
+                status_group_name=None,
+                status_id=None,
+                status_name=WINDOW_CLOSED,
+                status_description="report window closed",
+                updated_at=now,
+            )
+        )
+
+
+def insert_run(conn: Connection, row: dict[str, Any]) -> None:
+    conn.execute(reconcile_runs.insert(), [row])
+
+
+def update_run(conn: Connection, run_id: str, values: dict[str, Any]) -> None:
+    conn.execute(update(reconcile_runs).where(reconcile_runs.c.id == run_id).values(**values))
+
+
+def list_runs(conn: Connection, limit: int) -> list[Row[Any]]:
+    return list(
+        conn.execute(
+            select(reconcile_runs).order_by(reconcile_runs.c.started_at.desc()).limit(limit)
+        )
+    )
+
+
+def try_leader_lock(conn: Connection, key: int) -> bool:
+    """PostgreSQL: a session advisory lock, so one worker reconciles at a time."""
+    return bool(conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({int(key)})").scalar())
+
+
+def release_leader_lock(conn: Connection, key: int) -> None:
+    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({int(key)})")
