@@ -80,13 +80,9 @@ def main() -> None:
             engine = make_engine(db)
             sent = datetime.now(UTC) - timedelta(minutes=30)
             rows = [
-                {
-                    **MessageState(
-                        channel="sms", message_id=i, direction="outbound", state="unknown"
-                    ).values(),
-                    "created_at": sent,
-                    "updated_at": sent,
-                }
+                MessageState(
+                    channel="sms", message_id=i, direction="outbound", state="unknown"
+                ).row(sent, sent)
                 for i in ids
             ]
             with write_transaction(engine) as conn:

@@ -8,7 +8,7 @@ idempotency keys make sure an event never fires a rule twice, whatever replays i
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,6 +27,9 @@ from events.rules.load import load_rules
 from events.rules.model import FAILED, SUPPRESSED, RuleSet
 from events.states import MessageState, apply_event, initial_state
 from storage.queries.decisions import (
+    DecisionAction,
+    DecisionRow,
+    TagRow,
     add_tags,
     count_decisions_since,
     digest_counts,
@@ -34,8 +37,8 @@ from storage.queries.decisions import (
     recent_events_of,
     rule_counts,
 )
-from storage.queries.messages import message_states
-from storage.queries.outbox import action_inputs, enqueue_actions
+from storage.queries.messages import MessageFacts, message_states
+from storage.queries.outbox import ActionRow, action_inputs, enqueue_actions
 
 log = structlog.get_logger("events.rules")
 
@@ -99,7 +102,7 @@ def event_state(event: ParsedEvent) -> str | None:
 def facts_of(
     event: ParsedEvent,
     event_id: int | None,
-    message: Any | None = None,
+    message: MessageSeen | MessageFacts | None = None,
     original_text: str | None = None,
     intent: str | None = None,
     region: str | None = None,
@@ -136,7 +139,7 @@ def facts_of(
 
 
 def original_texts(
-    conn: Connection, stored: dict[tuple[str, str], Any]
+    conn: Connection, stored: Mapping[tuple[str, str], MessageSeen | MessageFacts]
 ) -> dict[tuple[str, str], str]:
     """The text each of these messages was sent with, when this service sent it (the
     {original_text} of a fallback on another channel)."""
@@ -212,7 +215,7 @@ class Automation:
         rules = self.holder.current
         if not rules.rules or not new_events:
             return []
-        stored: dict[tuple[str, str], Any] = dict(messages or {})
+        stored: dict[tuple[str, str], MessageSeen | MessageFacts] = dict(messages or {})
         keys = [
             (e.channel, e.message_id)
             for e, _ in new_events
@@ -305,10 +308,10 @@ class Automation:
 
     def _outbox_rows(
         self, event_id: int, decision: Decision, item: Facts, now: datetime
-    ) -> dict[int, dict[str, Any] | str]:
+    ) -> dict[int, ActionRow | str]:
         """The outbox row of each planned action that has one (by its index in the plan), or
         why it cannot be queued (a recipient that is not a number)."""
-        out: dict[int, dict[str, Any] | str] = {}
+        out: dict[int, ActionRow | str] = {}
         if not decision.executes:
             return out
         for index, planned in enumerate(decision.planned):
@@ -339,7 +342,7 @@ class Automation:
         now: datetime,
     ) -> None:
         """Tags and opt-outs of the new decisions, in the batch's transaction."""
-        tags: list[dict[str, Any]] = []
+        tags: list[TagRow] = []
         for event_id, decision in decisions:
             if (event_id, decision.rule) not in new or not decision.executes:
                 continue
@@ -380,17 +383,17 @@ class Automation:
 def _decision_row(
     event_id: int,
     decision: Decision,
-    queued: dict[int, dict[str, Any] | str],
+    queued: dict[int, ActionRow | str],
     refused: dict[str, Refusal],
     rules: RuleSet,
     now: datetime,
-) -> dict[str, Any]:
+) -> DecisionRow:
     """A decision as recorded: each planned action with its outbox id, or why it did not go.
     When nothing it would queue can go, a fired decision says so: suppressed or failed."""
-    entries: list[dict[str, Any]] = []
+    entries: list[DecisionAction] = []
     stopped: list[str] = []
     for index, planned in enumerate(decision.planned):
-        entry: dict[str, Any] = {
+        entry: DecisionAction = {
             "type": planned.type,
             "channel": planned.channel,
             "action": planned.action,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection
 
@@ -29,7 +28,7 @@ from events.rules.optout import (
     classify,
 )
 from storage.ids import new_id
-from storage.queries.decisions import insert_decisions
+from storage.queries.decisions import DecisionAction, DecisionRow, insert_decisions
 from storage.queries.optouts import add_opt_out_audit, insert_opt_out_review
 
 # Email events that are an opt-out in Infobip's words: the person unsubscribed or complained.
@@ -68,7 +67,7 @@ class Compliance:
         each inbound event that had one (the rules then leave it to compliance rules), and
         records each decision for the read API's explain."""
         intents: dict[int, str] = {}
-        decisions: list[dict[str, Any]] = []
+        decisions: list[DecisionRow] = []
         for event, event_id in new:
             if event.kind == "inbound":
                 intent = self.read(event)
@@ -90,7 +89,7 @@ class Compliance:
 
     def _email(
         self, conn: Connection, event: ParsedEvent, event_id: int, now: datetime
-    ) -> dict[str, Any]:
+    ) -> DecisionRow:
         contact = self.contact_of(event)
         assert contact is not None
         why = "a hard bounce" if event.kind not in EMAIL_OPT_OUTS else event.kind
@@ -111,7 +110,7 @@ class Compliance:
 
     def _inbound(
         self, conn: Connection, event: ParsedEvent, event_id: int, intent: Intent, now: datetime
-    ) -> dict[str, Any]:
+    ) -> DecisionRow:
         contact = self.contact_of(event)
         assert contact is not None
         reason = f"read {intent.kind.replace('_', ' ')} in {intent.words!r}"
@@ -137,7 +136,7 @@ class Compliance:
             reply = self.help_text
         elif intent.kind == OPT_OUT_UNCERTAIN:
             reason += self._uncertain(conn, event, contact, intent, now)
-        actions: list[dict[str, Any]] = []
+        actions: list[DecisionAction] = []
         if reply and event.channel in SEND_ACTIONS:
             action_id, problem = self._reply(conn, event, event_id, reply, now)
             if action_id is None:
@@ -229,9 +228,9 @@ def _decision(
     rule: str,
     reason: str,
     contact: str,
-    actions: list[dict[str, Any]],
+    actions: list[DecisionAction],
     now: datetime,
-) -> dict[str, Any]:
+) -> DecisionRow:
     return {
         "event_id": event_id,
         "rule": rule,

@@ -20,20 +20,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from events.background import BackgroundLoop
 from events.forward import Forwarder
 from events.membrane.catalogue import Action, message_ids, render
 from events.membrane.client import MembraneClient, MembraneError
 from events.optouts import OptOutPolicy
-from events.outbox import refusals
+from events.outbox import SendProbe, refusals
 from events.retry import DATABASE_WAIT_CAP_SECONDS, CallError, Failure, RetryPolicy, classify
 from events.states import MessageState
 from storage.db import is_unavailable, write_transaction
 from storage.ids import new_id
-from storage.queries.messages import insert_new_messages, link_messages
-from storage.queries.outbox import FINISH_COLUMNS, claim_actions, finish_actions
+from storage.queries.messages import MessageRow, insert_new_messages, link_messages
+from storage.queries.outbox import (
+    ActionChange,
+    ActionOutcome,
+    ClaimedAction,
+    claim_actions,
+    finish_actions,
+)
 
 log = structlog.get_logger("events.dispatch")
 
@@ -52,7 +58,7 @@ Steps = Generator[Call, Any, Any]
 
 @dataclass
 class Outcome:
-    values: dict[str, Any]
+    values: ActionChange
     messages: list[tuple[str, str]]
     recipient: str | None = None
     callback_data: str | None = None
@@ -102,10 +108,10 @@ class Dispatcher(BackgroundLoop):
 
     # ---- one action (no database inside: only Membrane) ---------------------------------------
 
-    def _values(self, row: dict[str, Any]) -> dict[str, Any]:
-        values = dict(row["input"])
-        if row.get("tracking_id"):
-            values["message_id"] = row["tracking_id"]
+    def _values(self, row: ClaimedAction) -> dict[str, Any]:
+        values = dict(row.input)
+        if row.tracking_id:
+            values["message_id"] = row.tracking_id
         if self.notify_url and "notify_url" not in values:
             values["notify_url"] = self.notify_url
         return values
@@ -129,16 +135,16 @@ class Dispatcher(BackgroundLoop):
         found = [i for i in message_ids(result.output) if i == tracking_id]
         return result.output if found else None
 
-    def _steps(self, row: dict[str, Any]) -> Generator[Call, Any, Outcome]:
+    def _steps(self, row: ClaimedAction) -> Generator[Call, Any, Outcome]:
         """Run one claimed action and say what to write back. Never raises."""
         now = self.clock()
-        action = self.catalogue.get(row["action"])
-        attempts = int(row["attempts"])
+        action = self.catalogue.get(row.action)
+        attempts = row.attempts
         if action is None:
             return Outcome(
                 {
                     "state": "failed",
-                    "last_error": f"unknown action {row['action']!r}",
+                    "last_error": f"unknown action {row.action!r}",
                     "updated_at": now,
                 },
                 [],
@@ -152,22 +158,22 @@ class Dispatcher(BackgroundLoop):
             except CallError as error:
                 return self._failed(row, error, classify(error, sends=False), attempts, now)
         # A send that may already have happened is looked up before anything is sent again.
-        uncertain = action.sends and row["claimed_from"] in ("unknown_outcome", "running")
+        uncertain = action.sends and row.claimed_from in ("unknown_outcome", "running")
         try:
             if uncertain:
-                if action.lookup is None or not row.get("tracking_id"):
+                if action.lookup is None or not row.tracking_id:
                     return Outcome(
                         {
                             "state": "unknown_outcome",
                             "next_attempt_at": PARKED,
                             "updated_at": now,
-                            "last_error": (row.get("last_error") or "")
+                            "last_error": (row.last_error or "")
                             + " | no log can tell whether it was sent: check, then "
                             "`infobip-events actions retry`",
                         },
                         [],
                     )
-                found = yield from self._lookup(action, str(row["tracking_id"]))
+                found = yield from self._lookup(action, row.tracking_id)
                 if found is not None:
                     return self._done(action, row, found, values, now, note="found in the logs")
             attempts += 1
@@ -189,7 +195,7 @@ class Dispatcher(BackgroundLoop):
                 [],
             )
 
-    def execute(self, row: dict[str, Any]) -> Outcome:
+    def execute(self, row: ClaimedAction) -> Outcome:
         steps = self._steps(row)
         try:
             call = next(steps)
@@ -213,7 +219,7 @@ class Dispatcher(BackgroundLoop):
     def _done(
         self,
         action: Action,
-        row: dict[str, Any],
+        row: ClaimedAction,
         output: Any,
         values: dict[str, Any],
         now: datetime,
@@ -222,7 +228,7 @@ class Dispatcher(BackgroundLoop):
         note: str | None = None,
     ) -> Outcome:
         ids = message_ids(output) if action.sends else []
-        result: dict[str, Any] = {
+        result: ActionChange = {
             "state": "done",
             "output": output if isinstance(output, dict) else {"value": output},
             "message_ids": ids,
@@ -242,7 +248,7 @@ class Dispatcher(BackgroundLoop):
 
     def _failed(
         self,
-        row: dict[str, Any],
+        row: ClaimedAction,
         error: CallError,
         failure: Failure,
         attempts: int,
@@ -256,7 +262,7 @@ class Dispatcher(BackgroundLoop):
                 {"state": "failed", "attempts": attempts, "last_error": message, "updated_at": now},
                 [],
             )
-        if attempts >= int(row["max_attempts"]):
+        if attempts >= row.max_attempts:
             state = "unknown_outcome" if failure is Failure.UNKNOWN_OUTCOME else "dead"
             return Outcome(
                 {
@@ -288,64 +294,64 @@ class Dispatcher(BackgroundLoop):
 
     # ---- claiming and writing back -------------------------------------------------------------
 
-    def claim(self, limit: int) -> list[dict[str, Any]]:
+    def claim(self, limit: int) -> list[ClaimedAction]:
         """Lease due actions. Sends to contacts on the suppression list end here, failed and
         audited, whatever queued them: this is the last check before Membrane."""
         with write_transaction(self.engine) as conn:
             return self._claim_in(conn, limit)
 
-    def _claim_in(self, conn: Any, limit: int) -> list[dict[str, Any]]:
+    def _claim_in(self, conn: Connection, limit: int) -> list[ClaimedAction]:
         now = self.clock()
         rows = claim_actions(conn, now, limit, now + self.lease, self.worker)
-        refused = refusals(conn, rows, self.catalogue, self.policy, now, "dispatcher")
+        probes: list[SendProbe] = [{"id": r.id, "action": r.action, "input": r.input} for r in rows]
+        refused = refusals(conn, probes, self.catalogue, self.policy, now, "dispatcher")
         finish_actions(
             conn,
             self.worker,
             [
                 (
-                    r["id"],
+                    r.id,
                     {
-                        **{c: r[c] for c in FINISH_COLUMNS},
+                        **r.unchanged(),
                         "state": "failed",
                         "updated_at": now,
-                        "last_error": refused[r["id"]],
+                        "last_error": refused[r.id],
                     },
                 )
                 for r in rows
-                if r["id"] in refused
+                if r.id in refused
             ],
         )
-        return [r for r in rows if r["id"] not in refused]
+        return [r for r in rows if r.id not in refused]
 
-    def write(self, done: list[tuple[dict[str, Any], Outcome]]) -> None:
+    def write(self, done: list[tuple[ClaimedAction, Outcome]]) -> None:
         """Write a batch of outcomes in one transaction, and track the messages they sent."""
         with write_transaction(self.engine) as conn:
             self._write_in(conn, done)
 
-    def _write_in(self, conn: Any, done: list[tuple[dict[str, Any], Outcome]]) -> None:
-        results = [
-            (row["id"], {**{c: row[c] for c in FINISH_COLUMNS}, **outcome.values})
-            for row, outcome in done
+    def _write_in(self, conn: Connection, done: list[tuple[ClaimedAction, Outcome]]) -> None:
+        results: list[tuple[str, ActionOutcome]] = [
+            (row.id, {**row.unchanged(), **outcome.values}) for row, outcome in done
         ]
         written = finish_actions(conn, self.worker, results)
-        self._track(conn, [(row, o) for row, o in done if row["id"] in written])
+        self._track(conn, [(row, o) for row, o in done if row.id in written])
         for row, outcome in done:
-            if row["id"] not in written:
-                log.warning("lease lost before the result was written", action=row["id"])
+            if row.id not in written:
+                log.warning("lease lost before the result was written", action=row.id)
                 continue
             log.info(
                 "action",
-                id=row["id"],
-                action=row["action"],
+                id=row.id,
+                action=row.action,
                 outcome=outcome.values["state"],
                 attempts=outcome.values.get("attempts"),
                 messages=len(outcome.messages),
             )
 
-    def _track(self, conn: Any, done: list[tuple[dict[str, Any], Outcome]]) -> None:
+    def _track(self, conn: Connection, done: list[tuple[ClaimedAction, Outcome]]) -> None:
         """Outbound messages wait as `unknown` for their reports, linked to the action."""
         now = self.clock()
-        rows = []
+        rows: list[MessageRow] = []
         owners: dict[tuple[str, str], str] = {}
         for row, outcome in done:
             for channel, message_id in outcome.messages:
@@ -356,10 +362,10 @@ class Dispatcher(BackgroundLoop):
                     state="unknown",
                     recipient=outcome.recipient,
                     callback_data=outcome.callback_data,
-                    action_id=row["id"],
+                    action_id=row.id,
                 )
-                rows.append({**msg.values(), "created_at": now, "updated_at": now})
-                owners[(channel, message_id)] = row["id"]
+                rows.append(msg.row(now, now))
+                owners[(channel, message_id)] = row.id
         if not rows:
             return
         inserted = insert_new_messages(conn, rows)
@@ -378,7 +384,7 @@ class Dispatcher(BackgroundLoop):
 
     def run_forever(self) -> None:
         """Keep up to `concurrency` actions in flight; claim more as slots free up."""
-        running: dict[Future[Outcome], dict[str, Any]] = {}
+        running: dict[Future[Outcome], ClaimedAction] = {}
         claim_failures = 0
         while not self._stop.is_set() or running:
             free = self.concurrency - len(running)
@@ -414,7 +420,7 @@ class Dispatcher(BackgroundLoop):
                 for row in claimed:
                     running[self._pool.submit(self.execute, row)] = row
 
-    def _write_with_retry(self, batch: list[tuple[dict[str, Any], Outcome]]) -> None:
+    def _write_with_retry(self, batch: list[tuple[ClaimedAction, Outcome]]) -> None:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 self.write(batch)

@@ -26,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 from events.verify import Verifier
 from storage.db import WriteBusy, write_transaction
 from storage.ids import new_id
-from storage.queries.raw import insert_raw
+from storage.queries.raw import RawRow, insert_raw
 
 log = structlog.get_logger("events.ingest")
 
@@ -55,7 +55,7 @@ def raw_row(
     remote_addr: str | None,
     source: str = "webhook",
     received_at: datetime | None = None,
-) -> dict[str, Any]:
+) -> RawRow:
     return {
         "id": new_id(),
         "channel": channel,
@@ -96,7 +96,7 @@ class GroupCommitter:
         self._max_batch = max_batch
         self._timeout = timeout
         self.on_commit = on_commit
-        self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._pending: list[tuple[RawRow, asyncio.Future[None]]] = []
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         # One thread: commits are serial by design, and the event loop never blocks on I/O.
@@ -118,7 +118,7 @@ class GroupCommitter:
                 await self._task
         self._executor.shutdown(wait=True)
 
-    async def submit(self, row: dict[str, Any]) -> None:
+    async def submit(self, row: RawRow) -> None:
         """Return once the row is committed; raise Unavailable when it cannot be."""
         assert self._wake is not None, "GroupCommitter.start() was not awaited"
         loop = asyncio.get_running_loop()
@@ -161,11 +161,11 @@ class GroupCommitter:
         """True when no webhook arrived for a little while (the processor's cue)."""
         return not self._pending and time.monotonic() - self.last_submit > quiet_seconds
 
-    def _write(self, rows: list[dict[str, Any]]) -> None:
+    def _write(self, rows: list[RawRow]) -> None:
         with write_transaction(self._engine) as conn:
             insert_raw(conn, rows)
 
-    def _write_inline(self, rows: list[dict[str, Any]]) -> bool:
+    def _write_inline(self, rows: list[RawRow]) -> bool:
         """On SQLite, when no other writer holds the lock, commit right here on the event loop:
         a local commit takes well under a millisecond, less than handing the batch to a thread
         and fighting that thread for the GIL. When the lock is taken (the processor, another

@@ -13,13 +13,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Row
+from sqlalchemy import Engine
 
 from events.channels.number_masking import is_callback
 from events.contacts import ContactError, phone_key, wire, wire_key
 from storage.db import write_transaction
 from storage.ids import new_id
 from storage.queries.calls import (
+    SessionRow,
+    StoredSession,
     end_masking_session,
     get_masking_session,
     insert_masking_session,
@@ -28,7 +30,7 @@ from storage.queries.calls import (
 )
 
 
-def session_json(row: Row[Any], now: datetime | None = None) -> dict[str, Any]:
+def session_json(row: StoredSession, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     live = row.ended_at is None and row.expires_at > now
     return {
@@ -92,7 +94,7 @@ class MaskingSessions:
         if expires_at <= now:
             raise ValueError("expires_at is in the past")
         session_id = new_id()
-        row = {
+        row: SessionRow = {
             "id": session_id,
             "party_a": a,
             "party_b": b,

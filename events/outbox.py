@@ -14,9 +14,10 @@ sender is now on the list.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Connection
 
@@ -24,8 +25,8 @@ from events.contacts import ContactError, recipient_key, wire
 from events.membrane.catalogue import Action
 from events.optouts import OptOutPolicy
 from storage.ids import new_id
-from storage.queries.optouts import add_opt_out_audit
-from storage.queries.outbox import enqueue_action
+from storage.queries.optouts import AuditRow, add_opt_out_audit
+from storage.queries.outbox import ActionRow, enqueue_action
 
 # Set in an action's values by compliance itself: its confirmations reach opted-out contacts.
 COMPLIANCE_FLAG = "_compliance"
@@ -71,7 +72,7 @@ def action_row(
     now: datetime | None = None,
     not_before: datetime | None = None,
     region: str | None = None,
-) -> dict[str, Any]:
+) -> ActionRow:
     """An outbox row, due now or at `not_before`. ValueError for an action not catalogued;
     ContactError (a ValueError) for a recipient that is not a number or an address."""
     action = catalogue.get(action_key)
@@ -114,6 +115,14 @@ def enqueue(
     return enqueue_action(conn, action_row(catalogue, action_key, values, **options))
 
 
+class SendProbe(TypedDict):
+    """What the suppression check reads of an action, queued or not (an ActionRow is one)."""
+
+    id: str
+    action: str
+    input: dict[str, Any]
+
+
 @dataclass(frozen=True)
 class Refusal:
     """Why a send must not go out; `contact` is set when it is a suppression (audited)."""
@@ -125,7 +134,7 @@ class Refusal:
 
 def check_sends(
     conn: Connection,
-    rows: list[dict[str, Any]],
+    rows: Sequence[SendProbe],
     catalogue: dict[str, Action],
     policy: OptOutPolicy,
 ) -> dict[str, Refusal]:
@@ -159,27 +168,25 @@ SUPPRESSED = "suppressed: the recipient opted out (see /v1/opt-outs)"
 def audit_refusals(
     conn: Connection, refused: dict[str, Refusal], now: datetime, source: str
 ) -> None:
-    add_opt_out_audit(
-        conn,
-        [
-            {
-                "channel": r.channel,
-                "contact": r.contact,
-                "action": "refused",
-                "source": source,
-                "message_id": None,
-                "words": f"action {action_id}",
-                "at": now,
-            }
-            for action_id, r in refused.items()
-            if r.contact is not None
-        ],
-    )
+    rows: list[AuditRow] = [
+        {
+            "channel": r.channel,
+            "contact": r.contact,
+            "action": "refused",
+            "source": source,
+            "message_id": None,
+            "words": f"action {action_id}",
+            "at": now,
+        }
+        for action_id, r in refused.items()
+        if r.contact is not None
+    ]
+    add_opt_out_audit(conn, rows)
 
 
 def refusals(
     conn: Connection,
-    rows: list[dict[str, Any]],
+    rows: Sequence[SendProbe],
     catalogue: dict[str, Action],
     policy: OptOutPolicy,
     now: datetime,

@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Protocol
 
 import structlog
-from sqlalchemy import Connection, Engine, Row
+from sqlalchemy import Connection, Engine
 
 from events.automation import Automation, MessageSeen
 from events.background import BackgroundLoop
@@ -40,15 +40,26 @@ from events.states import (
 )
 from storage.db import is_unavailable, write_transaction
 from storage.models import RAW_FAILED, RAW_IGNORED, RAW_PROCESSED
-from storage.queries.calls import insert_lookups, insert_new_calls, lock_calls, update_calls
+from storage.queries.calls import (
+    CallRow,
+    CallUpdate,
+    LookupRow,
+    insert_lookups,
+    insert_new_calls,
+    lock_calls,
+    update_calls,
+)
 from storage.queries.messages import (
+    EventRow,
+    MessageRow,
+    StoredMessage,
     channels_of_messages,
     insert_events_ignoring_duplicates,
     insert_new_messages,
     lock_messages,
     update_messages,
 )
-from storage.queries.raw import claim_raw, mark_raw, raw_by_ids
+from storage.queries.raw import RawOutcome, StoredRaw, claim_raw, mark_raw, raw_by_ids
 
 log = structlog.get_logger("events.process")
 
@@ -73,7 +84,18 @@ class Outcome:
     received_at: datetime
 
 
-def event_row(event: ParsedEvent, raw: Row[Any], index: int) -> dict[str, Any]:
+class RawOrigin(Protocol):
+    """What an event row takes from the raw row it came from."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def received_at(self) -> datetime: ...
+
+
+def event_row(event: ParsedEvent, raw: RawOrigin, index: int) -> EventRow:
     status, error, price = event.status, event.error, event.price
     return {
         "dedupe_key": event.dedupe_key(),
@@ -108,9 +130,10 @@ def event_row(event: ParsedEvent, raw: Row[Any], index: int) -> dict[str, Any]:
     }
 
 
-def lookup_row(event: ParsedEvent, key: str, raw_id: str, received_at: datetime) -> dict[str, Any]:
-    """A Number Lookup result as a lookups row."""
+def lookup_row(event: ParsedEvent, key: str, raw_id: str, received_at: datetime) -> LookupRow:
+    """A Number Lookup result (one with a number) as a lookups row."""
     item = event.data
+    assert event.recipient is not None
 
     def network(name: str) -> str | None:
         value = item.get(name)
@@ -171,7 +194,7 @@ class Processor(BackgroundLoop):
 
     # ---- the pure part: bytes -> parsed events ----------------------------------------------
 
-    def _parse(self, raw: Row[Any]) -> tuple[list[ParsedEvent], str, str | None]:
+    def _parse(self, raw: StoredRaw) -> tuple[list[ParsedEvent], str, str | None]:
         """(events, raw state, error) for one raw row; never raises."""
         parser = self.parsers.get(raw.channel)
         if parser is None:
@@ -189,12 +212,12 @@ class Processor(BackgroundLoop):
 
     # ---- one transaction ---------------------------------------------------------------------
 
-    def handle(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Outcome]:
+    def handle(self, conn: Connection, rows: Sequence[StoredRaw]) -> list[Outcome]:
         """Write the events and messages of these raw rows inside the caller's transaction."""
         now = datetime.now(UTC)
-        event_rows: list[dict[str, Any]] = []
+        event_rows: list[EventRow] = []
         parsed: list[tuple[ParsedEvent, str]] = []
-        per_raw: list[tuple[Row[Any], str, str | None, list[str]]] = []
+        per_raw: list[tuple[StoredRaw, str, str | None, list[str]]] = []
         parsed_rows = [(raw, *self._parse(raw)) for raw in rows]
         self._resolve_channels(conn, parsed_rows)
         for raw, items, state, error in parsed_rows:
@@ -212,7 +235,7 @@ class Processor(BackgroundLoop):
         # Fold the new events into their messages, calls and lookups, in arrival order.
         fresh: list[ParsedEvent] = []
         fresh_calls: list[ParsedEvent] = []
-        lookup_rows: list[dict[str, Any]] = []
+        lookup_rows: list[LookupRow] = []
         seen_keys: set[str] = set()
         for (event, key), row in zip(parsed, event_rows, strict=True):
             if key not in new_keys or key in seen_keys:
@@ -244,12 +267,12 @@ class Processor(BackgroundLoop):
                     new_events.append((event, new_ids[key]))
             self.automation.apply(conn, new_events, intents, now, messages)
 
-        updates = []
+        updates: list[RawOutcome] = []
         outcomes = []
         for raw, state, error, keys in per_raw:
             updates.append(
                 {
-                    "b_id": raw.id,
+                    "raw_id": raw.id,
                     "state": state,
                     "error": error,
                     "item_count": len(keys),
@@ -272,7 +295,7 @@ class Processor(BackgroundLoop):
 
     @staticmethod
     def _resolve_channels(
-        conn: Connection, parsed_rows: list[tuple[Row[Any], list[ParsedEvent], str, str | None]]
+        conn: Connection, parsed_rows: list[tuple[StoredRaw, list[ParsedEvent], str, str | None]]
     ) -> None:
         """A shared-shape report from /webhooks/auto takes the channel of the message already
         known by its id (when exactly one channel knows it), else the channel its callbackData
@@ -311,7 +334,7 @@ class Processor(BackgroundLoop):
         for event in fresh:
             assert event.message_id is not None
             by_key.setdefault((event.channel, event.message_id), []).append(event)
-        rows = []
+        rows: list[MessageRow] = []
         seen: dict[tuple[str, str], MessageSeen] = {}
         for (channel, message_id), items in by_key.items():
             direction, state = initial_state(items[0])
@@ -324,7 +347,7 @@ class Processor(BackgroundLoop):
             )
             for event in items:
                 apply_event(msg, event)
-            rows.append({**msg.values(), "created_at": now, "updated_at": now})
+            rows.append(msg.row(now, now))
             seen[(channel, message_id)] = MessageSeen(msg.state, msg.sent_at, now, None)
         inserted = insert_new_messages(conn, rows)
         existing = [key for key in by_key if key not in inserted]
@@ -339,30 +362,30 @@ class Processor(BackgroundLoop):
         for event in fresh:
             assert event.message_id is not None
             by_call.setdefault(event.message_id, []).append(event)
-        new_rows = []
+        new_rows: list[CallRow] = []
         for call_id, items in by_call.items():
             call = CallState(call_id=call_id)
             for event in items:
                 apply_call_event(call, event)
-            new_rows.append({**call.values(), "created_at": now, "updated_at": now})
+            new_rows.append({**call.columns(), "created_at": now, "updated_at": now})
         inserted = insert_new_calls(conn, new_rows)
         existing = [call_id for call_id in by_call if call_id not in inserted]
-        updates = []
+        updates: list[CallUpdate] = []
         for row in lock_calls(conn, existing):
             call = CallState(**{name: getattr(row, name) for name in CallState.__slots__})
             for event in by_call[row.call_id]:
                 apply_call_event(call, event)
-            updates.append({**call.values(), "b_id": row.id, "updated_at": now})
+            updates.append({**call.columns(), "call_row_id": row.id, "updated_at": now})
         update_calls(conn, updates)
 
     @staticmethod
     def _fold_existing(
-        rows: Sequence[Row[Any]],
+        rows: Sequence[StoredMessage],
         by_key: dict[tuple[str, str], list[ParsedEvent]],
         now: datetime,
         seen: dict[tuple[str, str], MessageSeen],
-    ) -> list[dict[str, Any]]:
-        updates = []
+    ) -> list[tuple[int, MessageRow]]:
+        updates: list[tuple[int, MessageRow]] = []
         for row in rows:
             values = {name: getattr(row, name) for name in MESSAGE_FIELDS}
             msg = MessageState(id=row.id, **values)
@@ -372,9 +395,7 @@ class Processor(BackgroundLoop):
                 msg.state, msg.sent_at, row.created_at, msg.action_id
             )
             if msg.changed:
-                updates.append(
-                    {**msg.values(), "id": msg.id, "created_at": row.created_at, "updated_at": now}
-                )
+                updates.append((row.id, msg.row(row.created_at, now)))
         return updates
 
     def request_rules_reload(self, *_: object) -> None:
@@ -450,7 +471,7 @@ class Processor(BackgroundLoop):
                     conn,
                     [
                         {
-                            "b_id": raw_id,
+                            "raw_id": raw_id,
                             "state": RAW_FAILED,
                             "error": reason,
                             "item_count": None,

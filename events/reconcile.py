@@ -42,6 +42,8 @@ from storage.ids import new_id
 from storage.queries.messages import insert_events_ignoring_duplicates
 from storage.queries.raw import insert_raw
 from storage.queries.reconcile import (
+    RunCounts,
+    StoredRun,
     close_messages,
     expired_messages,
     final_among,
@@ -134,10 +136,14 @@ class RunReport:
     calls: list[str] = field(default_factory=list)
     error_text: list[str] = field(default_factory=list)
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> RunCounts:
         return {
-            k: getattr(self, k)
-            for k in ("checked", "recovered", "still_missing", "discovered", "closed", "errors")
+            "checked": self.checked,
+            "recovered": self.recovered,
+            "still_missing": self.still_missing,
+            "discovered": self.discovered,
+            "closed": self.closed,
+            "errors": self.errors,
         }
 
 
@@ -257,9 +263,11 @@ class Reconciler(BackgroundLoop):
                 {
                     "id": report.id,
                     "started_at": now,
+                    "finished_at": None,
                     "state": "running",
                     "channel": channel,
                     "dry_run": dry_run,
+                    "error": None,
                     **report.counts(),
                 },
             )
@@ -403,7 +411,7 @@ class Reconciler(BackgroundLoop):
                 raw = _Synthetic(id="reconcile", source="reconcile", received_at=now)
                 insert_events_ignoring_duplicates(
                     conn,
-                    [event_row(e, raw, 0) for e in synthetic],  # type: ignore[arg-type]
+                    [event_row(e, raw, 0) for e in synthetic],
                 )
                 close_messages(conn, [r.id for r in rows], now)
                 closed += len(rows)
@@ -440,7 +448,7 @@ class Reconciler(BackgroundLoop):
                 log.exception("reconciliation could not run")
             self._stop.wait(self.interval_seconds)
 
-    def runs(self, limit: int = 20) -> list[Any]:
+    def runs(self, limit: int = 20) -> list[StoredRun]:
         with self.engine.connect() as conn:
             return list_runs(conn, limit)
 

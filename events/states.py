@@ -20,6 +20,8 @@ from events.channels.common import (
     as_int,
     as_str,
 )
+from storage.queries.calls import CallFields
+from storage.queries.messages import MessageRow
 
 # Infobip status groups (FACTS.md b.1) -> the contract's states.
 GROUP_STATES: dict[int, str] = {
@@ -162,8 +164,40 @@ class MessageState:
             setattr(self, name, value)
             self.changed.add(name)
 
-    def values(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in MESSAGE_FIELDS}
+    def row(self, created_at: datetime, updated_at: datetime) -> MessageRow:
+        """The messages row this state is (every column but the id)."""
+        return {
+            "channel": self.channel,
+            "message_id": self.message_id,
+            "channel_uncertain": self.channel_uncertain,
+            "action_id": self.action_id,
+            "direction": self.direction,
+            "state": self.state,
+            "status_group_id": self.status_group_id,
+            "status_group_name": self.status_group_name,
+            "status_id": self.status_id,
+            "status_name": self.status_name,
+            "status_description": self.status_description,
+            "error_group_id": self.error_group_id,
+            "error_group_name": self.error_group_name,
+            "error_id": self.error_id,
+            "error_name": self.error_name,
+            "error_description": self.error_description,
+            "error_permanent": self.error_permanent,
+            "price_amount": self.price_amount,
+            "price_currency": self.price_currency,
+            "sender": self.sender,
+            "recipient": self.recipient,
+            "bulk_id": self.bulk_id,
+            "callback_data": self.callback_data,
+            "application_id": self.application_id,
+            "entity_id": self.entity_id,
+            "sent_at": self.sent_at,
+            "done_at": self.done_at,
+            "seen_at": self.seen_at,
+            "created_at": created_at,
+            "updated_at": updated_at,
+        }
 
 
 # The columns a MessageState carries (all but its id and its change set).
@@ -298,8 +332,22 @@ class CallState:
     hangup_cause: str | None = None
     hangup_description: str | None = None
 
-    def values(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+    def columns(self) -> CallFields:
+        """What the calls row holds of this state."""
+        return {
+            "call_id": self.call_id,
+            "state": self.state,
+            "last_event": self.last_event,
+            "direction": self.direction,
+            "sender": self.sender,
+            "recipient": self.recipient,
+            "started_at": self.started_at,
+            "answered_at": self.answered_at,
+            "ended_at": self.ended_at,
+            "duration_seconds": self.duration_seconds,
+            "hangup_cause": self.hangup_cause,
+            "hangup_description": self.hangup_description,
+        }
 
 
 def apply_call_event(call: CallState, event: ParsedEvent) -> bool:

@@ -14,16 +14,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, select, text
+from sqlalchemy import Connection, Engine
 
 from events.automation import facts_of, original_texts
 from events.channels.common import Error, ParsedEvent, Parser, Status
 from events.compliance import Compliance
 from events.rules.engine import COUNTED, Decision, Facts, History, evaluate
 from events.rules.model import SENDS, RuleSet
-from storage.models import events, opt_outs
+from storage.db import read_only_transaction
 from storage.queries.decisions import decisions_for_events
-from storage.queries.messages import message_states
+from storage.queries.messages import StoredEvent, events_since, message_states
+from storage.queries.optouts import opted_out_before
 
 
 def intent_of(event: ParsedEvent, compliance: Compliance) -> str | None:
@@ -52,7 +53,7 @@ def try_payload(
     return out
 
 
-def _event_from_row(row: Row[Any]) -> ParsedEvent:
+def _event_from_row(row: StoredEvent) -> ParsedEvent:
     """A stored event as the parsers made it (the fields the rules look at)."""
     status = (
         Status(row.status_group_id, row.status_group_name, row.status_id, row.status_name, None)
@@ -147,20 +148,12 @@ class ReplayReport:
         }
 
 
-def _read_only(conn: Connection) -> None:
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("PRAGMA query_only = ON")
-    else:
-        conn.execute(text("SET TRANSACTION READ ONLY"))
-
-
-def _pages(conn: Connection, since: datetime, until: datetime | None) -> Iterator[list[Row[Any]]]:
+def _pages(
+    conn: Connection, since: datetime, until: datetime | None
+) -> Iterator[list[StoredEvent]]:
     last = 0
     while True:
-        stmt = select(events).where(events.c.received_at >= since, events.c.id > last)
-        if until is not None:
-            stmt = stmt.where(events.c.received_at < until)
-        rows = list(conn.execute(stmt.order_by(events.c.id).limit(1000)))
+        rows = events_since(conn, since, until, last, 1000)
         if not rows:
             return
         yield rows
@@ -179,29 +172,19 @@ def replay(
     """Run `rules` over the events stored since `since`, in order, as if each had just
     arrived; nothing is written. Compare with the decisions recorded at the time."""
     report = ReplayReport()
-    with engine.connect() as conn:
-        conn.begin()
-        try:
-            _read_only(conn)
-            history = History()
-            for row in conn.execute(
-                select(opt_outs.c.channel, opt_outs.c.contact).where(
-                    opt_outs.c.opted_out.is_(True), opt_outs.c.updated_at < since
-                )
-            ):
-                history.opted_out.add((row.channel, row.contact))
-            for page in _pages(conn, since, until):
-                _replay_page(conn, page, rules, history, report, compliance)
-                if progress is not None:
-                    progress(report.events)
-        finally:
-            conn.rollback()
+    with read_only_transaction(engine) as conn:
+        history = History()
+        history.opted_out.update(opted_out_before(conn, since))
+        for page in _pages(conn, since, until):
+            _replay_page(conn, page, rules, history, report, compliance)
+            if progress is not None:
+                progress(report.events)
     return report
 
 
 def _replay_page(
     conn: Connection,
-    page: list[Row[Any]],
+    page: list[StoredEvent],
     rules: RuleSet,
     history: History,
     report: ReplayReport,

@@ -161,6 +161,26 @@ def write_transaction(engine: Engine, *, wait: bool = True) -> Iterator[Connecti
         lock.release()
 
 
+@contextmanager
+def read_only_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that cannot write, even by mistake (SQLite: query_only; PostgreSQL: READ
+    ONLY), rolled back at the end."""
+    with engine.connect() as conn:
+        conn.begin()
+        sqlite = conn.dialect.name == "sqlite"
+        try:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA query_only = ON")
+            else:
+                conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            yield conn
+        finally:
+            conn.rollback()
+            if sqlite:  # the pragma outlives the transaction: the pooled connection writes again
+                conn.exec_driver_sql("PRAGMA query_only = OFF")
+                conn.rollback()
+
+
 def migrations_dir() -> Path:
     """The alembic folder: inside the wheel when installed, at the repo top when editable."""
     packaged = Path(__file__).parent / "_alembic"

@@ -14,7 +14,7 @@ from events.api.common import BadQuery, answer, body_of, denied, page_size, prob
 from events.api.models import ActionPage, OutboxAction, Queued, SendRequest
 from events.api.spec import Endpoints, Param
 from events.contacts import ContactError
-from events.outbox import enqueue, prepare, refusals
+from events.outbox import SendProbe, enqueue, prepare, refusals
 from events.services import Services
 from storage.db import write_transaction
 from storage.ids import new_id
@@ -47,7 +47,7 @@ def queue_send(
     recipient. The recipient must be prepared (keyed) already."""
     now = datetime.now(UTC)
     with write_transaction(s.engine) as conn:
-        probe = {"id": "probe", "action": action_key, "input": values}
+        probe: SendProbe = {"id": "probe", "action": action_key, "input": values}
         refused = refusals(conn, [probe], s.catalogue, s.policy, now, source)
         if refused:
             return refused["probe"]

@@ -15,16 +15,20 @@ from events.services import Services
 from storage.queries import decisions as decisions_q
 from storage.queries import messages as messages_q
 from storage.queries import raw as raw_q
+from storage.queries.decisions import StoredDecision
+from storage.queries.messages import StoredEvent
 
 
-def decisions_by_event(conn: Connection, rows: list[Any]) -> dict[int, list[Any]]:
-    out: dict[int, list[Any]] = {}
+def decisions_by_event(
+    conn: Connection, rows: list[StoredEvent]
+) -> dict[int, list[StoredDecision]]:
+    out: dict[int, list[StoredDecision]] = {}
     for d in decisions_q.decisions_for_events(conn, [r.id for r in rows]):
         out.setdefault(d.event_id, []).append(d)
     return out
 
 
-def timeline_of(conn: Connection, rows: list[Any]) -> list[Event]:
+def timeline_of(conn: Connection, rows: list[StoredEvent]) -> list[Event]:
     decided = decisions_by_event(conn, rows)
     return [Event.from_row(r, decided) for r in rows]
 
@@ -64,7 +68,7 @@ EVENT_FILTERS = ("channel", "kind", "message_id", "direction", "source", "sub_ty
 def list_messages(request: Request, s: Services) -> Any:
     filters, cursor, limit = list_query(request, MESSAGE_FILTERS)
     with s.engine.connect() as conn:
-        rows = messages_q.list_messages(conn, filters, cursor, limit)
+        rows = messages_q.list_messages(conn, messages_q.MessageFilter(**filters), cursor, limit)
         tags = decisions_q.tags_of_messages(conn, [(r.channel, r.message_id) for r in rows])
     items = [Message.from_row(r, tags.get((r.channel, r.message_id), [])) for r in rows]
     return page(items, rows, limit)
@@ -73,7 +77,7 @@ def list_messages(request: Request, s: Services) -> Any:
 def list_events(request: Request, s: Services) -> Any:
     filters, cursor, limit = list_query(request, EVENT_FILTERS)
     with s.engine.connect() as conn:
-        rows = messages_q.list_events(conn, filters, cursor, limit)
+        rows = messages_q.list_events(conn, messages_q.EventFilter(**filters), cursor, limit)
         items = timeline_of(conn, rows)
     return page(items, rows, limit)
 

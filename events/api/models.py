@@ -15,6 +15,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 from events.membrane.catalogue import SEND_ACTIONS, TEMPLATE_SEND_ACTIONS
+from storage.queries.calls import StoredCall, StoredLookup
+from storage.queries.decisions import StoredDecision
+from storage.queries.messages import StoredEvent, StoredMessage, StoredStatus
+from storage.queries.optouts import StoredAudit, StoredReview
+from storage.queries.outbox import StoredAction
+from storage.queries.raw import StoredRaw
+from storage.queries.reconcile import StoredRun
 
 # Times as Python writes them (…+00:00), amounts as plain decimal text (no exponent).
 Time = Annotated[datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str)]
@@ -42,7 +49,7 @@ class Status(Model):
     description: str | None
 
     @classmethod
-    def from_row(cls, row: Any) -> Status | None:
+    def from_row(cls, row: StoredStatus) -> Status | None:
         if (
             row.status_group_id is None
             and row.status_name is None
@@ -67,7 +74,7 @@ class Error(Model):
     permanent: bool | None
 
     @classmethod
-    def from_row(cls, row: Any) -> Error | None:
+    def from_row(cls, row: StoredStatus) -> Error | None:
         parts = (row.error_group_id, row.error_name, row.error_group_name)
         if all(p is None for p in parts):
             return None
@@ -86,7 +93,7 @@ class Price(Model):
     currency: str | None
 
     @classmethod
-    def from_row(cls, row: Any) -> Price | None:
+    def from_row(cls, row: StoredStatus) -> Price | None:
         if row.price_amount is None and row.price_currency is None:
             return None
         return cls(amount=row.price_amount, currency=row.price_currency)
@@ -105,7 +112,7 @@ class Decision(Model):
     decided_at: Time
 
     @classmethod
-    def from_row(cls, row: Any) -> Decision:
+    def from_row(cls, row: StoredDecision) -> Decision:
         return cls(
             rule=row.rule,
             outcome=row.outcome,
@@ -141,7 +148,9 @@ class Event(Model):
     decisions: list[Decision] | None = shown_when_set()
 
     @classmethod
-    def from_row(cls, row: Any, decisions: dict[int, list[Any]] | None = None) -> Event:
+    def from_row(
+        cls, row: StoredEvent, decisions: dict[int, list[StoredDecision]] | None = None
+    ) -> Event:
         return cls(
             id=row.id,
             webhook_id=row.raw_id,
@@ -192,7 +201,9 @@ class Message(Model):
     events: list[Event] | None = shown_when_set()
 
     @classmethod
-    def from_row(cls, row: Any, tags: list[str], timeline: list[Event] | None = None) -> Message:
+    def from_row(
+        cls, row: StoredMessage, tags: list[str], timeline: list[Event] | None = None
+    ) -> Message:
         return cls(
             message_id=row.message_id,
             channel=row.channel,
@@ -236,7 +247,7 @@ class Webhook(Model):
     events: list[Event]
 
     @classmethod
-    def from_row(cls, row: Any, events: list[Event]) -> Webhook:
+    def from_row(cls, row: StoredRaw, events: list[Event]) -> Webhook:
         raw = bytes(row.body)
         try:
             text: str | None = raw.decode("utf-8")
@@ -279,7 +290,7 @@ class OutboxAction(Model):
     updated_at: Time
 
     @classmethod
-    def from_row(cls, row: Any) -> OutboxAction:
+    def from_row(cls, row: StoredAction) -> OutboxAction:
         waiting = row.state in ("pending", "unknown_outcome") and row.next_attempt_at.year < 9999
         return cls(
             id=row.id,
@@ -322,7 +333,7 @@ class ReconcileRun(Model):
     error: str | None
 
     @classmethod
-    def from_row(cls, row: Any) -> ReconcileRun:
+    def from_row(cls, row: StoredRun) -> ReconcileRun:
         return cls.model_validate(row, from_attributes=True)
 
 
@@ -335,7 +346,7 @@ class AuditEntry(Model):
     at: Time
 
     @classmethod
-    def from_row(cls, row: Any) -> AuditEntry:
+    def from_row(cls, row: StoredAudit) -> AuditEntry:
         return cls.model_validate(row, from_attributes=True)
 
 
@@ -369,7 +380,7 @@ class Review(Model):
     decided_by: str | None
 
     @classmethod
-    def from_row(cls, row: Any) -> Review:
+    def from_row(cls, row: StoredReview) -> Review:
         return cls.model_validate(row, from_attributes=True)
 
 
@@ -390,7 +401,7 @@ class Call(Model):
     events: list[Event]
 
     @classmethod
-    def from_row(cls, row: Any, events: list[Event]) -> Call:
+    def from_row(cls, row: StoredCall, events: list[Event]) -> Call:
         fields = {k: getattr(row, k) for k in cls.model_fields if k != "events"}
         return cls(**fields, events=events)
 
@@ -415,7 +426,7 @@ class Lookup(Model):
     webhook_id: str | None
 
     @classmethod
-    def from_row(cls, row: Any) -> Lookup:
+    def from_row(cls, row: StoredLookup) -> Lookup:
         return cls(
             number=row.number,
             outcome=row.outcome,

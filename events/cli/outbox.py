@@ -16,7 +16,13 @@ from events.outbox import action_row, refusals
 from events.services import Services
 from storage.db import write_transaction
 from storage.ids import new_id
-from storage.queries.outbox import enqueue_action, get_action, list_actions, retry_action
+from storage.queries.outbox import (
+    ActionRow,
+    enqueue_action,
+    get_action,
+    list_actions,
+    retry_action,
+)
 
 
 def add_commands(sub: Any) -> None:
@@ -138,7 +144,7 @@ def _queue_and_run(action_key: str, values: dict[str, Any], run: bool) -> int:
     return 0 if row.state in ("done", "pending") else 1
 
 
-def _enqueue_unless_refused(services: Services, queued: dict[str, Any]) -> str | None:
+def _enqueue_unless_refused(services: Services, queued: ActionRow) -> str | None:
     now = datetime.now(UTC)
     with write_transaction(services.engine) as conn:
         refused = refusals(conn, [queued], services.catalogue, services.policy, now, "cli")

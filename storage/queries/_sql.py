@@ -1,41 +1,81 @@
 """What the aggregates' queries share: chunking under the parameter limit, the encoders that
-turn Python values into what each driver stores, and the dialect-aware multi-row insert and
-insert-ignore. Dialect differences are handled here and in the aggregate modules, nowhere else.
+turn Python values into what each driver stores, the dialect-aware multi-row insert,
+insert-ignore and row locks, and the reading of rows into typed records. Dialect differences
+are handled here and in the aggregate modules, nowhere else.
 
 The hot paths write with driver-level SQL: one multi-row statement per chunk, values encoded
 here once, instead of SQLAlchemy's per-parameter type processing (five times faster on a
-2,000-result bucket). Reads stay on SQLAlchemy Core, which decodes the same storage formats."""
+2,000-result bucket). Reads stay on SQLAlchemy Core, which decodes the same storage formats.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
-from sqlalchemy import JSON, Boolean, Connection
+from sqlalchemy import JSON, Boolean, Column, Connection, Insert, Row, Select, Table
 
 from storage.types import DecimalString, UTCDateTime
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 # Bound on parameters per statement (SQLite allows 32766; keep well under it).
 CHUNK = 500
 
+T = TypeVar("T")
+S = TypeVar("S", bound=Select[Any])
+Encoder = Callable[[Any], object]
 
-def chunks(seq: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+
+def chunks(seq: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(seq), size):
         yield seq[start : start + size]
 
 
-def _json_default(value: Any) -> Any:
+# ---- reading rows into records ----------------------------------------------------------------
+
+
+def columns_of(table: Table, record: type[DataclassInstance]) -> tuple[Column[Any], ...]:
+    """The table's columns named by the fields of a record dataclass, in the fields' order, so
+    that a row of select(*columns_of(...)) builds the record by position. A field the table
+    lacks fails here, at import."""
+    return tuple(table.c[f.name] for f in dataclasses.fields(record))
+
+
+def records(make: Callable[..., T], rows: Iterable[Row[Any]]) -> list[T]:
+    """Rows selected with columns_of(), as records."""
+    return [make(*row) for row in rows]
+
+
+def record(make: Callable[..., T], row: Row[Any] | None) -> T | None:
+    return None if row is None else make(*row)
+
+
+def locked(conn: Connection, stmt: S, *, skip_locked: bool = False) -> S:
+    """The rows of stmt locked until the transaction ends, on PostgreSQL (with skip_locked,
+    rows another worker holds are passed over). SQLite has one writer at a time: as it is."""
+    if conn.dialect.name == "postgresql":
+        return stmt.with_for_update(skip_locked=skip_locked)
+    return stmt
+
+
+# ---- writing at driver level ------------------------------------------------------------------
+
+
+def _json_default(value: object) -> object:
     if isinstance(value, Decimal):
         exponent = value.as_tuple().exponent
         return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def dumps(value: Any) -> str:
+def dumps(value: object) -> str:
     """JSON for the JSON columns; Decimals (exact prices in parsed items) become numbers.
     orjson: the standard library's encoder takes 14 µs for one delivery report item, orjson 2."""
     return orjson.dumps(value, default=_json_default).decode()
@@ -59,11 +99,11 @@ def _decimal(value: Decimal) -> str:
     return format(value, "f")
 
 
-def encoders(conn: Connection, table: Any, columns: Sequence[str]) -> list[Any]:
+def encoders(conn: Connection, table: Table, columns: Sequence[str]) -> list[Encoder | None]:
     """For each column, the function that turns its Python value into what the driver stores
     (matching what SQLAlchemy writes and reads), or None when the value goes as it is."""
     sqlite = conn.dialect.name == "sqlite"
-    out: list[Any] = []
+    out: list[Encoder | None] = []
     for name in columns:
         column_type = table.c[name].type
         if isinstance(column_type, UTCDateTime):
@@ -80,8 +120,9 @@ def encoders(conn: Connection, table: Any, columns: Sequence[str]) -> list[Any]:
 
 
 def encode_rows(
-    conn: Connection, table: Any, columns: Sequence[str], rows: Iterable[dict[str, Any]]
-) -> Iterable[list[Any]]:
+    conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Mapping[str, object]]
+) -> Iterator[list[object]]:
+    """Each row's values in the order of columns, encoded for the driver."""
     encoded = [(i, enc) for i, enc in enumerate(encoders(conn, table, columns)) if enc is not None]
     for row in rows:
         values = [row[c] for c in columns]
@@ -98,9 +139,9 @@ def placeholder(conn: Connection) -> str:
 
 def multi_insert(
     conn: Connection,
-    table: Any,
+    table: Table,
     columns: Sequence[str],
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[Mapping[str, object]],
     conflict: str,
     returning: str,
 ) -> list[tuple[Any, ...]]:
@@ -136,9 +177,11 @@ def multi_insert(
     return out
 
 
-def insert_ignore(
-    conn: Connection, table: Any, rows: Sequence[dict[str, Any]], conflict: Sequence[str]
-) -> Any:
+# ---- SQLAlchemy Core: off the hot path ----------------------------------------------------------
+
+
+def insert_ignore(conn: Connection, table: Table, conflict: Sequence[str]) -> Insert:
+    """INSERT ... ON CONFLICT (conflict) DO NOTHING, in the connection's dialect."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 

@@ -4,29 +4,75 @@ decisions per rule, contact and content; recent events of contacts)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import NotRequired, TypedDict
 
-from sqlalchemy import Connection, Row, func, select, tuple_
+from sqlalchemy import Connection, func, select, tuple_
 
 from storage.models import events, message_tags, messages, rule_decisions
-from storage.queries._sql import chunks, insert_ignore, multi_insert
-
-_DECISION_COLUMNS = (
-    "event_id",
-    "rule",
-    "outcome",
-    "reason",
-    "contact",
-    "digest",
-    "actions",
-    "not_before",
-    "rules_version",
-    "created_at",
-)
+from storage.queries._sql import chunks, columns_of, insert_ignore, multi_insert, records
 
 
-def insert_decisions(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[tuple[int, str]]:
+class DecisionAction(TypedDict):
+    """One thing a decision asked for, as recorded: its outbox action when it was queued, or
+    why it was not (not_done)."""
+
+    type: str
+    channel: str | None
+    summary: str
+    action: NotRequired[str | None]
+    action_id: NotRequired[str]
+    not_done: NotRequired[str]
+
+
+class DecisionRow(TypedDict):
+    """A rule_decisions row as it is written (every column but its id)."""
+
+    event_id: int
+    rule: str
+    outcome: str
+    reason: str
+    contact: str | None
+    digest: str | None
+    actions: list[DecisionAction]
+    not_before: datetime | None
+    rules_version: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDecision:
+    """A rule_decisions row as it is read."""
+
+    id: int
+    event_id: int
+    rule: str
+    outcome: str
+    reason: str
+    contact: str | None
+    digest: str | None
+    actions: list[DecisionAction]
+    not_before: datetime | None
+    rules_version: str
+    created_at: datetime
+
+
+class TagRow(TypedDict):
+    """A message_tags row as it is written (every column but its id)."""
+
+    channel: str
+    message_id: str
+    tag: str
+    rule: str | None
+    created_at: datetime
+
+
+_DECISION_COLUMNS = tuple(c.name for c in rule_decisions.columns if c.name != "id")
+_DECISION = columns_of(rule_decisions, StoredDecision)
+
+
+def insert_decisions(conn: Connection, rows: Sequence[DecisionRow]) -> set[tuple[int, str]]:
     """Insert decisions; one per (event, rule), so a second one for the same pair is dropped.
     Returns the (event_id, rule) pairs that were new."""
     if not rows:
@@ -96,16 +142,16 @@ def count_decisions_since(conn: Connection, since: datetime, outcomes: Sequence[
     )
 
 
-def decisions_for_events(conn: Connection, event_ids: Sequence[int]) -> list[Row[Any]]:
-    out: list[Row[Any]] = []
+def decisions_for_events(conn: Connection, event_ids: Sequence[int]) -> list[StoredDecision]:
+    """The decisions made for these events, in the order they were made."""
+    out: list[StoredDecision] = []
     for chunk in chunks(sorted(set(event_ids))):
-        out.extend(
-            conn.execute(
-                select(rule_decisions)
-                .where(rule_decisions.c.event_id.in_(chunk))
-                .order_by(rule_decisions.c.id)
-            )
+        stmt = (
+            select(*_DECISION)
+            .where(rule_decisions.c.event_id.in_(chunk))
+            .order_by(rule_decisions.c.id)
         )
+        out.extend(records(StoredDecision, conn.execute(stmt)))
     return out
 
 
@@ -143,10 +189,11 @@ def recent_events_of(
     return out
 
 
-def add_tags(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+def add_tags(conn: Connection, rows: Sequence[TagRow]) -> None:
+    """A tag a message has already is not added twice."""
     if rows:
         conn.execute(
-            insert_ignore(conn, message_tags, [], ["channel", "message_id", "tag"]), list(rows)
+            insert_ignore(conn, message_tags, ["channel", "message_id", "tag"]), list(rows)
         )
 
 

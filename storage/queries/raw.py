@@ -4,18 +4,78 @@ reconciler), claimed by the processor and marked with what became of them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
-from sqlalchemy import Connection, Row, bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from storage.models import RAW_PENDING, raw_webhooks
-from storage.queries._sql import chunks, encode_rows, placeholder
+from storage.queries._sql import (
+    chunks,
+    columns_of,
+    encode_rows,
+    locked,
+    placeholder,
+    record,
+    records,
+)
+
+
+class RawRow(TypedDict):
+    """A raw_webhooks row as it is written (every column)."""
+
+    id: str
+    channel: str
+    received_at: datetime
+    content_type: str | None
+    body: bytes
+    headers: dict[str, str]
+    remote_addr: str | None
+    source: str
+    priority: int
+    state: str
+    attempts: int
+    item_count: int | None
+    error: str | None
+    processed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRaw:
+    """A raw_webhooks row as it is read."""
+
+    id: str
+    channel: str
+    received_at: datetime
+    content_type: str | None
+    body: bytes
+    headers: dict[str, str]
+    remote_addr: str | None
+    source: str
+    priority: int
+    state: str
+    attempts: int
+    item_count: int | None
+    error: str | None
+    processed_at: datetime | None
+
+
+class RawOutcome(TypedDict):
+    """What became of one raw row (mark_raw); its attempts go up by one."""
+
+    raw_id: str
+    state: str
+    error: str | None
+    item_count: int | None
+    processed_at: datetime
+
 
 RAW_COLUMNS = tuple(c.name for c in raw_webhooks.columns)
+_STORED = columns_of(raw_webhooks, StoredRaw)
 
 
-def insert_raw(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+def insert_raw(conn: Connection, rows: Sequence[RawRow]) -> None:
     """One executemany for a whole group commit, at driver level (the ack waits for it)."""
     mark = placeholder(conn)
     sql = (
@@ -27,27 +87,24 @@ def insert_raw(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     )
 
 
-def claim_raw(conn: Connection, limit: int, max_attempts: int) -> list[Row[Any]]:
+def claim_raw(conn: Connection, limit: int, max_attempts: int) -> list[StoredRaw]:
     """Pending rows, inbound first, oldest first. On PostgreSQL the rows stay locked until the
     caller's transaction ends and other workers skip them; SQLite has one writer at a time."""
     stmt = (
-        select(raw_webhooks)
+        select(*_STORED)
         .where(raw_webhooks.c.state == RAW_PENDING, raw_webhooks.c.attempts < max_attempts)
         .order_by(raw_webhooks.c.priority, raw_webhooks.c.id)
         .limit(limit)
     )
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    return list(conn.execute(stmt))
+    return records(StoredRaw, conn.execute(locked(conn, stmt, skip_locked=True)))
 
 
-def raw_by_ids(conn: Connection, ids: Sequence[str]) -> list[Row[Any]]:
-    out: list[Row[Any]] = []
+def raw_by_ids(conn: Connection, ids: Sequence[str]) -> list[StoredRaw]:
+    """These rows whatever their state (replay), locked on PostgreSQL."""
+    out: list[StoredRaw] = []
     for chunk in chunks(ids):
-        stmt = select(raw_webhooks).where(raw_webhooks.c.id.in_(chunk)).order_by(raw_webhooks.c.id)
-        if conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
-        out.extend(conn.execute(stmt))
+        stmt = select(*_STORED).where(raw_webhooks.c.id.in_(chunk)).order_by(raw_webhooks.c.id)
+        out.extend(records(StoredRaw, conn.execute(locked(conn, stmt))))
     return out
 
 
@@ -71,17 +128,16 @@ def select_raw_ids(
         stmt = stmt.where(raw_webhooks.c.id.in_(ids))
     if channel:
         stmt = stmt.where(raw_webhooks.c.channel == channel)
-    return [r[0] for r in conn.execute(stmt)]
+    return [str(r[0]) for r in conn.execute(stmt)]
 
 
-def mark_raw(conn: Connection, updates: Sequence[dict[str, Any]]) -> None:
-    """Each update has b_id plus the columns to set (state, error, item_count, processed_at,
-    attempts)."""
-    if not updates:
+def mark_raw(conn: Connection, outcomes: Sequence[RawOutcome]) -> None:
+    """Write what became of these rows, one statement for all."""
+    if not outcomes:
         return
     stmt = (
         update(raw_webhooks)
-        .where(raw_webhooks.c.id == bindparam("b_id"))
+        .where(raw_webhooks.c.id == bindparam("raw_id"))
         .values(
             state=bindparam("state"),
             error=bindparam("error"),
@@ -90,8 +146,10 @@ def mark_raw(conn: Connection, updates: Sequence[dict[str, Any]]) -> None:
             attempts=raw_webhooks.c.attempts + 1,
         )
     )
-    conn.execute(stmt, list(updates))
+    conn.execute(stmt, list(outcomes))
 
 
-def get_raw(conn: Connection, raw_id: str) -> Row[Any] | None:
-    return conn.execute(select(raw_webhooks).where(raw_webhooks.c.id == raw_id)).first()
+def get_raw(conn: Connection, raw_id: str) -> StoredRaw | None:
+    return record(
+        StoredRaw, conn.execute(select(*_STORED).where(raw_webhooks.c.id == raw_id)).first()
+    )

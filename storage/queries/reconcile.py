@@ -4,13 +4,77 @@ the leader lock that lets one worker reconcile at a time."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, select, update
 
 from storage.models import messages, reconcile_runs
-from storage.queries._sql import chunks
+from storage.queries._sql import chunks, columns_of, records
+
+
+class RunCounts(TypedDict):
+    """What a run found, as it goes."""
+
+    checked: int
+    recovered: int
+    still_missing: int
+    discovered: int
+    closed: int
+    errors: int
+
+
+class RunRow(RunCounts):
+    """A reconcile_runs row as it is written when the run starts (every column)."""
+
+    id: str
+    started_at: datetime
+    finished_at: datetime | None
+    state: str  # running, done, failed
+    channel: str | None
+    dry_run: bool
+    error: str | None
+
+
+class RunEnd(RunCounts):
+    """What update_run() writes when the run ends."""
+
+    finished_at: datetime
+    state: str
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRun:
+    """A reconcile_runs row as it is read."""
+
+    id: str
+    started_at: datetime
+    finished_at: datetime | None
+    state: str
+    channel: str | None
+    dry_run: bool
+    checked: int
+    recovered: int
+    still_missing: int
+    discovered: int
+    closed: int
+    errors: int
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredMessage:
+    """An outbound message past the report window, to be closed."""
+
+    id: int
+    channel: str
+    message_id: str
+
+
+_RUN = columns_of(reconcile_runs, StoredRun)
+_EXPIRED = columns_of(messages, ExpiredMessage)
 
 FINAL_STATES = ("delivered", "undeliverable", "expired", "rejected")
 
@@ -38,21 +102,20 @@ def stale_messages(
 WINDOW_CLOSED = "REPORT_WINDOW_CLOSED"
 
 
-def expired_messages(conn: Connection, before: datetime, limit: int) -> list[Row[Any]]:
+def expired_messages(conn: Connection, before: datetime, limit: int) -> list[ExpiredMessage]:
     """Outbound messages past the report window with no final state and not yet closed."""
-    return list(
-        conn.execute(
-            select(messages.c.id, messages.c.channel, messages.c.message_id)
-            .where(
-                messages.c.direction == "outbound",
-                messages.c.state.notin_(FINAL_STATES),
-                messages.c.created_at < before,
-                (messages.c.status_name.is_(None)) | (messages.c.status_name != WINDOW_CLOSED),
-            )
-            .order_by(messages.c.created_at)
-            .limit(limit)
+    stmt = (
+        select(*_EXPIRED)
+        .where(
+            messages.c.direction == "outbound",
+            messages.c.state.notin_(FINAL_STATES),
+            messages.c.created_at < before,
+            (messages.c.status_name.is_(None)) | (messages.c.status_name != WINDOW_CLOSED),
         )
+        .order_by(messages.c.created_at)
+        .limit(limit)
     )
+    return records(ExpiredMessage, conn.execute(stmt))
 
 
 def final_among(conn: Connection, channel: str, message_ids: Sequence[str]) -> set[str]:
@@ -99,20 +162,18 @@ def close_messages(conn: Connection, ids: Sequence[int], now: datetime) -> None:
         )
 
 
-def insert_run(conn: Connection, row: dict[str, Any]) -> None:
+def insert_run(conn: Connection, row: RunRow) -> None:
     conn.execute(reconcile_runs.insert(), [row])
 
 
-def update_run(conn: Connection, run_id: str, values: dict[str, Any]) -> None:
-    conn.execute(update(reconcile_runs).where(reconcile_runs.c.id == run_id).values(**values))
+def update_run(conn: Connection, run_id: str, end: RunEnd) -> None:
+    conn.execute(update(reconcile_runs).where(reconcile_runs.c.id == run_id).values(**end))
 
 
-def list_runs(conn: Connection, limit: int) -> list[Row[Any]]:
-    return list(
-        conn.execute(
-            select(reconcile_runs).order_by(reconcile_runs.c.started_at.desc()).limit(limit)
-        )
-    )
+def list_runs(conn: Connection, limit: int) -> list[StoredRun]:
+    """Latest first."""
+    stmt = select(*_RUN).order_by(reconcile_runs.c.started_at.desc()).limit(limit)
+    return records(StoredRun, conn.execute(stmt))
 
 
 def try_leader_lock(conn: Connection, key: int) -> bool:
