@@ -237,11 +237,11 @@ def bucket(n: int, offset: int) -> bytes:
 
 
 def processor(args: argparse.Namespace, work: Path) -> None:
+    from events.channels.common import carries_inbound
     from events.channels.registry import PARSERS
-    from events.ingest import raw_row
     from events.process import Processor
     from storage.db import make_engine, upgrade, write_transaction
-    from storage.queries.raw import insert_raw
+    from storage.queries.raw import insert_raw, raw_row
 
     size, buckets = 2000, args.buckets
     bodies = [bucket(size, b * size) for b in range(buckets)]
@@ -282,6 +282,7 @@ def processor(args: argparse.Namespace, work: Path) -> None:
                         content_type="application/json",
                         headers={},
                         remote_addr=None,
+                        inbound=carries_inbound(b, "application/json"),
                     )
                     for b in bodies
                 ],

@@ -14,7 +14,6 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -23,55 +22,16 @@ import structlog
 from sqlalchemy import Engine
 from starlette.types import Receive, Scope, Send
 
+from events.channels.common import carries_inbound
 from events.verify import Verifier
 from storage.db import WriteBusy, write_transaction
-from storage.ids import new_id
-from storage.queries.raw import RawRow, insert_raw
+from storage.queries.raw import RawRow, insert_raw, raw_row
 
 log = structlog.get_logger("events.ingest")
 
 
 class Unavailable(Exception):
     """The database could not take the request: answer 503 so that Infobip retries."""
-
-
-def priority_of(body: bytes, content_type: str | None) -> int:
-    """0 for inbound messages, 1 for the rest: the processor takes 0 first, so a flood of
-    delivery reports never delays a reply. Inbound items are the ones with receivedAt
-    (FACTS.md a.2 row 15); inbound email is multipart/form-data."""
-    if b"receivedAt" in body:
-        return 0
-    if content_type and content_type.startswith("multipart/"):
-        return 0
-    return 1
-
-
-def raw_row(
-    *,
-    channel: str,
-    body: bytes,
-    content_type: str | None,
-    headers: dict[str, str],
-    remote_addr: str | None,
-    source: str = "webhook",
-    received_at: datetime | None = None,
-) -> RawRow:
-    return {
-        "id": new_id(),
-        "channel": channel,
-        "received_at": received_at or datetime.now(UTC),
-        "content_type": content_type,
-        "body": body,
-        "headers": headers,
-        "remote_addr": remote_addr,
-        "source": source,
-        "priority": priority_of(body, content_type),
-        "state": "pending",
-        "attempts": 0,
-        "item_count": None,
-        "error": None,
-        "processed_at": None,
-    }
 
 
 def _expire(future: asyncio.Future[None], timeout: float) -> None:
@@ -250,6 +210,7 @@ class WebhookReceiver:
             content_type=headers.get("content-type"),
             headers=kept,
             remote_addr=client_ip,
+            inbound=carries_inbound(body, headers.get("content-type")),
         )
         assert self.committer is not None, "the app's lifespan has not started"
         try:

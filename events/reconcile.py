@@ -32,15 +32,14 @@ import structlog
 from sqlalchemy import Engine
 
 from events.background import BackgroundLoop
-from events.channels.common import ParsedEvent, Status
-from events.ingest import raw_row
+from events.channels.common import ParsedEvent, Status, carries_inbound
 from events.membrane.catalogue import Action, render
 from events.membrane.client import MembraneClient, MembraneError
 from events.process import Processor, event_row
 from storage.db import write_transaction
 from storage.ids import new_id
 from storage.queries.messages import insert_events_ignoring_duplicates
-from storage.queries.raw import insert_raw
+from storage.queries.raw import insert_raw, raw_row
 from storage.queries.reconcile import (
     RunCounts,
     StoredRun,
@@ -191,12 +190,14 @@ class Reconciler(BackgroundLoop):
     def _store(self, channel: str, output: Any) -> str:
         """Keep the response exactly like a webhook, committed, before it is processed: the
         one-time reports will not come again."""
+        body = json.dumps(output, default=str).encode()
         row = raw_row(
             channel=channel,
-            body=json.dumps(output, default=str).encode(),
+            body=body,
             content_type="application/json",
             headers={},
             remote_addr=None,
+            inbound=carries_inbound(body, "application/json"),
             source="reconcile",
             received_at=self.clock(),
         )

@@ -158,3 +158,27 @@ def test_a_read_only_transaction_refuses_writes_and_leaves_the_connection_writab
         conn.exec_driver_sql("DELETE FROM opt_outs")
     with write_transaction(engine) as conn:
         conn.exec_driver_sql("DELETE FROM opt_outs")
+
+
+def test_row_builders_and_ids_come_from_storage_not_from_the_http_edge() -> None:
+    """Only the web app (which mounts the receiver) imports events/ingest.py."""
+    importers = set()
+    for path in (ROOT / "events").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "events.ingest":
+                importers.add(path.relative_to(ROOT).as_posix())
+    assert importers <= {"events/api/app.py"}
+
+
+def test_a_raw_row_that_carries_inbound_messages_is_claimed_first(engine: Engine) -> None:
+    report = raw.raw_row(
+        channel="sms", body=b"{}", content_type=None, headers={}, remote_addr=None, inbound=False
+    )
+    inbound = raw.raw_row(
+        channel="sms", body=b"{}", content_type=None, headers={}, remote_addr=None, inbound=True
+    )
+    with write_transaction(engine) as conn:
+        raw.insert_raw(conn, [report, inbound])
+        claimed = raw.claim_raw(conn, 10, 5)
+    assert [r.id for r in claimed] == [inbound["id"], report["id"]]
+    assert claimed[0] == raw.StoredRaw(**{**inbound, "priority": 0})

@@ -283,6 +283,15 @@ def as_data(item: Item) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
+def carries_inbound(body: bytes, content_type: str | None) -> bool:
+    """Whether a body carries inbound messages (the raw inbox claims those first). Inbound
+    items are the ones with receivedAt (FACTS.md a.2 row 15); inbound email is
+    multipart/form-data. A byte search, not a parse: the ack waits for it."""
+    if b"receivedAt" in body:
+        return True
+    return bool(content_type and content_type.startswith("multipart/"))
+
+
 def is_xml(body: bytes, content_type: str | None) -> bool:
     if content_type and "xml" in content_type.lower():
         return True

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypedDict
 
 from sqlalchemy import Connection, bindparam, select, update
 
+from storage.ids import new_id
 from storage.models import RAW_PENDING, raw_webhooks
 from storage.queries._sql import (
     chunks,
@@ -72,6 +73,40 @@ class RawOutcome(TypedDict):
 
 
 RAW_COLUMNS = tuple(c.name for c in raw_webhooks.columns)
+
+
+def raw_row(
+    *,
+    channel: str,
+    body: bytes,
+    content_type: str | None,
+    headers: dict[str, str],
+    remote_addr: str | None,
+    inbound: bool,
+    source: str = "webhook",
+    received_at: datetime | None = None,
+) -> RawRow:
+    """A new raw inbox row, pending, with a time-ordered id (received now unless given). A
+    body that carries inbound messages is claimed before the rest (priority 0), so that a
+    flood of delivery reports never delays a reply."""
+    return {
+        "id": new_id(),
+        "channel": channel,
+        "received_at": received_at or datetime.now(UTC),
+        "content_type": content_type,
+        "body": body,
+        "headers": headers,
+        "remote_addr": remote_addr,
+        "source": source,
+        "priority": 0 if inbound else 1,
+        "state": RAW_PENDING,
+        "attempts": 0,
+        "item_count": None,
+        "error": None,
+        "processed_at": None,
+    }
+
+
 _STORED = columns_of(raw_webhooks, StoredRaw)
 
 
