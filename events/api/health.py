@@ -60,10 +60,13 @@ async def readyz(request: Request) -> Response:
     try:
         ok, detail = await asyncio.wait_for(asyncio.shield(running), READY_WITHIN_SECONDS)
     except TimeoutError:
-        ok, detail = False, {
-            "database": "not answering",
-            "error": f"no answer within {READY_WITHIN_SECONDS:g}s",
-        }
+        ok, detail = (
+            False,
+            {
+                "database": "not answering",
+                "error": f"no answer within {READY_WITHIN_SECONDS:g}s",
+            },
+        )
     return JSONResponse({"status": "ready" if ok else "not ready", **detail}, 200 if ok else 503)
 
 
