@@ -8,12 +8,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from events.cli import db, masking, optouts, outbox, reconcile, rules, serve, webhooks
+from events.cli import db, health, masking, optouts, outbox, reconcile, rules, serve, webhooks
 from events.cli.context import CommandError
 from events.config import SettingsError
 
 # The order `infobip-events --help` lists them in.
-GROUPS = (serve, db, webhooks, outbox, optouts, masking, reconcile, rules)
+GROUPS = (serve, health, db, webhooks, outbox, optouts, masking, reconcile, rules)
 
 
 def build_parser() -> argparse.ArgumentParser:

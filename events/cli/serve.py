@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 
 from events.cli.context import ensure_schema, err, fail, settings, setup
+from events.health import Heartbeat
 from events.services import build_rules
 from events.slow_clients import guarded_protocol
 from events.wakeup import DISPATCH, PROCESS, WakeListener
@@ -75,6 +76,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _receive(args, sock=None, wake=[], workers=False)
     found = settings()
     build_rules(found)  # a bad rules file stops the start here, with every problem
+    # The schema once, before any child: a database that cannot be used stops serve here with
+    # its one-line reason (the children check again, and find it at head).
+    ensure_schema(found)
     argv = [
         sys.executable,
         "-m",
@@ -168,6 +172,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         handlers = {PROCESS: processor.wake, DISPATCH: services.dispatcher.wake}
         listener = WakeListener(args.wake_socket, handlers)
         listener.start()
+    if services.settings.heartbeat_file is not None:
+        processor.on_round = Heartbeat(services.settings.heartbeat_file).beat
     services.start_checkpoints()
     services.start_workers()
     # SIGTERM ends the processor's loop after its batch; then the dispatcher finishes what it
