@@ -5,6 +5,7 @@ context.py."""
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 
@@ -16,11 +17,21 @@ from events.config import SettingsError
 GROUPS = (serve, health, db, webhooks, outbox, optouts, masking, reconcile, rules)
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("infobip-events")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="infobip-events",
         description="A callback URL for Infobip that never loses a report. Settings come from "
         "INFOBIP_EVENTS_* environment variables or a .env file (see the README).",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {_version()}", help="print the version"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
