@@ -222,22 +222,28 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 def sqlite_write_problem(path: Path) -> str | None:
-    """Why this process cannot write the SQLite database at path (its directory or the file
-    itself), or None. SQLite writes its -wal and -shm files beside the database, so the
-    directory must be writable, not only the file; a directory that does not exist yet is
-    created here when its parent allows it."""
+    """Why this process could not write the SQLite database at path, or None; nothing is
+    created. SQLite writes its -wal and -shm files beside the database, so the directory must
+    be writable, not only the file; a directory that does not exist yet must be creatable."""
     directory = path.parent
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        existing = directory
+        while not existing.exists():
+            existing = existing.parent
+        if existing != directory:
+            targets = [(existing, f"directory {existing}, where {directory} would be created,")]
+        else:
+            targets = [(directory, f"directory {directory}")]
+            if path.exists():
+                targets.append((path, f"file {path}"))
+        for target, what in targets:
+            if not os.access(target, os.W_OK | (os.X_OK if target.is_dir() else 0)):
+                return (
+                    f"cannot write the SQLite database {what} (owned by uid "
+                    f"{target.stat().st_uid}; this process runs as uid {os.getuid()})"
+                )
     except OSError as exc:
-        return f"cannot create the directory {directory} of the SQLite database: {exc.strerror}"
-    for target in (directory, path):
-        if target.exists() and not os.access(target, os.R_OK | os.W_OK):
-            what = "directory" if target == directory else "file"
-            return (
-                f"cannot write the SQLite database {what} {target} (owned by uid "
-                f"{target.stat().st_uid}; this process runs as uid {os.getuid()})"
-            )
+        return f"cannot reach the SQLite database {path}: {exc.strerror}"
     return None
 
 

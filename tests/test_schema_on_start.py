@@ -161,7 +161,8 @@ def test_an_sqlite_directory_that_cannot_be_created_stops_the_start_in_one_line(
     settings = _settings(f"sqlite:///{directory / 'sub' / 'infobip-events.db'}")
     code, message = _check(ensure_schema, settings)
     assert code == 1
-    assert f"cannot create the directory {directory / 'sub'}" in message
+    assert f"directory {directory}, where {directory / 'sub'} would be created," in message
+    assert not (directory / "sub").exists()
 
 
 def test_a_writable_sqlite_directory_is_created_and_migrated(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def ensure_schema(found: Settings) -> None:
     an advisory lock. Any other PostgreSQL schema than head stops the command, saying what
     to run."""
     if found.is_sqlite:
-        _check_sqlite_writable(found)
+        check_sqlite_writable(found)
         upgrade(found.database_url)
         return
     if found.migrate_on_start:
@@ -81,7 +81,7 @@ def ensure_schema(found: Settings) -> None:
         )
 
 
-def _check_sqlite_writable(found: Settings) -> None:
+def check_sqlite_writable(found: Settings) -> None:
     """A directory this process cannot write (in a container: a bind mount owned by root)
     stops the start with one line saying what to do, not with SQLite's traceback."""
     path = found.sqlite_path

@@ -12,7 +12,7 @@ from typing import Any
 
 import structlog
 
-from events.cli.context import ensure_schema, err, fail, settings, setup
+from events.cli.context import check_sqlite_writable, ensure_schema, err, fail, settings, setup
 from events.health import Heartbeat
 from events.services import build_rules
 from events.slow_clients import guarded_protocol
@@ -76,9 +76,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _receive(args, sock=None, wake=[], workers=False)
     found = settings()
     build_rules(found)  # a bad rules file stops the start here, with every problem
-    # The schema once, before any child: a database that cannot be used stops serve here with
-    # its one-line reason (the children check again, and find it at head).
-    ensure_schema(found)
+    # A SQLite directory this user cannot write stops serve here, in one line (the receiver
+    # migrates, after the supervisor has the port).
+    if found.is_sqlite:
+        check_sqlite_writable(found)
     argv = [
         sys.executable,
         "-m",
