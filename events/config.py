@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import textwrap
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -48,46 +49,165 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    database_url: str = DEFAULT_DATABASE_URL
+    # Each setting says what it means in its description: `infobip-events` reads nothing else,
+    # and .env.example is generated from these (env_example() below; tests/test_settings.py).
+
+    # Database
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description="The database: a sqlite:/// path (the embedded default, created and "
+        "migrated by itself) or a postgresql://user:password@host:port/db URL (several "
+        "receivers and workers can share it).",
+    )
     # FULL makes every acknowledged webhook survive a power cut, not only a crash; the group
     # commit pays one fsync per batch, so the cost is shared by all concurrent requests.
-    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
-    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
-    db_pool_size: int = Field(default=10, ge=1)
-    db_connect_timeout_seconds: float = Field(default=3.0, gt=0)
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = Field(
+        default="FULL",
+        description="SQLite durability: FULL survives a power cut, NORMAL only a crash.",
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        default=5000,
+        ge=0,
+        description="How long a SQLite write waits for the lock before the webhook gets 503.",
+    )
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="PostgreSQL connections per process (and as many more on overflow).",
+    )
+    db_connect_timeout_seconds: float = Field(
+        default=3.0, gt=0, description="How long a PostgreSQL connection attempt may take."
+    )
+    migrate_on_start: bool = Field(
+        default=False,
+        description="PostgreSQL: serve, receiver and worker run the migrations when they start "
+        "(under an advisory lock, so two replicas never migrate at once) instead of refusing "
+        "an old schema. Off: run `infobip-events db upgrade` once per release. SQLite always "
+        "migrates itself.",
+    )
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)
-    # Worker processes under `serve` (SQLite has one writer: more than 1 helps on PostgreSQL).
-    workers: int = Field(default=1, ge=1, le=32)
+    # Listening and processes
+    host: str = Field(
+        default="127.0.0.1",
+        description="The address serve and receiver listen on (0.0.0.0 for every interface; "
+        "the Docker image sets it).",
+    )
+    port: int = Field(
+        default=8080, ge=0, le=65535, description="The port serve and receiver listen on."
+    )
+    # SQLite has one writer: more than 1 helps on PostgreSQL.
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=32,
+        description="Worker processes under serve (more than 1 helps on PostgreSQL only).",
+    )
+    heartbeat_file: Path | None = Field(
+        default=None,
+        description="A file each worker touches after every round of its loop with the "
+        "database; `infobip-events health` reads its age (the Docker image sets "
+        "/tmp/infobip-events.heartbeat). None: no heartbeat.",
+    )
+    heartbeat_max_age_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="`infobip-events health` calls a worker whose heartbeat is older than this "
+        "unhealthy.",
+    )
 
     # Read API
-    api_token: SecretStr | None = None
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="The read API's bearer token. None: the API answers loopback clients only "
+        "(from outside a container, Docker's NAT makes every client non-loopback: set it).",
+    )
 
     # Webhook authentication (any combination; every configured mode must pass)
-    webhook_username: str | None = None
-    webhook_password: SecretStr | None = None
-    webhook_token: SecretStr | None = None
-    webhook_token_header: str = "X-Webhook-Token"
-    webhook_token_query: str = "token"
-    webhook_hmac_secret: SecretStr | None = None
-    webhook_hmac_header: str | None = None
-    webhook_hmac_algorithm: str = "sha256"
-    webhook_hmac_encoding: Literal["hex", "base64", "auto"] = "auto"
-    webhook_hmac_timestamp_header: str | None = None
-    webhook_hmac_max_age_seconds: int = Field(default=300, ge=1)
-    webhook_allowed_ips: CsvList = Field(default_factory=list)
-    trusted_proxies: CsvList = Field(default_factory=list)
+    webhook_username: str | None = Field(
+        default=None,
+        description="HTTP Basic user name of webhooks (with WEBHOOK_PASSWORD; Infobip: a "
+        "subscription security setting of type BASIC).",
+    )
+    webhook_password: SecretStr | None = Field(
+        default=None, description="HTTP Basic password of webhooks (with WEBHOOK_USERNAME)."
+    )
+    webhook_token: SecretStr | None = Field(
+        default=None,
+        description="A shared secret webhooks carry in the header WEBHOOK_TOKEN_HEADER (a "
+        "notification profile's headers) or the query parameter WEBHOOK_TOKEN_QUERY (a "
+        "per-message notifyUrl such as https://host/webhooks/sms?token=...).",
+    )
+    webhook_token_header: str = Field(
+        default="X-Webhook-Token", description="The header that carries WEBHOOK_TOKEN."
+    )
+    webhook_token_query: str = Field(
+        default="token", description="The query parameter that carries WEBHOOK_TOKEN."
+    )
+    webhook_hmac_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC secret over the raw body (Infobip: a subscription security setting "
+        "of type HMAC); needs WEBHOOK_HMAC_HEADER.",
+    )
+    webhook_hmac_header: str | None = Field(
+        default=None,
+        description="The header carrying the HMAC signature (Infobip does not document it: "
+        "capture one signed request).",
+    )
+    webhook_hmac_algorithm: str = Field(
+        default="sha256",
+        description="md5, sha1, sha224, sha256, sha384 or sha512 (Infobip's HMAC_SHA_256 "
+        "style too).",
+    )
+    webhook_hmac_encoding: Literal["hex", "base64", "auto"] = Field(
+        default="auto", description="How the signature is written: hex, base64 or auto."
+    )
+    webhook_hmac_timestamp_header: str | None = Field(
+        default=None,
+        description="A header with the signing time: then the signed bytes are timestamp + "
+        "'.' + body and older signatures are refused.",
+    )
+    webhook_hmac_max_age_seconds: int = Field(
+        default=300,
+        ge=1,
+        description="With WEBHOOK_HMAC_TIMESTAMP_HEADER: the oldest signature accepted.",
+    )
+    webhook_allowed_ips: CsvList = Field(
+        default_factory=list,
+        description="Comma-separated addresses or CIDR networks webhooks may come from "
+        "(Infobip's published Main IP list).",
+    )
+    trusted_proxies: CsvList = Field(
+        default_factory=list,
+        description="Comma-separated addresses of your load balancers: X-Forwarded-For counts "
+        "only from them.",
+    )
 
-    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
-    # Slow clients: a request's headers must be complete this long after its first byte, and
-    # its body must arrive at least this fast (bytes a second, after 5 s), or the connection is
-    # closed. Infobip sends a few KB at once.
-    client_header_timeout_seconds: float = Field(default=10.0, gt=0)
-    client_min_body_rate: float = Field(default=1024.0, ge=0)
+    # Ingest
+    max_body_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, description="Larger webhook bodies get 413."
+    )
+    # Slow clients: Infobip sends a few KB at once.
+    client_header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A request's headers must be complete this long after its first byte, or "
+        "the connection is closed.",
+    )
+    client_min_body_rate: float = Field(
+        default=1024.0,
+        ge=0,
+        description="A request's body must arrive at least this fast (bytes a second, after "
+        "5 s), or the connection is closed.",
+    )
     # Infobip profiles may match the answer against responseBodyRegex; keep the body configurable.
-    ack_body: str | None = None
-    ack_content_type: str = "application/json"
+    ack_body: str | None = Field(
+        default=None,
+        description='The answer body to a stored webhook ({id} for its id); None: {"id": '
+        '"<id>"}. For notification profiles with a responseBodyRegex.',
+    )
+    ack_content_type: str = Field(
+        default="application/json", description="The content type of ACK_BODY."
+    )
     # Request headers kept with the raw row. Authentication headers are never kept.
     keep_headers: CsvList = Field(
         default_factory=lambda: [
@@ -96,88 +216,203 @@ class Settings(BaseSettings):
             "x-forwarded-for",
             "x-request-id",
             "x-infobip-signature",
-        ]
+        ],
+        description="Comma-separated request headers kept with the raw webhook "
+        "(authentication headers never are).",
     )
-
-    # Ingest: how long a request waits for its commit before answering 503.
-    ingest_commit_timeout_seconds: float = Field(default=10.0, gt=0)
-    ingest_max_batch: int = Field(default=512, ge=1)
+    ingest_commit_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A webhook waits this long for its commit, then gets 503."
+    )
+    ingest_max_batch: int = Field(
+        default=512, ge=1, description="Webhooks per group commit, at most."
+    )
 
     # Processor
-    process_batch_size: int = Field(default=200, ge=1)
-    process_idle_seconds: float = Field(default=0.5, gt=0)
-    process_max_attempts: int = Field(default=5, ge=1)
+    process_batch_size: int = Field(
+        default=200, ge=1, description="Raw webhooks a worker claims per batch."
+    )
+    process_idle_seconds: float = Field(
+        default=0.5, gt=0, description="How long an idle worker waits before looking again."
+    )
+    process_max_attempts: int = Field(
+        default=5, ge=1, description="Attempts at a raw webhook before it is kept as failed."
+    )
 
     # Membrane (see events/membrane/): dry-run unless configured.
-    membrane_transport: Literal["dry-run", "cli", "http"] = "dry-run"
-    membrane_cli: str | None = None
-    membrane_api_url: str = "https://api.getmembrane.com"
-    membrane_token: SecretStr | None = None
-    membrane_workspace_key: str | None = None
-    membrane_workspace_secret: SecretStr | None = None
-    membrane_tenant_key: str | None = None
-    membrane_connection_id: str | None = None
-    membrane_timeout_seconds: float = Field(default=30.0, gt=0)
-    # A JSON file {action key: input template} overriding the catalogue's templates.
-    membrane_templates: Path | None = None
-    # Channels whose sends go through the proxied Infobip API instead of the action ("sms").
-    membrane_send_via_proxy: CsvList = Field(default_factory=list)
-    # Where Infobip should post the delivery reports of what the service sends.
-    notify_url: str | None = None
+    membrane_transport: Literal["dry-run", "cli", "http"] = Field(
+        default="dry-run",
+        description="How actions reach Infobip: dry-run (records, sends nothing), cli (the "
+        "membrane executable) or http (Membrane's API).",
+    )
+    membrane_cli: str | None = Field(
+        default=None, description="MEMBRANE_TRANSPORT=cli: the membrane executable's absolute path."
+    )
+    membrane_api_url: str = Field(
+        default="https://api.getmembrane.com",
+        description="MEMBRANE_TRANSPORT=http: Membrane's API.",
+    )
+    membrane_token: SecretStr | None = Field(
+        default=None,
+        description="MEMBRANE_TRANSPORT=http: an access token (or WORKSPACE_KEY and "
+        "WORKSPACE_SECRET).",
+    )
+    membrane_workspace_key: str | None = Field(
+        default=None, description="Membrane workspace key (signs tokens with WORKSPACE_SECRET)."
+    )
+    membrane_workspace_secret: SecretStr | None = Field(
+        default=None, description="Membrane workspace secret."
+    )
+    membrane_tenant_key: str | None = Field(
+        default=None, description="Membrane tenant (customer) key the tokens are signed for."
+    )
+    membrane_connection_id: str | None = Field(
+        default=None,
+        description="The Infobip connection in Membrane (membrane connection list --json); "
+        "required unless dry-run.",
+    )
+    membrane_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="How long one Membrane call may take."
+    )
+    membrane_templates: Path | None = Field(
+        default=None,
+        description="A JSON file {action key: input template} overriding the catalogue's "
+        "templates.",
+    )
+    membrane_send_via_proxy: CsvList = Field(
+        default_factory=list,
+        description="Comma-separated channels whose sends go through the proxied Infobip API "
+        "instead of the action (sms).",
+    )
+    notify_url: str | None = Field(
+        default=None,
+        description="Where Infobip should post the delivery reports of what the service sends "
+        "(this service's public /webhooks/... URL).",
+    )
 
     # Dispatcher (outbox -> Membrane)
-    dispatch_concurrency: int = Field(default=64, ge=1, le=512)
-    dispatch_max_attempts: int = Field(default=6, ge=1)
-    dispatch_lease_seconds: float = Field(default=120.0, gt=0)
-    dispatch_backoff_seconds: float = Field(default=2.0, gt=0)
-    dispatch_backoff_cap_seconds: float = Field(default=600.0, gt=0)
-    dispatch_idle_seconds: float = Field(default=0.5, gt=0)
+    dispatch_concurrency: int = Field(
+        default=64, ge=1, le=512, description="Membrane calls in flight per worker."
+    )
+    dispatch_max_attempts: int = Field(
+        default=6, ge=1, description="Attempts at an action before it is dead."
+    )
+    dispatch_lease_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long a worker holds an action it runs; after that another may settle it.",
+    )
+    dispatch_backoff_seconds: float = Field(
+        default=2.0, gt=0, description="The first retry's delay (then doubling, with jitter)."
+    )
+    dispatch_backoff_cap_seconds: float = Field(
+        default=600.0, gt=0, description="The longest delay between two retries."
+    )
+    dispatch_idle_seconds: float = Field(
+        default=0.5, gt=0, description="How long an idle dispatcher waits before looking again."
+    )
 
-    # Reconciliation: how long after sending a missing report is looked for, per channel
-    # ("sms=15m,email=1h"; the rest keep their defaults), how often, and the inbound backstop
-    # (off: the one-time inbound pulls compete with inbound webhooks).
-    reconcile_after: CsvList = Field(default_factory=list)
-    reconcile_interval_seconds: float = Field(default=300.0, gt=0)
-    reconcile_window_hours: float = Field(default=48.0, gt=0)
-    reconcile_inbound_backstop: bool = False
+    # Reconciliation
+    reconcile_after: CsvList = Field(
+        default_factory=list,
+        description="How long after sending a missing report is looked for, per channel "
+        "(sms=15m,email=1h; the others keep their defaults: SMS/MMS/Viber/Push 15m, voice "
+        "30m, email 1h).",
+    )
+    reconcile_interval_seconds: float = Field(
+        default=300.0, gt=0, description="How often the reconciler runs."
+    )
+    reconcile_window_hours: float = Field(
+        default=48.0,
+        gt=0,
+        description="How far back reports are looked for (Infobip keeps logs about 48 hours).",
+    )
+    # Off: the one-time inbound pulls compete with inbound webhooks.
+    reconcile_inbound_backstop: bool = Field(
+        default=False,
+        description="Also pull Infobip's one-time inbound reports (competes with inbound "
+        "webhooks).",
+    )
 
-    # Phone numbers: how a national writing ("079 100 00 01") is read, as an ISO 3166 region
-    # code ("CH"). Without one, national writings are refused: numbers need their country code.
-    default_region: str | None = None
+    # Phone numbers: without a region, national writings are refused.
+    default_region: str | None = Field(
+        default=None,
+        description="ISO 3166 region (CH) for national writings of numbers (079 100 00 01); "
+        "None: numbers need their country code.",
+    )
 
-    # Opt-out compliance: STOP/START/HELP read on these channels' inbound messages; extra words
-    # add to the built-in lists. OPTOUT_SCOPE: `contact` (an opt-out on any phone channel holds
-    # on all of them) or `channel`. OPTOUT_UNCERTAIN: `review` (a probable opt-out suppresses
-    # until a person decides) or `ignore` (audited only). SUPPRESS_HARD_BOUNCES: a permanent
-    # email bounce suppresses the address like an unsubscribe.
+    # Opt-out compliance
     optout_channels: CsvList = Field(
-        default_factory=lambda: ["sms", "mms", "whatsapp", "viber", "rcs"]
+        default_factory=lambda: ["sms", "mms", "whatsapp", "viber", "rcs"],
+        description="Comma-separated channels whose inbound messages are read for STOP/START/HELP.",
     )
-    optout_scope: Literal["contact", "channel"] = "contact"
-    optout_uncertain: Literal["review", "ignore"] = "review"
-    suppress_hard_bounces: bool = False
-    optout_words: CsvList = Field(default_factory=list)
-    optin_words: CsvList = Field(default_factory=list)
-    help_words: CsvList = Field(default_factory=list)
-    optout_confirmation: str = (
-        "You are unsubscribed and will get no more messages from us. Reply START to resubscribe."
+    optout_scope: Literal["contact", "channel"] = Field(
+        default="contact",
+        description="contact: an opt-out on any phone channel holds on all of them; channel: "
+        "only where it was made.",
     )
-    optin_confirmation: str = "You are subscribed again. Reply STOP to unsubscribe."
-    help_text: str = "Reply STOP to unsubscribe, START to subscribe again."
+    optout_uncertain: Literal["review", "ignore"] = Field(
+        default="review",
+        description="review: a probable opt-out suppresses until a person decides; ignore: "
+        "audited only.",
+    )
+    suppress_hard_bounces: bool = Field(
+        default=False,
+        description="A permanent email bounce suppresses the address like an unsubscribe.",
+    )
+    optout_words: CsvList = Field(
+        default_factory=list,
+        description="Comma-separated opt-out words added to the built-in ones.",
+    )
+    optin_words: CsvList = Field(
+        default_factory=list, description="Comma-separated opt-in words added to the built-in ones."
+    )
+    help_words: CsvList = Field(
+        default_factory=list, description="Comma-separated help words added to the built-in ones."
+    )
+    optout_confirmation: str = Field(
+        default="You are unsubscribed and will get no more messages from us. Reply START to "
+        "resubscribe.",
+        description="The one confirmation sent to someone who opted out.",
+    )
+    optin_confirmation: str = Field(
+        default="You are subscribed again. Reply STOP to unsubscribe.",
+        description="The answer to an opt-in.",
+    )
+    help_text: str = Field(
+        default="Reply STOP to unsubscribe, START to subscribe again.",
+        description="The answer to HELP.",
+    )
 
-    # Rules (a TOML file, see examples/rules.toml): validated at start, reloaded on SIGHUP.
-    # OWN_NUMBERS adds to the file's own_numbers (never auto-replied to). Forwards to HTTP
-    # URLs are always signed with FORWARD_HMAC_SECRET.
-    rules_file: str | None = None
-    own_numbers: CsvList = Field(default_factory=list)
-    forward_hmac_secret: SecretStr | None = None
+    # Rules
+    rules_file: str | None = Field(
+        default=None,
+        description="The rules, a TOML file (examples/rules.toml): validated at start, "
+        "reloaded on SIGHUP.",
+    )
+    own_numbers: CsvList = Field(
+        default_factory=list,
+        description="Comma-separated numbers of ours, added to the rules file's own_numbers "
+        "(never auto-replied to).",
+    )
+    forward_hmac_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs the rules' forward actions (required when a rule forwards).",
+    )
 
-    # Number Masking: what a callback with no live session hears (a recording URL); with none
-    # set, the answer carries no instruction and Infobip does not connect the call.
-    masking_fallback_file_url: str | None = None
+    # Number Masking: with no fallback, the answer carries no instruction and Infobip does not
+    # connect the call.
+    masking_fallback_file_url: str | None = Field(
+        default=None,
+        description="What a masking callback with no live session plays (a recording URL); "
+        "None: no instruction, the call is not connected.",
+    )
 
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)."
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="auto: JSON lines unless on a terminal; json; console."
+    )
 
     @field_validator(
         "webhook_allowed_ips",
@@ -316,3 +551,64 @@ def load_settings(**overrides: object) -> Settings:
             name = f"INFOBIP_EVENTS_{loc.upper()}" if loc else "settings"
             lines.append(f"{name}: {err['msg']}")
         raise SettingsError("bad settings:\n  " + "\n  ".join(lines)) from None
+
+
+# What compose.yaml reads from .env for itself (not settings of the service).
+_COMPOSE_VARIABLES = (
+    (
+        "POSTGRES_PASSWORD",
+        "",
+        "The compose stack's PostgreSQL password (required by compose.yaml).",
+    ),
+    (
+        "EVENTS_IMAGE",
+        "infobip-events:latest",
+        "The image compose.yaml runs (built from this directory by `docker compose build`).",
+    ),
+    ("EVENTS_PUBLISH_PORT", "8080", "The host port compose.yaml publishes the receiver on."),
+    ("POSTGRES_IMAGE", "postgres:17", "The PostgreSQL image of the compose stack."),
+)
+
+_ENV_EXAMPLE_HEADER = """\
+# Infobip Events: every setting, its meaning and its default.
+# Generated from events/config.py by `python -m events.config > .env.example`: do not edit.
+# Copy it to .env and set what you need (uncomment the line). The service reads .env from its
+# working directory; compose.yaml reads it for the first block and hands the rest to every
+# container (env_file).
+"""
+
+
+def _env_value(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, float):
+        return format(value, "g")
+    return str(value)
+
+
+def _comment(text: str) -> list[str]:
+    return textwrap.wrap(text, width=98, initial_indent="# ", subsequent_indent="# ")
+
+
+def env_example() -> str:
+    """The .env.example file: the compose variables, then every setting with its meaning and
+    its default, commented out (a test holds the file equal to this)."""
+    lines = [_ENV_EXAMPLE_HEADER, "# --- compose.yaml " + "-" * 80]
+    for name, default, meaning in _COMPOSE_VARIABLES:
+        lines += _comment(meaning)
+        lines.append(f"{name}={default}" if not default else f"#{name}={default}")
+    lines += ["", "# --- the service " + "-" * 81]
+    prefix = Settings.model_config.get("env_prefix", "")
+    for name, field in Settings.model_fields.items():
+        default = _env_value(field.get_default(call_default_factory=True))
+        lines += ["", *_comment(f"{name.upper()}: {field.description}")]
+        lines.append(f"#{prefix}{name.upper()}={default}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(env_example(), end="")

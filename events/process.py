@@ -191,6 +191,9 @@ class Processor(BackgroundLoop):
         self.automation = automation
         self._last_batch_seconds = BUSY_PAUSE_SECONDS
         self._last_batch_full = True
+        # Called after every round of run_forever that reached the database (the worker's
+        # heartbeat, events/health.py).
+        self.on_round: Callable[[], None] | None = None
 
     # ---- the pure part: bytes -> parsed events ----------------------------------------------
 
@@ -515,6 +518,8 @@ class Processor(BackgroundLoop):
                 limit = self._pace()
                 outcomes = self.run_once(limit)
                 failures = 0
+                if self.on_round is not None:
+                    self.on_round()
             except Exception as exc:
                 failures += 1
                 wait = self.database_retry.delay(failures)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -196,8 +197,54 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+# Held while PostgreSQL is migrated (any constant; the reconciler's leader lock is another).
+MIGRATION_LOCK_KEY = 0x1B_E7_0D
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+    """Migrate to the revision. On PostgreSQL under a session advisory lock: replicas started
+    together with MIGRATE_ON_START (or two `db upgrade`s) migrate one after the other, and the
+    second finds the schema at the revision and does nothing."""
+    if not url.startswith("postgresql"):
+        command.upgrade(alembic_config(url), revision)
+        return
+    engine = make_engine(url, pool_size=1)
+    try:
+        # Autocommit: the lock's session must not sit idle in a transaction meanwhile.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
+            try:
+                command.upgrade(alembic_config(url), revision)
+            finally:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
+    finally:
+        engine.dispose()
+
+
+def sqlite_write_problem(path: Path) -> str | None:
+    """Why this process could not write the SQLite database at path, or None; nothing is
+    created. SQLite writes its -wal and -shm files beside the database, so the directory must
+    be writable, not only the file; a directory that does not exist yet must be creatable."""
+    directory = path.parent
+    try:
+        existing = directory
+        while not existing.exists():
+            existing = existing.parent
+        if existing != directory:
+            targets = [(existing, f"directory {existing}, where {directory} would be created,")]
+        else:
+            targets = [(directory, f"directory {directory}")]
+            if path.exists():
+                targets.append((path, f"file {path}"))
+        for target, what in targets:
+            if not os.access(target, os.W_OK | (os.X_OK if target.is_dir() else 0)):
+                return (
+                    f"cannot write the SQLite database {what} (owned by uid "
+                    f"{target.stat().st_uid}; this process runs as uid {os.getuid()})"
+                )
+    except OSError as exc:
+        return f"cannot reach the SQLite database {path}: {exc.strerror}"
+    return None
 
 
 def head_revision(url: str) -> str | None:

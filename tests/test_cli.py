@@ -17,6 +17,7 @@ COMMANDS = [
     ["serve"],
     ["receiver"],
     ["worker"],
+    ["health"],
     ["db"],
     ["db", "upgrade"],
     ["db", "current"],

@@ -4,13 +4,22 @@ objects (events/services.py) built on first use."""
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import NoReturn
+
+from sqlalchemy.exc import OperationalError
 
 from events.config import Settings, load_settings
 from events.logs import configure_logging
 from events.services import Services
-from storage.db import current_revision, head_revision, make_engine, upgrade
+from storage.db import (
+    current_revision,
+    head_revision,
+    make_engine,
+    sqlite_write_problem,
+    upgrade,
+)
 
 
 class CommandError(Exception):
@@ -42,9 +51,19 @@ def setup(*, schema: bool = False, checkpoints: bool = False) -> Services:
 
 
 def ensure_schema(found: Settings) -> None:
-    """PostgreSQL is upgraded on purpose (db upgrade); SQLite, the embedded default, by itself."""
+    """SQLite, the embedded default, is migrated by itself (after checking that its directory
+    can be written); PostgreSQL on purpose (db upgrade), or here with MIGRATE_ON_START, under
+    an advisory lock. Any other PostgreSQL schema than head stops the command, saying what
+    to run."""
     if found.is_sqlite:
+        check_sqlite_writable(found)
         upgrade(found.database_url)
+        return
+    if found.migrate_on_start:
+        try:
+            upgrade(found.database_url)
+        except OperationalError as exc:
+            fail(f"cannot reach the database: {str(exc).splitlines()[0]}", 1)
         return
     engine = make_engine(found.database_url, connect_timeout=found.db_connect_timeout_seconds)
     try:
@@ -57,7 +76,21 @@ def ensure_schema(found: Settings) -> None:
     if current != head:
         fail(
             f"the database schema is at {current or 'nothing'}, not {head}. "
-            "Run: infobip-events db upgrade",
+            "Run: infobip-events db upgrade (or set INFOBIP_EVENTS_MIGRATE_ON_START=true)",
+            1,
+        )
+
+
+def check_sqlite_writable(found: Settings) -> None:
+    """A directory this process cannot write (in a container: a bind mount owned by root)
+    stops the start with one line saying what to do, not with SQLite's traceback."""
+    path = found.sqlite_path
+    problem = sqlite_write_problem(path) if path is not None else None
+    if problem is not None:
+        uid = os.getuid()
+        fail(
+            f"{problem}. Give the directory to uid {uid} (on the host: chown -R {uid} DIR, "
+            "for the directory mounted there), or run as its owner (docker run --user UID)",
             1,
         )
 

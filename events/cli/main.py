@@ -5,15 +5,23 @@ context.py."""
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 
-from events.cli import db, masking, optouts, outbox, reconcile, rules, serve, webhooks
+from events.cli import db, health, masking, optouts, outbox, reconcile, rules, serve, webhooks
 from events.cli.context import CommandError
 from events.config import SettingsError
 
 # The order `infobip-events --help` lists them in.
-GROUPS = (serve, db, webhooks, outbox, optouts, masking, reconcile, rules)
+GROUPS = (serve, health, db, webhooks, outbox, optouts, masking, reconcile, rules)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("infobip-events")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="infobip-events",
         description="A callback URL for Infobip that never loses a report. Settings come from "
         "INFOBIP_EVENTS_* environment variables or a .env file (see the README).",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {_version()}", help="print the version"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:

@@ -12,7 +12,8 @@ from typing import Any
 
 import structlog
 
-from events.cli.context import ensure_schema, err, fail, settings, setup
+from events.cli.context import check_sqlite_writable, ensure_schema, err, fail, settings, setup
+from events.health import Heartbeat
 from events.services import build_rules
 from events.slow_clients import guarded_protocol
 from events.wakeup import DISPATCH, PROCESS, WakeListener
@@ -75,6 +76,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _receive(args, sock=None, wake=[], workers=False)
     found = settings()
     build_rules(found)  # a bad rules file stops the start here, with every problem
+    # A SQLite directory this user cannot write stops serve here, in one line (the receiver
+    # migrates, after the supervisor has the port).
+    if found.is_sqlite:
+        check_sqlite_writable(found)
     argv = [
         sys.executable,
         "-m",
@@ -168,6 +173,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         handlers = {PROCESS: processor.wake, DISPATCH: services.dispatcher.wake}
         listener = WakeListener(args.wake_socket, handlers)
         listener.start()
+    if services.settings.heartbeat_file is not None:
+        processor.on_round = Heartbeat(services.settings.heartbeat_file).beat
     services.start_checkpoints()
     services.start_workers()
     # SIGTERM ends the processor's loop after its batch; then the dispatcher finishes what it
