@@ -237,7 +237,7 @@ def bucket(n: int, offset: int) -> bytes:
 
 
 def processor(args: argparse.Namespace, work: Path) -> None:
-    from events.channels.common import carries_inbound
+    from events.channels.body import carries_inbound
     from events.channels.registry import PARSERS
     from events.process import Processor
     from storage.db import make_engine, upgrade, write_transaction

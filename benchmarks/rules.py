@@ -129,7 +129,8 @@ def main() -> None:
     parser.add_argument("--rules", type=int, default=100)
     args = parser.parse_args()
 
-    from events.membrane.catalogue import ACTIONS, SEND_ACTIONS
+    from events.channels.registry import SEND_ACTIONS
+    from events.membrane.catalogue import ACTIONS
     from events.rules.engine import Facts, History, evaluate
     from events.rules.load import parse_rules
 

@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection
 
-from events.channels.common import MESSAGE_KINDS, ParsedEvent
+from events.channels.event import ParsedEvent
 from events.contacts import ContactError, wire_key
 from events.membrane.catalogue import Action
 from events.optouts import OptOutPolicy
@@ -26,6 +26,7 @@ from events.rules.engine import COUNTED, Decision, Facts, History, evaluate
 from events.rules.load import load_rules
 from events.rules.model import FAILED, SUPPRESSED, RuleSet
 from events.states import MessageState, apply_event, initial_state
+from events.vocabulary import MESSAGE_KINDS
 from storage.queries.decisions import (
     DecisionAction,
     DecisionRow,

@@ -13,9 +13,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from events.channels.common import ParsedEvent
+from events.channels.event import ParsedEvent
+from events.channels.registry import SEND_ACTIONS
 from events.contacts import ContactError, wire_key
-from events.membrane.catalogue import SEND_ACTIONS, Action
+from events.membrane.catalogue import Action
 from events.optouts import OptOutPolicy
 from events.outbox import COMPLIANCE_FLAG, enqueue
 from events.rules.optout import (
@@ -27,12 +28,13 @@ from events.rules.optout import (
     Vocabulary,
     classify,
 )
+from events.vocabulary import Direction, Kind
 from storage.ids import new_id
 from storage.queries.decisions import DecisionAction, DecisionRow, insert_decisions
 from storage.queries.optouts import add_opt_out_audit, insert_opt_out_review
 
 # Email events that are an opt-out in Infobip's words: the person unsubscribed or complained.
-EMAIL_OPT_OUTS = frozenset({"unsubscribe", "complaint"})
+EMAIL_OPT_OUTS = frozenset({Kind.UNSUBSCRIBE, Kind.COMPLAINT})
 
 
 @dataclass
@@ -50,14 +52,14 @@ class Compliance:
         """What an inbound message on a compliance channel says: STOP, START, HELP, probably
         stop, or nothing. Also what `rules test` and `rules replay` ask, so they read messages
         as serve does."""
-        if event.kind != "inbound" or event.channel not in self.channels or not event.sender:
+        if event.kind != Kind.INBOUND or event.channel not in self.channels or not event.sender:
             return None
         text = event.data.get("text")
         return classify(text if isinstance(text, str) else None, self.vocabulary)
 
     def contact_of(self, event: ParsedEvent) -> str | None:
         """The other party's key: who wrote (inbound), or to whom we wrote."""
-        value = event.sender if event.direction == "inbound" else event.recipient
+        value = event.sender if event.direction == Direction.INBOUND else event.recipient
         return wire_key(value, self.policy.region) if value else None
 
     def apply(
@@ -69,7 +71,7 @@ class Compliance:
         intents: dict[int, str] = {}
         decisions: list[DecisionRow] = []
         for event, event_id in new:
-            if event.kind == "inbound":
+            if event.kind == Kind.INBOUND:
                 intent = self.read(event)
                 if intent is None:
                     continue
@@ -218,9 +220,9 @@ class Compliance:
 def is_hard_bounce(event: ParsedEvent) -> bool:
     """A permanent email failure: a late bounce, or a report whose error says retrying can
     never succeed (Infobip's `permanent` flag)."""
-    if event.kind == "late_bounce":
+    if event.kind == Kind.LATE_BOUNCE:
         return True
-    return event.kind == "delivery" and event.error is not None and bool(event.error.permanent)
+    return event.kind == Kind.DELIVERY and event.error is not None and bool(event.error.permanent)
 
 
 def _decision(

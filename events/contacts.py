@@ -27,8 +27,7 @@ from functools import lru_cache
 
 import phonenumbers
 
-# Channels addressed by phone number: one opt-out covers all of them in the `contact` scope.
-PHONE_CHANNELS = frozenset({"sms", "mms", "rcs", "whatsapp", "viber", "voice"})
+from events.vocabulary import Address
 
 # What a written phone number may hold besides digits: spaces, dots, dashes, slashes,
 # brackets (also around a `(0)` trunk digit or `(+41)`), and one leading `+`.
@@ -152,12 +151,13 @@ def phone_key(value: str, region: str | None = None) -> str:
     return parse_phone(value, region)
 
 
-def recipient_key(channel: str | None, value: str, region: str | None = None) -> str:
-    """Strict key of a send's recipient on its channel: a phone channel wants a phone number,
-    email an address; ContactError otherwise."""
-    if channel == "email":
+def recipient_key(address: Address | None, value: str, region: str | None = None) -> str:
+    """Strict key of a send's recipient, by how its channel addresses recipients (each
+    channel's spec says: `address_of` in events/channels/registry.py): a phone number, an email
+    address (ContactError otherwise), or the value as written, case-folded."""
+    if address == Address.EMAIL:
         return email_key(value)
-    if channel in PHONE_CHANNELS:
+    if address == Address.PHONE:
         return phone_key(value, region)
     return value.strip().casefold()
 

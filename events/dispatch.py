@@ -30,6 +30,7 @@ from events.optouts import OptOutPolicy
 from events.outbox import SendProbe, refusals
 from events.retry import DATABASE_WAIT_CAP_SECONDS, CallError, Failure, RetryPolicy, classify
 from events.states import MessageState
+from events.vocabulary import Direction, State
 from storage.db import is_unavailable, write_transaction
 from storage.ids import new_id
 from storage.queries.messages import MessageRow, insert_new_messages, link_messages
@@ -358,8 +359,8 @@ class Dispatcher(BackgroundLoop):
                 msg = MessageState(
                     channel=channel,
                     message_id=message_id,
-                    direction="outbound",
-                    state="unknown",
+                    direction=Direction.OUTBOUND,
+                    state=State.UNKNOWN,
                     recipient=outcome.recipient,
                     callback_data=outcome.callback_data,
                     action_id=row.id,

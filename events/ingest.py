@@ -22,7 +22,8 @@ import structlog
 from sqlalchemy import Engine
 from starlette.types import Receive, Scope, Send
 
-from events.channels.common import carries_inbound
+from events.channels.body import carries_inbound
+from events.channels.registry import ANSWERS_WITH_INSTRUCTIONS
 from events.verify import Verifier
 from storage.db import WriteBusy, write_transaction
 from storage.queries.raw import RawRow, insert_raw, raw_row
@@ -174,8 +175,9 @@ class WebhookReceiver:
         self.ack_type = ack_content_type.encode("latin-1")
         self.basic_realm = basic_realm
         self.committer: GroupCommitter | None = None
-        # Number Masking callbacks answer with instructions, computed from local data after the
-        # callback is stored (see events.masking).
+        # Number Masking callbacks (a channel whose spec says answers_with_instructions) answer
+        # with instructions, computed from local data after the callback is stored (see
+        # events.masking).
         self.masking_answer: Callable[[bytes], bytes | None] | None = None
         self._inline_reads = False
 
@@ -263,7 +265,7 @@ class WebhookReceiver:
         """200 with the raw row's id; a masking callback answers with its instructions."""
         content_type = self.ack_type
         instruction = None
-        if channel == "number-masking" and self.masking_answer is not None:
+        if channel in ANSWERS_WITH_INSTRUCTIONS and self.masking_answer is not None:
             if self._inline_reads:
                 # A local SQLite read (WAL: it never waits for a writer) is quicker than a
                 # thread hop; a PostgreSQL round trip goes to a thread.

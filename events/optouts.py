@@ -23,7 +23,7 @@ from typing import Literal
 
 from sqlalchemy import Connection
 
-from events.contacts import PHONE_CHANNELS
+from events.channels.registry import PHONE_CHANNELS
 from storage.queries.optouts import (
     add_opt_out_audit,
     decide_opt_out_review,

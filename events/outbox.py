@@ -21,6 +21,7 @@ from typing import Any, TypedDict
 
 from sqlalchemy import Connection
 
+from events.channels.registry import address_of
 from events.contacts import ContactError, recipient_key, wire
 from events.membrane.catalogue import Action
 from events.optouts import OptOutPolicy
@@ -53,7 +54,7 @@ def prepare(action: Action, values: dict[str, Any], region: str | None) -> dict[
     written = []
     for value in recipients(values):
         try:
-            key = recipient_key(action.channel, value, region)
+            key = recipient_key(address_of(action.channel), value, region)
         except ContactError as exc:
             raise ContactError(f"to: {exc}") from None
         # An address goes out as written (checked, trimmed); a number as Infobip writes it.
@@ -149,7 +150,8 @@ def check_sends(
             continue
         channel = action.channel or ""
         try:
-            keys = [recipient_key(channel, v, policy.region) for v in recipients(values)]
+            address = address_of(channel)
+            keys = [recipient_key(address, v, policy.region) for v in recipients(values)]
         except ContactError as exc:
             out[row["id"]] = Refusal(f"cannot read the recipient: {exc}", channel)
             continue

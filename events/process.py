@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -20,14 +20,9 @@ from sqlalchemy import Connection, Engine
 
 from events.automation import Automation, MessageSeen
 from events.background import BackgroundLoop
-from events.channels.common import (
-    MESSAGE_KINDS,
-    ParsedEvent,
-    ParseError,
-    Parser,
-    as_bool,
-    as_str,
-)
+from events.channels.event import ParsedEvent, ParseError, Parser
+from events.channels.status import status_fields
+from events.channels.values import as_bool, as_str
 from events.compliance import Compliance
 from events.retry import DATABASE_WAIT_CAP_SECONDS, RetryPolicy
 from events.states import (
@@ -38,6 +33,7 @@ from events.states import (
     apply_event,
     initial_state,
 )
+from events.vocabulary import MESSAGE_KINDS, Kind
 from storage.db import is_unavailable, write_transaction
 from storage.models import RAW_FAILED, RAW_IGNORED, RAW_PROCESSED
 from storage.queries.calls import (
@@ -84,6 +80,44 @@ class Outcome:
     received_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Fold:
+    """What the new events of a kind fold into besides their events rows, and the event's
+    field that names that record (an event without it folds into nothing)."""
+
+    into: str
+    key: str
+
+
+MESSAGES = Fold("messages", "message_id")  # the message's state machine (events/states.py)
+CALLS = Fold("calls", "message_id")  # the call of its callId
+LOOKUPS = Fold("lookups", "recipient")  # a Number Lookup result, kept per number
+FOLDS: dict[str, Fold] = {
+    **dict.fromkeys(MESSAGE_KINDS, MESSAGES),
+    Kind.CALL: CALLS,
+    Kind.NUMBER_LOOKUP: LOOKUPS,
+}
+
+Fresh = dict[Fold, list[tuple[ParsedEvent, EventRow]]]
+
+
+def _fresh(
+    parsed: Sequence[tuple[ParsedEvent, str]], event_rows: Sequence[EventRow], new: Collection[str]
+) -> Fresh:
+    """The new events (each key once, in arrival order) with their rows, by what they fold
+    into (FOLDS)."""
+    fresh: Fresh = {MESSAGES: [], CALLS: [], LOOKUPS: []}
+    seen_keys: set[str] = set()
+    for (event, key), row in zip(parsed, event_rows, strict=True):
+        if key not in new or key in seen_keys:
+            continue
+        seen_keys.add(key)
+        fold = FOLDS.get(event.kind)
+        if fold is not None and getattr(event, fold.key) is not None:
+            fresh[fold].append((event, row))
+    return fresh
+
+
 class RawOrigin(Protocol):
     """What an event row takes from the raw row it came from."""
 
@@ -96,7 +130,6 @@ class RawOrigin(Protocol):
 
 
 def event_row(event: ParsedEvent, raw: RawOrigin, index: int) -> EventRow:
-    status, error, price = event.status, event.error, event.price
     return {
         "dedupe_key": event.dedupe_key(),
         "raw_id": raw.id,
@@ -114,19 +147,7 @@ def event_row(event: ParsedEvent, raw: RawOrigin, index: int) -> EventRow:
         "received_at": raw.received_at,
         "data": event.data,
         "note": event.note,
-        "status_group_id": status.group_id if status else None,
-        "status_group_name": status.group_name if status else None,
-        "status_id": status.id if status else None,
-        "status_name": status.name if status else None,
-        "status_description": status.description if status else None,
-        "error_group_id": error.group_id if error else None,
-        "error_group_name": error.group_name if error else None,
-        "error_id": error.id if error else None,
-        "error_name": error.name if error else None,
-        "error_description": error.description if error else None,
-        "error_permanent": error.permanent if error else None,
-        "price_amount": price.amount if price else None,
-        "price_currency": price.currency if price else None,
+        **status_fields(event.status, event.error, event.price),
     }
 
 
@@ -236,30 +257,23 @@ class Processor(BackgroundLoop):
         new_keys = new_ids.keys()
 
         # Fold the new events into their messages, calls and lookups, in arrival order.
-        fresh: list[ParsedEvent] = []
-        fresh_calls: list[ParsedEvent] = []
-        lookup_rows: list[LookupRow] = []
-        seen_keys: set[str] = set()
-        for (event, key), row in zip(parsed, event_rows, strict=True):
-            if key not in new_keys or key in seen_keys:
-                continue
-            seen_keys.add(key)
-            if event.kind in MESSAGE_KINDS and event.message_id is not None:
-                fresh.append(event)
-            elif event.kind == "call" and event.message_id is not None:
-                fresh_calls.append(event)
-            elif event.kind == "number_lookup" and event.recipient is not None:
-                lookup_rows.append(lookup_row(event, key, row["raw_id"], row["received_at"]))
+        fresh = _fresh(parsed, event_rows, new_keys)
         intents: dict[int, str] = {}
         messages: dict[tuple[str, str], MessageSeen] = {}
-        if fresh:
-            messages = self._fold(conn, fresh, now)
+        if fresh[MESSAGES]:
+            messages = self._fold(conn, [event for event, _ in fresh[MESSAGES]], now)
             if self.compliance is not None:
-                pairs = [(e, new_ids[e.dedupe_key()]) for e in fresh]
+                pairs = [(event, new_ids[row["dedupe_key"]]) for event, row in fresh[MESSAGES]]
                 intents = self.compliance.apply(conn, pairs, now)
-        if fresh_calls:
-            self._fold_calls(conn, fresh_calls, now)
-        insert_lookups(conn, lookup_rows)
+        if fresh[CALLS]:
+            self._fold_calls(conn, [event for event, _ in fresh[CALLS]], now)
+        insert_lookups(
+            conn,
+            [
+                lookup_row(event, row["dedupe_key"], row["raw_id"], row["received_at"])
+                for event, row in fresh[LOOKUPS]
+            ],
+        )
         if self.automation is not None and new_keys:
             # Every new event, in arrival order (a redelivered one is not new: no second run).
             done: set[str] = set()

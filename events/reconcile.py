@@ -32,10 +32,15 @@ import structlog
 from sqlalchemy import Engine
 
 from events.background import BackgroundLoop
-from events.channels.common import ParsedEvent, Status, carries_inbound
+from events.channels.body import carries_inbound
+from events.channels.event import ParsedEvent
+from events.channels.registry import DEFAULT_DELAYS, INBOUND, LOGS, ONE_ID_LOGS, REPORTS
+from events.channels.spec import Source
+from events.channels.status import Status
 from events.membrane.catalogue import Action, render
 from events.membrane.client import MembraneClient, MembraneError
 from events.process import Processor, event_row
+from events.vocabulary import Direction, Kind
 from storage.db import write_transaction
 from storage.ids import new_id
 from storage.queries.messages import insert_events_ignoring_duplicates
@@ -62,48 +67,10 @@ WINDOW = timedelta(hours=48)
 BATCH = 1000  # Infobip's logs and reports return at most 1,000 items a call
 
 
-@dataclass(frozen=True)
-class Source:
-    """How to read one Infobip endpoint: a catalogue action or a proxied request."""
-
-    kind: str  # "action" or "request"
-    target: str  # action key or API path
-    per_minute: int  # Infobip's throttle for it
-
-
-# Logs first (repeatable), by message id. Email logs take one id a call.
-LOGS: dict[str, Source] = {
-    "sms": Source("action", "get-sms-message-logs", 120),
-    "email": Source("action", "get-email-logs", 60),
-    "mms": Source("request", "/mms/2/logs", 60),
-    "viber": Source("request", "/viber/2/logs", 60),
-    "voice": Source("request", "/tts/3/logs", 60),
-    "push": Source("request", "/push/3/logs", 60),
-}
-# Then the one-time reports.
-REPORTS: dict[str, Source] = {
-    "sms": Source("action", "get-sms-delivery-reports", 60),
-    "email": Source("action", "get-email-delivery-reports", 60),
-    "voice": Source("action", "get-voice-delivery-reports", 60),
-    "mms": Source("request", "/mms/2/reports", 60),
-    "viber": Source("request", "/viber/2/reports", 60),
-    "push": Source("request", "/push/3/reports", 60),
-    # The Messages API has reports but no logs; its items name their real channel.
-    "messages-api": Source("request", "/messages-api/1/reports", 60),
-}
-INBOUND: dict[str, Source] = {
-    "sms": Source("request", "/sms/1/inbox/reports", 60),
-    "mms": Source("request", "/mms/1/inbox/reports", 60),
-    "messages-api": Source("request", "/messages-api/1/inbound", 60),
-}
-DEFAULT_DELAYS: dict[str, timedelta] = {
-    "sms": timedelta(minutes=15),
-    "mms": timedelta(minutes=15),
-    "viber": timedelta(minutes=15),
-    "push": timedelta(minutes=15),
-    "voice": timedelta(minutes=30),
-    "email": timedelta(hours=1),
-}
+# What to read for each channel (LOGS first, repeatable, by message id; then the one-time
+# REPORTS; INBOUND as a backstop), each paced by its Source, and how long after sending to
+# look (DEFAULT_DELAYS): each channel module declares its own (events/channels/spec.py,
+# Reconcile), and the registry gathers them.
 
 
 class Pacer:
@@ -366,9 +333,9 @@ class Reconciler(BackgroundLoop):
         channel: str, stale: list[tuple[str, str | None]]
     ) -> list[tuple[dict[str, Any], dict[str, str], int]]:
         """(template values, query, messages covered) for each logs call: by message id, up to
-        1,000 a call; for email, whose logs take one id a call, by bulk id where there is one."""
+        1,000 a call; for logs that take one id a call (email's), by bulk id where there is one."""
         out: list[tuple[dict[str, Any], dict[str, str], int]] = []
-        if channel == "email":
+        if channel in ONE_ID_LOGS:
             by_bulk: dict[str, int] = {}
             singles: list[str] = []
             for message_id, bulk_id in stale:
@@ -395,11 +362,11 @@ class Reconciler(BackgroundLoop):
                     return closed
                 synthetic = [
                     ParsedEvent(
-                        kind="unknown",
+                        kind=Kind.UNKNOWN,
                         channel=r.channel,
                         discriminator="window-closed",
                         message_id=r.message_id,
-                        direction="outbound",
+                        direction=Direction.OUTBOUND,
                         sub_type="REPORT_WINDOW_CLOSED",
                         occurred_at=now,
                         status=Status(

@@ -20,17 +20,17 @@ from sqlalchemy import Engine
 
 from events.automation import Automation, RulesHolder, build_holder
 from events.background import Checkpointer
-from events.channels.registry import PARSERS
+from events.channels.registry import DEFAULT_DELAYS, PARSERS, SEND_ACTIONS
 from events.compliance import Compliance
 from events.config import Settings, SettingsError
 from events.dispatch import Dispatcher
 from events.masking import MaskingSessions
-from events.membrane.catalogue import SEND_ACTIONS, Action
+from events.membrane.catalogue import Action
 from events.membrane.client import MembraneClient
 from events.membrane.factory import build_catalogue, build_client
 from events.optouts import OptOutPolicy
 from events.process import Processor
-from events.reconcile import DEFAULT_DELAYS, Reconciler
+from events.reconcile import Reconciler
 from events.rules.load import RulesError
 from events.rules.optout import (
     DEFAULT_HELP_WORDS,

@@ -12,95 +12,93 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from events.channels.common import (
-    MESSAGE_KINDS,
-    ParsedEvent,
-    Status,
-    as_datetime,
-    as_int,
-    as_str,
-)
+from events.channels.event import ParsedEvent
+from events.channels.status import STATUS_COLUMNS, Status, set_status_columns
+from events.channels.values import as_datetime, as_int, as_str
+from events.vocabulary import MESSAGE_KINDS, Direction, Kind, State
 from storage.queries.calls import CallFields
 from storage.queries.messages import MessageRow
 
 # Infobip status groups (FACTS.md b.1) -> the contract's states.
-GROUP_STATES: dict[int, str] = {
-    1: "pending",
-    2: "undeliverable",
-    3: "delivered",
-    4: "expired",
-    5: "rejected",
+GROUP_STATES: dict[int, State] = {
+    1: State.PENDING,
+    2: State.UNDELIVERABLE,
+    3: State.DELIVERED,
+    4: State.EXPIRED,
+    5: State.REJECTED,
 }
 # When a report has a group name but no usable id. ACCEPTED is in Infobip's schema enum with no
 # documented id; accepted means "not yet delivered", so it counts as pending.
-GROUP_NAME_STATES: dict[str, str] = {
-    "PENDING": "pending",
-    "ACCEPTED": "pending",
-    "UNDELIVERABLE": "undeliverable",
-    "DELIVERED": "delivered",
-    "EXPIRED": "expired",
-    "REJECTED": "rejected",
+GROUP_NAME_STATES: dict[str, State] = {
+    "PENDING": State.PENDING,
+    "ACCEPTED": State.PENDING,
+    "UNDELIVERABLE": State.UNDELIVERABLE,
+    "DELIVERED": State.DELIVERED,
+    "EXPIRED": State.EXPIRED,
+    "REJECTED": State.REJECTED,
 }
 
 # DELIVERED_TO_OPERATOR (group 3, id 2) is delivered, but a later report may still say what
 # the handset did; internally it is its own step so that the table can let it be upgraded.
 TO_OPERATOR = "delivered_to_operator"
-LATE_BOUNCE = "late_bounce"
+LATE_BOUNCE = Kind.LATE_BOUNCE  # a late bounce is a step of its own
 
-FINAL_STATES = frozenset({"delivered", "undeliverable", "expired", "rejected"})
+_UNKNOWN, _PENDING, _DELIVERED = State.UNKNOWN, State.PENDING, State.DELIVERED
+_UNDELIVERABLE, _EXPIRED, _REJECTED = State.UNDELIVERABLE, State.EXPIRED, State.REJECTED
 
 # (current step, incoming step) -> new step. A pair not listed leaves the state as it is.
 TRANSITIONS: dict[tuple[str, str], str] = {
-    ("unknown", "pending"): "pending",
-    ("unknown", TO_OPERATOR): TO_OPERATOR,
-    ("unknown", "delivered"): "delivered",
-    ("unknown", "undeliverable"): "undeliverable",
-    ("unknown", "expired"): "expired",
-    ("unknown", "rejected"): "rejected",
-    ("unknown", LATE_BOUNCE): "undeliverable",
-    ("pending", TO_OPERATOR): TO_OPERATOR,
-    ("pending", "delivered"): "delivered",
-    ("pending", "undeliverable"): "undeliverable",
-    ("pending", "expired"): "expired",
-    ("pending", "rejected"): "rejected",
-    ("pending", LATE_BOUNCE): "undeliverable",
-    (TO_OPERATOR, "delivered"): "delivered",
-    (TO_OPERATOR, "undeliverable"): "undeliverable",
-    (TO_OPERATOR, "expired"): "expired",
-    (TO_OPERATOR, "rejected"): "rejected",
-    (TO_OPERATOR, LATE_BOUNCE): "undeliverable",
+    (_UNKNOWN, _PENDING): _PENDING,
+    (_UNKNOWN, TO_OPERATOR): TO_OPERATOR,
+    (_UNKNOWN, _DELIVERED): _DELIVERED,
+    (_UNKNOWN, _UNDELIVERABLE): _UNDELIVERABLE,
+    (_UNKNOWN, _EXPIRED): _EXPIRED,
+    (_UNKNOWN, _REJECTED): _REJECTED,
+    (_UNKNOWN, LATE_BOUNCE): _UNDELIVERABLE,
+    (_PENDING, TO_OPERATOR): TO_OPERATOR,
+    (_PENDING, _DELIVERED): _DELIVERED,
+    (_PENDING, _UNDELIVERABLE): _UNDELIVERABLE,
+    (_PENDING, _EXPIRED): _EXPIRED,
+    (_PENDING, _REJECTED): _REJECTED,
+    (_PENDING, LATE_BOUNCE): _UNDELIVERABLE,
+    (TO_OPERATOR, _DELIVERED): _DELIVERED,
+    (TO_OPERATOR, _UNDELIVERABLE): _UNDELIVERABLE,
+    (TO_OPERATOR, _EXPIRED): _EXPIRED,
+    (TO_OPERATOR, _REJECTED): _REJECTED,
+    (TO_OPERATOR, LATE_BOUNCE): _UNDELIVERABLE,
     # An email that bounces after it was delivered did not reach its reader.
-    ("delivered", LATE_BOUNCE): "undeliverable",
+    (_DELIVERED, LATE_BOUNCE): _UNDELIVERABLE,
 }
 
 # Steps that the table knows, for the README and the row-by-row test.
-STEPS = ("unknown", "pending", TO_OPERATOR, "delivered", "undeliverable", "expired", "rejected")
+STEPS = (_UNKNOWN, _PENDING, TO_OPERATOR, _DELIVERED, _UNDELIVERABLE, _EXPIRED, _REJECTED)
 INCOMING = (*STEPS, LATE_BOUNCE)
 
 
-def public_state(step: str) -> str:
-    return "delivered" if step == TO_OPERATOR else step
+def public_state(step: str) -> State:
+    """The contract's state of a step (delivered to the operator is delivered)."""
+    return _DELIVERED if step == TO_OPERATOR else State(step)
 
 
 def status_step(status: Status | None) -> str:
     """The step a delivery report's status asks for; 'unknown' for an unknown group."""
     if status is None:
-        return "unknown"
+        return _UNKNOWN
     state = GROUP_STATES.get(status.group_id) if status.group_id is not None else None
     if state is None and status.group_name:
         state = GROUP_NAME_STATES.get(status.group_name.upper())
     if state is None:
-        return "unknown"
-    if state == "delivered" and (status.id == 2 or status.name == "DELIVERED_TO_OPERATOR"):
+        return _UNKNOWN
+    if state is _DELIVERED and (status.id == 2 or status.name == "DELIVERED_TO_OPERATOR"):
         return TO_OPERATOR
     return state
 
 
 def incoming_step(event: ParsedEvent) -> str | None:
     """What an event asks of an outbound message's state, or None when it asks nothing."""
-    if event.kind == "delivery":
+    if event.kind == Kind.DELIVERY:
         return status_step(event.status)
-    if event.kind == LATE_BOUNCE:
+    if event.kind == Kind.LATE_BOUNCE:
         return LATE_BOUNCE
     return None
 
@@ -115,8 +113,8 @@ class MessageState:
 
     channel: str
     message_id: str
-    direction: str
-    state: str
+    direction: Direction
+    state: State
     id: int | None = None
     status_group_id: int | None = None
     status_group_name: str | None = None
@@ -146,7 +144,7 @@ class MessageState:
 
     @property
     def step(self) -> str:
-        if self.state == "delivered" and (
+        if self.state == _DELIVERED and (
             self.status_group_id == 3
             and (self.status_id == 2 or self.status_name == TO_OPERATOR.upper())
         ):
@@ -204,43 +202,17 @@ class MessageState:
 MESSAGE_FIELDS = tuple(f.name for f in fields(MessageState) if f.name not in ("changed", "id"))
 
 
-def initial_state(event: ParsedEvent) -> tuple[str, str]:
+def initial_state(event: ParsedEvent) -> tuple[Direction, State]:
     """(direction, state) of a message first seen through this event."""
-    if event.direction == "inbound":
-        return "inbound", "received"
-    return "outbound", "unknown"
-
-
-_STATUS_FIELDS = (
-    "status_group_id",
-    "status_group_name",
-    "status_id",
-    "status_name",
-    "status_description",
-    "error_group_id",
-    "error_group_name",
-    "error_id",
-    "error_name",
-    "error_description",
-    "error_permanent",
-)
+    if event.direction == Direction.INBOUND:
+        return Direction.INBOUND, State.RECEIVED
+    return Direction.OUTBOUND, State.UNKNOWN
 
 
 def _copy_status(msg: MessageState, event: ParsedEvent) -> None:
     """The message shows the status and error of the report that set its state."""
-    status, error = event.status, event.error
-    msg.status_group_id = status.group_id if status else None
-    msg.status_group_name = status.group_name if status else None
-    msg.status_id = status.id if status else None
-    msg.status_name = status.name if status else None
-    msg.status_description = status.description if status else None
-    msg.error_group_id = error.group_id if error else None
-    msg.error_group_name = error.group_name if error else None
-    msg.error_id = error.id if error else None
-    msg.error_name = error.name if error else None
-    msg.error_description = error.description if error else None
-    msg.error_permanent = error.permanent if error else None
-    msg.changed.update(_STATUS_FIELDS)
+    set_status_columns(msg, event.status, event.error)
+    msg.changed.update(STATUS_COLUMNS)
 
 
 # Fields a message takes from the first event that knows them.
@@ -264,21 +236,25 @@ def apply_event(msg: MessageState, event: ParsedEvent) -> bool:
     if event.price is not None and event.price.amount is not None:
         msg.fill("price_amount", event.price.amount)
         msg.fill("price_currency", event.price.currency)
-    if event.kind == "seen":
+    if event.kind == Kind.SEEN:
         msg.fill("seen_at", event.seen_at)
         return False
     incoming = incoming_step(event)
-    if incoming is None or msg.direction != "outbound":
+    if incoming is None or msg.direction != Direction.OUTBOUND:
         return False
     current = msg.step
     new = next_step(current, incoming)
     if new != current:
         msg.set("state", public_state(new))
-        if event.kind == "delivery":
+        if event.kind == Kind.DELIVERY:
             _copy_status(msg, event)
             msg.set("done_at", event.done_at)
         return True
-    if event.kind == "delivery" and msg.status_group_id is None and msg.status_group_name is None:
+    if (
+        event.kind == Kind.DELIVERY
+        and msg.status_group_id is None
+        and msg.status_group_name is None
+    ):
         # A first report whose group is unknown: the state stays unknown, but show what came.
         _copy_status(msg, event)
         msg.fill("done_at", event.done_at)
@@ -322,7 +298,7 @@ class CallState:
     call_id: str
     state: str = "unknown"
     last_event: str | None = None
-    direction: str | None = None
+    direction: Direction | None = None
     sender: str | None = None
     recipient: str | None = None
     started_at: datetime | None = None

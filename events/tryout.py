@@ -17,10 +17,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from events.automation import facts_of, original_texts
-from events.channels.common import Error, ParsedEvent, Parser, Status
+from events.channels.event import ParsedEvent, Parser
+from events.channels.status import error_from_columns, status_from_columns
 from events.compliance import Compliance
 from events.rules.engine import COUNTED, Decision, Facts, History, evaluate
 from events.rules.model import SENDS, RuleSet
+from events.vocabulary import Direction, Kind
 from storage.db import read_only_transaction
 from storage.queries.decisions import decisions_for_events
 from storage.queries.messages import StoredEvent, events_since, message_states
@@ -55,30 +57,13 @@ def try_payload(
 
 def _event_from_row(row: StoredEvent) -> ParsedEvent:
     """A stored event as the parsers made it (the fields the rules look at)."""
-    status = (
-        Status(row.status_group_id, row.status_group_name, row.status_id, row.status_name, None)
-        if row.status_group_id is not None or row.status_group_name or row.status_name
-        else None
-    )
-    error = (
-        Error(
-            row.error_group_id,
-            row.error_group_name,
-            row.error_id,
-            row.error_name,
-            None,
-            row.error_permanent,
-        )
-        if row.error_name or row.error_group_name
-        else None
-    )
     data = row.data if isinstance(row.data, dict) else {}
     return ParsedEvent(
-        kind=row.kind,
+        kind=Kind(row.kind),
         channel=row.channel,
         discriminator=row.dedupe_key,
         message_id=row.message_id,
-        direction=row.direction,
+        direction=Direction(row.direction) if row.direction else None,
         sub_type=row.sub_type,
         sender=row.sender,
         recipient=row.recipient,
@@ -86,8 +71,8 @@ def _event_from_row(row: StoredEvent) -> ParsedEvent:
         if isinstance(data.get("callback_data"), str)
         else None,
         occurred_at=row.occurred_at,
-        status=status,
-        error=error,
+        status=status_from_columns(row),
+        error=error_from_columns(row),
         data=data,
     )
 

@@ -1,9 +1,11 @@
-"""The contract's vocabularies as enums: what a channel, an event kind, a message state, a
-direction and a compliance intent may be. A StrEnum member is its string, so it is stored,
-compared and serialized as the contract writes it ("sms", "delivery", "undeliverable").
+"""The contract's vocabularies as enums: what an event kind, a message state, a direction, a
+recipient's address and a compliance intent may be. A StrEnum member is its string, so it is
+stored, compared and serialized as the contract writes it ("delivery", "undeliverable").
 
-Channels are not listed here: each channel module declares its own name, and the registry
-(events/channels/registry.py) is the one list of them.
+Channels are not an enum: each channel module declares its own name (events/channels/spec.py)
+and the registry (events/channels/registry.py) is the one list of them, so adding a channel is
+one line there. An event's channel is a name too, and not always one of those: Messages API and
+OMNI items name the real channel they went through, whatever Infobip calls it.
 """
 
 from __future__ import annotations
@@ -71,6 +73,13 @@ FINAL_STATES = frozenset({State.DELIVERED, State.UNDELIVERABLE, State.EXPIRED, S
 class Direction(StrEnum):
     OUTBOUND = "outbound"
     INBOUND = "inbound"
+
+
+class Address(StrEnum):
+    """How a channel addresses its recipients (events/contacts.py keys each)."""
+
+    PHONE = "phone"
+    EMAIL = "email"
 
 
 class Intent(StrEnum):

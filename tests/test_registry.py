@@ -9,44 +9,30 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from events.channels.registry import CHANNEL_PATHS, PARSERS
+from events.channels.auto import AutoParser
+from events.channels.registry import (
+    ADDRESSES,
+    ANSWERS_WITH_INSTRUCTIONS,
+    AUTO,
+    CHANNEL_PATHS,
+    CHANNELS,
+    INBOUND,
+    LOGS,
+    PARSERS,
+    PHONE_CHANNELS,
+    REPORTS,
+    SEND_ACTIONS,
+    TEMPLATE_SEND_ACTIONS,
+)
+from events.channels.spec import Auto, ChannelSpec, ItemRow, anything
+from events.membrane.catalogue import ACTIONS
+from events.vocabulary import Kind
 from storage.models import events, messages
 from tests.conftest import FIXTURES, content_type_of, drain, fixture_bytes, post
 
-# DESIGN.md's table of channel paths, and the kinds each must show in its fixtures.
-EXPECTED_KINDS: dict[str, set[str]] = {
-    "sms": {"delivery", "inbound", "click"},
-    "mms": {"delivery", "inbound", "click"},
-    "whatsapp": {
-        "delivery",
-        "seen",
-        "inbound",
-        "template_update",
-        "identity_change",
-        "marketing_preference",
-        "payment",
-    },
-    "viber": {"delivery", "seen", "inbound"},
-    "email": {
-        "delivery",
-        "open",
-        "click",
-        "unsubscribe",
-        "complaint",
-        "late_bounce",
-        "email_platform",
-        "inbound",
-    },
-    "voice": {"delivery"},
-    "calls": {"call"},
-    "push": {"delivery"},
-    "rcs": {"delivery", "inbound", "typing"},
-    "messages-api": {"delivery", "seen", "inbound", "typing"},
-    "omni": {"delivery", "seen"},
-    "webrtc": {"call_link"},
-    "number-masking": {"masking_callback", "masking_status"},
-    "number-lookup": {"number_lookup"},
-}
+# The kinds each channel says it produces at its own path (its spec); its fixtures must show
+# every one of them, and no other.
+EXPECTED_KINDS: dict[str, frozenset[Kind]] = {spec.name: spec.kinds for spec in CHANNELS}
 
 
 def fixtures_of(channel: str) -> list[str]:
@@ -58,12 +44,19 @@ def fixtures_of(channel: str) -> list[str]:
     )
 
 
-ALL_FIXTURES = [f for channel in sorted(EXPECTED_KINDS) for f in fixtures_of(channel)]
+# The fixtures of every channel that takes part in /webhooks/auto (its spec has auto rows).
+AUTO_FIXTURES = [
+    f
+    for spec in sorted(CHANNELS, key=lambda s: s.name)
+    if spec.auto
+    for f in fixtures_of(spec.name)
+]
 
 
 def test_every_channel_path_has_a_parser() -> None:
     assert set(EXPECTED_KINDS) <= CHANNEL_PATHS
-    assert set(EXPECTED_KINDS) | {"auto"} == set(PARSERS)
+    assert set(EXPECTED_KINDS) | {AUTO} == set(PARSERS)
+    assert all(PARSERS[spec.name] is spec.parser for spec in CHANNELS)
 
 
 @pytest.mark.parametrize("channel", sorted(EXPECTED_KINDS))
@@ -93,7 +86,7 @@ def _records(engine: Engine) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in rows]
 
 
-@pytest.mark.parametrize("fixture", ALL_FIXTURES)
+@pytest.mark.parametrize("fixture", AUTO_FIXTURES)
 def test_auto_path_gives_the_same_records_as_the_channel_path(
     client: Any, processor: Any, engine: Engine, fixture: str
 ) -> None:
@@ -175,3 +168,91 @@ def test_auto_prefers_the_known_message_over_the_callback_data_hint(
     assert message["channel"] == "sms"
     assert [e["channel_uncertain"] for e in message["events"]] == [False, False]
     assert message["events"][1]["data"]["channel_hint"] == "viber"
+
+
+# ---- what the specs declare, held against the catalogue and the rest -------------------------
+
+
+def test_every_send_action_a_spec_names_sends_on_that_channel() -> None:
+    for spec in CHANNELS:
+        if spec.send is None:
+            continue
+        for key in (spec.send.text, spec.send.template):
+            if key is not None:
+                assert ACTIONS[key].sends and ACTIONS[key].channel == spec.name, key
+    assert SEND_ACTIONS == {
+        "sms": "send-sms-message",
+        "email": "send-email",
+        "whatsapp": "send-whatsapp-text-message",
+        "voice": "send-voice-message-tts",
+    }
+    assert TEMPLATE_SEND_ACTIONS == {"whatsapp": "send-whatsapp-template-message"}
+
+
+def test_every_reconcile_source_is_a_catalogue_action_or_an_api_path() -> None:
+    for table in (LOGS, REPORTS, INBOUND):
+        for channel, source in table.items():
+            if source.kind == "action":
+                assert source.target in ACTIONS, (channel, source)
+            else:
+                assert source.target.startswith("/"), (channel, source)
+            assert source.per_minute > 0
+
+
+def test_one_opt_out_covers_exactly_the_channels_addressed_by_phone_number() -> None:
+    """The suppression scope `contact` (events/optouts.py) spans these: a channel joins it
+    only by saying so in its spec, and this list changes with it on purpose."""
+    assert {"sms", "mms", "rcs", "whatsapp", "viber", "voice"} == PHONE_CHANNELS
+    assert {c for c, a in ADDRESSES.items() if a == "email"} == {"email"}
+
+
+def test_only_number_masking_answers_with_instructions() -> None:
+    assert {"number-masking"} == ANSWERS_WITH_INSTRUCTIONS
+
+
+def test_auto_candidates_of_the_shared_shapes_follow_the_registry_order() -> None:
+    auto = PARSERS[AUTO]
+    assert isinstance(auto, AutoParser)
+    shared = {row.number: row.candidates for row in auto.objects if len(row.candidates) > 1}
+    for rows in auto.by_kind.values():
+        shared |= {row.number: row.candidates for row in rows if len(row.candidates) > 1}
+    assert shared == {
+        5: ("sms", "mms"),
+        16: ("sms", "mms", "viber", "push"),
+        19: ("whatsapp", "viber"),
+    }
+    assert auto.hints == {"sms", "mms", "whatsapp", "viber", "email", "voice", "push", "rcs"}
+
+
+def test_auto_rows_are_tried_in_their_numbers_order_across_channels() -> None:
+    auto = PARSERS[AUTO]
+    assert isinstance(auto, AutoParser)
+    assert [row.number for row in auto.objects] == [1, 2, 3, 4, 5, 6, 7]
+    assert [row.number for row in auto.first] == [8, 9, 10]
+    assert [row.number for row in auto.by_kind[Kind.DELIVERY]] == [11, 12, 13, 14, 15, 16]
+    assert [row.number for row in auto.by_kind[Kind.SEEN]] == [17, 18, 19]
+    assert [row.number for row in auto.by_kind[Kind.INBOUND]] == [20, 21, 22, 23, 24]
+
+
+def _spec(name: str, *rows: ItemRow) -> ChannelSpec:
+    return ChannelSpec(
+        name=name, kinds=frozenset({Kind.DELIVERY}), parser=PARSERS["sms"], auto=Auto(items=rows)
+    )
+
+
+def test_two_channels_may_share_a_row_number_only_as_a_shared_shape() -> None:
+    def read(item: Any) -> Any:
+        raise AssertionError("not read")
+
+    def other(item: Any) -> bool:
+        return True
+
+    mine = ItemRow(3, anything, read, kind=Kind.DELIVERY)
+    with pytest.raises(ValueError, match="row 3 is declared by a, b"):
+        AutoParser([_spec("a", mine), _spec("b", mine)])
+    shared = ItemRow(3, anything, read, kind=Kind.DELIVERY, shared=True)
+    different_test = ItemRow(3, other, read, kind=Kind.DELIVERY, shared=True)
+    with pytest.raises(ValueError, match="only shared rows"):
+        AutoParser([_spec("a", shared), _spec("b", different_test)])
+    table = AutoParser([_spec("a", shared), _spec("b", shared)])
+    assert [r.candidates for r in table.by_kind[Kind.DELIVERY]] == [("a", "b")]

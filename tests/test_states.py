@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from events.channels.common import ParsedEvent, Status
+from events.channels.event import ParsedEvent
+from events.channels.status import Status
 from events.states import INCOMING, STEPS, TRANSITIONS, MessageState, apply_event, markdown_table
 
 # The behaviour the README promises, written out by hand: (current, incoming) -> new public

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
-from events.membrane.catalogue import SEND_ACTIONS, TEMPLATE_SEND_ACTIONS
+from events.channels.registry import SEND_ACTIONS, TEMPLATE_SEND_ACTIONS
 from storage.queries.calls import StoredCall, StoredLookup
 from storage.queries.decisions import StoredDecision
 from storage.queries.messages import StoredEvent, StoredMessage, StoredStatus

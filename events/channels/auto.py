@@ -1,4 +1,8 @@
-"""One URL for everything (POST /webhooks/auto): FACTS.md's decision table, item by item.
+"""One URL for everything (POST /webhooks/auto): the decision table, item by item.
+
+The table is not written here: each channel module declares its rows (events/channels/spec.py:
+`Auto`, `ObjectRow`, `ItemRow`) and `AutoParser` puts them in order. docs/infobip.md prints the
+table with the rows' numbers.
 
 Most bodies name their product by their fields. SMS, MMS, Viber and Push delivery reports (and
 WhatsApp/Viber seen reports without a contact block) share one shape: for those the channel
@@ -12,45 +16,72 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-from events.channels import (
-    calls,
-    email,
-    messages_api,
-    mms,
-    number_lookup,
-    number_masking,
-    rcs,
-    sms,
-    voice,
-    webrtc,
-    whatsapp,
-)
-from events.channels.common import (
-    Item,
-    ParsedEvent,
-    ParseError,
-    ParseResult,
-    as_str,
-    decode_body,
-    delivery_report,
-    each_item,
-    ott_inbound,
-    results_of,
-    seen_report,
-    unknown_event,
-)
+from events.channels.body import decode_body
+from events.channels.envelope import each_item, results_of, unknown_event
+from events.channels.event import ParsedEvent, ParseError, Parser, ParseResult
+from events.channels.shared import result_kind
+from events.channels.spec import ChannelSpec, ItemRow, ObjectRow
+from events.channels.values import Item, as_str
+from events.vocabulary import Kind
 
 CHANNEL = "auto"
-SHARED_DLR_CHANNELS = ("sms", "mms", "viber", "push")
-SHARED_SEEN_CHANNELS = ("whatsapp", "viber")
-KNOWN_HINTS = frozenset({"sms", "mms", "whatsapp", "viber", "email", "voice", "push", "rcs"})
 _HINT = re.compile(r"(?:^|[;&,\s])channel\s*[=:]\s*([a-zA-Z_-]+)")
 
+Out = TypeVar("Out")
 
-def channel_hint(callback_data: Any) -> str | None:
-    """The channel named in callbackData, when the sender put one there."""
+
+@dataclass(frozen=True, slots=True)
+class Row(Generic[Out]):
+    """One row of the table as it is applied: its test, its reader, and the channels it may
+    be (more than one for a shape the body cannot tell apart)."""
+
+    number: float
+    test: Callable[[Item], bool]
+    read: Callable[[Item], Out]
+    candidates: tuple[str, ...]
+
+
+def _ordered(
+    declared: Iterable[tuple[str, ObjectRow | ItemRow]], what: str
+) -> tuple[Row[Any], ...]:
+    """The rows in table order; rows that several channels declare with one number (shared)
+    become one row whose candidates are those channels, in registry order."""
+    by_number: dict[float, list[tuple[str, ObjectRow | ItemRow]]] = {}
+    for channel, row in declared:
+        by_number.setdefault(row.row, []).append((channel, row))
+    rows = []
+    for number in sorted(by_number):
+        group = by_number[number]
+        first = group[0][1]
+        if len(group) > 1 and not all(r.shared and r.test is first.test for _, r in group):
+            names = ", ".join(c for c, _ in group)
+            raise ValueError(
+                f"{what} row {number} is declared by {names}: only shared rows (same test, "
+                "shared=True) may be"
+            )
+        rows.append(Row(number, first.test, first.read, tuple(c for c, _ in group)))
+    return tuple(rows)
+
+
+def _uncertain(
+    event: ParsedEvent, candidates: tuple[str, ...], item: Item, hints: frozenset[str]
+) -> ParsedEvent:
+    """Still uncertain here: the processor first looks for the message already known by this
+    id, then takes the callbackData hint, and only then leaves the channel uncertain."""
+    data = dict(event.data)
+    data["channel_candidates"] = list(candidates)
+    hint = channel_hint(item.get("callbackData"), hints)
+    if hint is not None:
+        data["channel_hint"] = hint
+    return dataclasses.replace(event, channel=candidates[0], channel_uncertain=True, data=data)
+
+
+def channel_hint(callback_data: Any, hints: frozenset[str]) -> str | None:
+    """The channel named in callbackData, when the sender put one of `hints` there."""
     text = as_str(callback_data)
     if not text:
         return None
@@ -66,116 +97,74 @@ def channel_hint(callback_data: Any) -> str | None:
         match = _HINT.search(text)
         hint = match.group(1) if match else None
     hint = hint.lower() if hint else None
-    return hint if hint in KNOWN_HINTS else None
+    return hint if hint in hints else None
 
 
-def _uncertain(event: ParsedEvent, candidates: tuple[str, ...], item: Item) -> ParsedEvent:
-    """Still uncertain here: the processor first looks for the message already known by this
-    id, then takes the callbackData hint, and only then leaves the channel uncertain."""
-    data = dict(event.data)
-    data["channel_candidates"] = list(candidates)
-    hint = channel_hint(item.get("callbackData"))
-    if hint is not None:
-        data["channel_hint"] = hint
-    return dataclasses.replace(event, channel=candidates[0], channel_uncertain=True, data=data)
+class AutoParser:
+    """The parser of /webhooks/auto, built from the channels' declared rows."""
 
-
-def _delivery(item: Item) -> ParsedEvent:
-    """FACTS.md a.3: which product a delivery report item comes from."""
-    price = item.get("price") if isinstance(item.get("price"), dict) else {}
-    assert isinstance(price, dict)
-    error = item.get("error") if isinstance(item.get("error"), dict) else {}
-    assert isinstance(error, dict)
-    error_id = error.get("id")
-    if (
-        isinstance(item.get("voiceCall"), dict)
-        or "pricePerSecond" in price
-        or "dtmfCodesAsJson" in item
-        or (isinstance(error_id, int) and 5000 <= error_id < 6000)
-    ):
-        return voice.report(item)
-    to = as_str(item.get("to")) or ""
-    if "@" in to or any(k in item for k in ("browserLink", "sendingIp", "smtp")):
-        return delivery_report(item, "email")
-    if isinstance(item.get("contact"), dict) and "sender" not in item:
-        return delivery_report(item, "whatsapp")
-    if "interactionType" in item or "conversation" in item or "trafficType" in price:
-        leg = (as_str(item.get("channel")) or "rcs").lower()
-        return delivery_report(item, "sms" if leg == "sms" else "rcs")
-    if "channel" in item and "event" not in item:
-        return delivery_report(item, (as_str(item.get("channel")) or "omni").lower())
-    event = delivery_report(item, SHARED_DLR_CHANNELS[0])
-    # Legacy SMS v1/v2 and legacy MMS v1 share a shape too: still uncertain.
-    return _uncertain(event, SHARED_DLR_CHANNELS, item)
-
-
-def _seen(item: Item) -> ParsedEvent:
-    if isinstance(item.get("contact"), dict):
-        return seen_report(item, "whatsapp")
-    if "sendAt" in item:  # OMNI's misspelling
-        return seen_report(item, "omni")
-    return _uncertain(seen_report(item, SHARED_SEEN_CHANNELS[0]), SHARED_SEEN_CHANNELS, item)
-
-
-def _inbound(item: Item) -> ParsedEvent:
-    integration = (as_str(item.get("integrationType")) or "").lower()
-    if integration in ("whatsapp", "viber", "rcs"):
-        return ott_inbound(item, integration)
-    if isinstance(item.get("message"), list):
-        return mms.inbound(item)
-    return sms.inbound(item)
-
-
-def _item(item: Item) -> ParsedEvent:
-    event = item.get("event")
-    if isinstance(event, str) and "channel" in item:
-        return messages_api.read_item(item)
-    if isinstance(event, dict):
-        return rcs.typing(item)
-    if any(k in item for k in ("originalNetwork", "ported", "roaming", "imsi", "servingMSC")):
-        return number_lookup.lookup(item)
-    if isinstance(item.get("status"), dict):
-        return _delivery(item)
-    if "seenAt" in item:
-        return _seen(item)
-    if "receivedAt" in item:
-        return _inbound(item)
-    return unknown_event(CHANNEL, item, "no row of the decision table matches this item")
-
-
-def _single(doc: Item, body: bytes, content_type: str | None) -> ParseResult:
-    """Bodies that are one object, not a results[] envelope (decision table rows 1 to 10)."""
-    if isinstance(doc.get("type"), str) and any(
-        k in doc for k in ("callId", "conferenceId", "dialogId")
-    ):
-        return calls.parse(body, content_type)
-    if "callLinkId" in doc and isinstance(doc.get("callDetails"), dict):
-        return webrtc.parse(body, content_type)
-    if "nmCorrelationId" in doc:
-        return number_masking.parse(body, content_type)
-    notification = as_str(doc.get("notificationType"))
-    if notification in email.TRACKING_KINDS and "domain" in doc:
-        return email.parse(body, content_type)
-    if notification == "CLICKED":
-        result = sms.parse(body, content_type)
-        return ParseResult(
-            events=[_uncertain(e, ("sms", "mms"), doc) for e in result.events],
-            item_errors=result.item_errors,
+    def __init__(self, specs: Sequence[ChannelSpec]) -> None:
+        autos = [(spec, spec.auto) for spec in specs if spec.auto is not None]
+        multipart = [spec.parser for spec, auto in autos if auto.multipart]
+        if len(multipart) > 1:
+            raise ValueError("more than one channel claims multipart bodies")
+        self.multipart: Parser | None = multipart[0] if multipart else None
+        self.hints = frozenset(spec.name for spec, auto in autos if auto.hint)
+        self.objects: tuple[Row[ParseResult], ...] = _ordered(
+            ((spec.name, row) for spec, auto in autos for row in auto.objects), "object"
         )
-    if isinstance(doc.get("eventDetails"), dict) or "spfCheck" in doc:
-        return email.parse(body, content_type)
-    if "messageTemplateId" in doc or (isinstance(doc.get("content"), dict) and "from" in doc):
-        return whatsapp.parse(body, content_type)
-    return ParseResult(events=[unknown_event(CHANNEL, doc, "no row of the decision table matches")])
+        items = [(spec.name, row) for spec, auto in autos for row in auto.items]
+        self.first: tuple[Row[ParsedEvent], ...] = _ordered(
+            ((c, r) for c, r in items if r.kind is None), "item"
+        )
+        self.by_kind: dict[Kind, tuple[Row[ParsedEvent], ...]] = {
+            kind: _ordered(((c, r) for c, r in items if r.kind is kind), f"{kind} item")
+            for kind in {r.kind for _, r in items if r.kind is not None}
+        }
 
+    def __call__(self, body: bytes, content_type: str | None) -> ParseResult:
+        if (
+            self.multipart is not None
+            and content_type
+            and content_type.lower().startswith("multipart/")
+        ):
+            return self.multipart(body, content_type)
+        doc = decode_body(body, content_type)
+        items = results_of(doc)
+        if items is not None:
+            return each_item(CHANNEL, items, self._item)
+        if not isinstance(doc, dict):
+            raise ParseError(f"body is a JSON {type(doc).__name__}, not an object")
+        return self._object(doc)
 
-def parse(body: bytes, content_type: str | None) -> ParseResult:
-    if content_type and content_type.lower().startswith("multipart/"):
-        return email.parse(body, content_type)
-    doc = decode_body(body, content_type)
-    items = results_of(doc)
-    if items is not None:
-        return each_item(CHANNEL, items, _item)
-    if not isinstance(doc, dict):
-        raise ParseError(f"body is a JSON {type(doc).__name__}, not an object")
-    return _single(doc, body, content_type)
+    def _object(self, doc: Item) -> ParseResult:
+        """Bodies that are one object, not a results[] envelope."""
+        for row in self.objects:
+            if row.test(doc):
+                result = row.read(doc)
+                if len(row.candidates) == 1:
+                    return result
+                return ParseResult(
+                    events=[_uncertain(e, row.candidates, doc, self.hints) for e in result.events],
+                    item_errors=result.item_errors,
+                )
+        return ParseResult(
+            events=[unknown_event(CHANNEL, doc, "no row of the decision table matches")]
+        )
+
+    def _item(self, item: Item) -> ParsedEvent:
+        """One item of a results[] envelope: the rows that need no kind, then the kind's."""
+        for row in self.first:
+            if row.test(item):
+                return self._read(row, item)
+        kind = result_kind(item)
+        for row in self.by_kind.get(kind, ()) if kind is not None else ():
+            if row.test(item):
+                return self._read(row, item)
+        return unknown_event(CHANNEL, item, "no row of the decision table matches this item")
+
+    def _read(self, row: Row[ParsedEvent], item: Item) -> ParsedEvent:
+        event = row.read(item)
+        if len(row.candidates) == 1:
+            return event
+        return _uncertain(event, row.candidates, item, self.hints)

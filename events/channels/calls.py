@@ -9,16 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from events.channels.common import (
-    Item,
-    ParsedEvent,
-    ParseResult,
-    as_datetime,
-    as_str,
-    each_item,
-    not_known,
-    object_parser,
-)
+from events.channels.envelope import each_item, not_known, object_parser
+from events.channels.event import ParsedEvent, ParseResult
+from events.channels.spec import Auto, ChannelSpec, ObjectRow
+from events.channels.values import Item, as_datetime, as_str
+from events.vocabulary import Direction, Kind
 
 CHANNEL = "calls"
 
@@ -26,6 +21,15 @@ CHANNEL = "calls"
 def _props(doc: Item) -> dict[str, Any]:
     props = doc.get("properties")
     return props if isinstance(props, dict) else {}
+
+
+_DIRECTIONS = frozenset(Direction)
+
+
+def _direction(source: Item) -> Direction | None:
+    """INBOUND or OUTBOUND as Infobip writes it; anything else is no direction."""
+    written = (as_str(source.get("direction")) or "").lower()
+    return Direction(written) if written in _DIRECTIONS else None
 
 
 def call_event(doc: Item) -> ParsedEvent:
@@ -40,11 +44,11 @@ def call_event(doc: Item) -> ParsedEvent:
         as_str(doc.get("callId")) or as_str(doc.get("dialogId")) or as_str(doc.get("conferenceId"))
     )
     return ParsedEvent(
-        kind="call",
+        kind=Kind.CALL,
         channel=CHANNEL,
         discriminator=f"{event_type}:{doc.get('timestamp')}",
         message_id=key,
-        direction=(as_str(source.get("direction")) or "").lower() or None,
+        direction=_direction(source),
         sub_type=event_type,
         sender=as_str(source.get("from")) or as_str(props.get("sender")),
         recipient=as_str(source.get("to")),
@@ -62,3 +66,17 @@ def _read(doc: Item) -> ParseResult:
 
 
 parse = object_parser(_read)
+
+
+def _is_call_event(doc: Item) -> bool:
+    return isinstance(doc.get("type"), str) and any(
+        k in doc for k in ("callId", "conferenceId", "dialogId")
+    )
+
+
+SPEC = ChannelSpec(
+    name=CHANNEL,
+    kinds=frozenset({Kind.CALL}),
+    parser=parse,
+    auto=Auto(objects=(ObjectRow(1, _is_call_event, _read),)),
+)

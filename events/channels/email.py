@@ -4,36 +4,26 @@ platform events, and inbound (parsed) email, which arrives as multipart/form-dat
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from email import policy
 from email.parser import BytesParser
 from typing import Any
 
-from events.channels.common import (
-    Item,
-    ParsedEvent,
-    ParseError,
-    ParseResult,
-    as_data,
-    as_datetime,
-    as_str,
-    decode_body,
-    delivery_report,
-    each_item,
-    fingerprint,
-    result_kind,
-    results_of,
-    tracking_event,
-    unknown_event,
-)
+from events.channels.envelope import each_item, results_parser, unknown_event
+from events.channels.event import ParsedEvent, ParseError, ParseResult
+from events.channels.shared import delivery_report, result_kind, tracking_event
+from events.channels.spec import Auto, ChannelSpec, ItemRow, ObjectRow, Reconcile, Send, Source
+from events.channels.values import Item, as_data, as_datetime, as_str, fingerprint
+from events.vocabulary import Address, Direction, Kind
 
 CHANNEL = "email"
 
 TRACKING_KINDS = {
-    "OPENED": "open",
-    "CLICKED": "click",
-    "UNSUBSCRIBED": "unsubscribe",
-    "COMPLAINED": "complaint",
-    "LATE_BOUNCE": "late_bounce",
+    "OPENED": Kind.OPEN,
+    "CLICKED": Kind.CLICK,
+    "UNSUBSCRIBED": Kind.UNSUBSCRIBE,
+    "COMPLAINED": Kind.COMPLAINT,
+    "LATE_BOUNCE": Kind.LATE_BOUNCE,
 }
 
 # Form fields of a parsed inbound email that hold JSON rather than text.
@@ -41,7 +31,7 @@ _JSON_FIELDS = ("dkimCheck", "attachmentInfo", "envelope", "headers")
 
 
 def _report(item: Item) -> ParsedEvent:
-    if result_kind(item) == "delivery":
+    if result_kind(item) is Kind.DELIVERY:
         return delivery_report(item, CHANNEL)
     return unknown_event(CHANNEL, item, "email result has no status")
 
@@ -49,7 +39,7 @@ def _report(item: Item) -> ParsedEvent:
 def platform_event(doc: Item) -> ParsedEvent:
     details = doc["eventDetails"]
     return ParsedEvent(
-        kind="email_platform",
+        kind=Kind.EMAIL_PLATFORM,
         channel=CHANNEL,
         discriminator=as_str(doc.get("eventId")) or fingerprint(doc),
         sub_type=as_str(details.get("type")),
@@ -133,11 +123,11 @@ def _inbound_from_fields(fields: dict[str, Any], files: list[dict[str, Any]]) ->
     if "text" in fields:
         data["text"] = fields["text"]
     return ParsedEvent(
-        kind="inbound",
+        kind=Kind.INBOUND,
         channel=CHANNEL,
         discriminator="",
         message_id=message_id,
-        direction="inbound",
+        direction=Direction.INBOUND,
         sub_type="EMAIL",
         sender=as_str(envelope.get("from")) or as_str(fields.get("from")),
         recipient=as_str(envelope.get("to")) or as_str(fields.get("to")),
@@ -145,15 +135,7 @@ def _inbound_from_fields(fields: dict[str, Any], files: list[dict[str, Any]]) ->
     )
 
 
-def parse(body: bytes, content_type: str | None) -> ParseResult:
-    if content_type and content_type.lower().startswith("multipart/"):
-        return ParseResult(events=[inbound_email(body, content_type)])
-    doc: Any = decode_body(body, content_type)
-    items = results_of(doc)
-    if items is not None:
-        return each_item(CHANNEL, items, _report)
-    if not isinstance(doc, dict):
-        raise ParseError(f"body is a JSON {type(doc).__name__}, not an object")
+def _object(doc: Item) -> ParseResult:
     notification = as_str(doc.get("notificationType"))
     if notification in TRACKING_KINDS:
         kind = TRACKING_KINDS[notification]
@@ -163,3 +145,63 @@ def parse(body: bytes, content_type: str | None) -> ParseResult:
     if "spfCheck" in doc or "attachmentInfo" in doc or isinstance(doc.get("envelope"), dict):
         return each_item(CHANNEL, [doc], _json_form_fields)
     return ParseResult(events=[unknown_event(CHANNEL, doc, "not a known email callback")])
+
+
+_parse_json = results_parser(CHANNEL, _report, _object)
+
+
+def parse(body: bytes, content_type: str | None) -> ParseResult:
+    if content_type and content_type.lower().startswith("multipart/"):
+        return ParseResult(events=[inbound_email(body, content_type)])
+    return _parse_json(body, content_type)
+
+
+def _is_tracking(doc: Item) -> bool:
+    """Email's tracking notifications say the `domain`; SMS and MMS URL clicks do not."""
+    return as_str(doc.get("notificationType")) in TRACKING_KINDS and "domain" in doc
+
+
+def _is_platform_or_form(doc: Item) -> bool:
+    """A platform event, or an inbound email sent as JSON form fields."""
+    return isinstance(doc.get("eventDetails"), dict) or "spfCheck" in doc
+
+
+def _is_delivery(item: Item) -> bool:
+    to = as_str(item.get("to")) or ""
+    return "@" in to or any(k in item for k in ("browserLink", "sendingIp", "smtp"))
+
+
+def _delivery(item: Item) -> ParsedEvent:
+    return delivery_report(item, CHANNEL)
+
+
+SPEC = ChannelSpec(
+    name=CHANNEL,
+    kinds=frozenset(
+        {
+            Kind.DELIVERY,
+            Kind.OPEN,
+            Kind.CLICK,
+            Kind.UNSUBSCRIBE,
+            Kind.COMPLAINT,
+            Kind.LATE_BOUNCE,
+            Kind.EMAIL_PLATFORM,
+            Kind.INBOUND,
+        }
+    ),
+    parser=parse,
+    auto=Auto(
+        objects=(ObjectRow(4, _is_tracking, _object), ObjectRow(6, _is_platform_or_form, _object)),
+        items=(ItemRow(12, _is_delivery, _delivery, kind=Kind.DELIVERY),),
+        multipart=True,
+        hint=True,
+    ),
+    reconcile=Reconcile(
+        logs=Source("action", "get-email-logs", 60),
+        reports=Source("action", "get-email-delivery-reports", 60),
+        delay=timedelta(hours=1),
+        logs_one_id_a_call=True,
+    ),
+    send=Send(text="send-email"),
+    address=Address.EMAIL,
+)

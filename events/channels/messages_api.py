@@ -9,21 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from events.channels.common import (
+from events.channels.envelope import not_known, results_parser, unknown_event
+from events.channels.event import ParsedEvent
+from events.channels.shared import delivery_report, seen_report
+from events.channels.spec import Auto, ChannelSpec, ItemRow, Reconcile, Source
+from events.channels.status import price_of
+from events.channels.values import (
     Item,
-    ParsedEvent,
     as_datetime,
     as_str,
-    delivery_report,
     fingerprint,
-    not_known,
     platform_ids,
-    price_of,
     require_message_id,
-    results_parser,
-    seen_report,
-    unknown_event,
 )
+from events.vocabulary import Direction, Kind
 
 CHANNEL = "messages-api"
 
@@ -55,11 +54,11 @@ def inbound(item: Item) -> ParsedEvent:
     received_at = as_datetime(item.get("receivedAt"))
     application_id, entity_id = platform_ids(item)
     return ParsedEvent(
-        kind="inbound",
+        kind=Kind.INBOUND,
         channel=real_channel(item),
         discriminator="+".join(t or "" for t in types),
         message_id=message_id,
-        direction="inbound",
+        direction=Direction.INBOUND,
         sub_type="+".join(t for t in types if t) or None,
         sender=as_str(item.get("sender")),
         recipient=as_str(item.get("destination")),
@@ -76,11 +75,11 @@ def inbound(item: Item) -> ParsedEvent:
 def typing(item: Item) -> ParsedEvent:
     application_id, entity_id = platform_ids(item)
     return ParsedEvent(
-        kind="typing",
+        kind=Kind.TYPING,
         channel=real_channel(item),
         discriminator=fingerprint(item),
         message_id=as_str(item.get("messageId")),
-        direction="inbound",
+        direction=Direction.INBOUND,
         sub_type=as_str(item.get("event")),
         sender=as_str(item.get("sender")),
         recipient=as_str(item.get("destination")),
@@ -110,3 +109,21 @@ def read_item(item: Item) -> ParsedEvent:
 
 
 parse = results_parser(CHANNEL, read_item, not_known(CHANNEL, "Messages API"))
+
+
+def _is_event(item: Item) -> bool:
+    """Messages API items say what they are (event) and where they went (channel)."""
+    return isinstance(item.get("event"), str) and "channel" in item
+
+
+SPEC = ChannelSpec(
+    name=CHANNEL,
+    kinds=frozenset({Kind.DELIVERY, Kind.SEEN, Kind.INBOUND, Kind.TYPING}),
+    parser=parse,
+    auto=Auto(items=(ItemRow(8, _is_event, read_item),)),
+    # Reports but no logs; its items name their real channel.
+    reconcile=Reconcile(
+        reports=Source("request", "/messages-api/1/reports", 60),
+        inbound=Source("request", "/messages-api/1/inbound", 60),
+    ),
+)

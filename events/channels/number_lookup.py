@@ -6,17 +6,12 @@ messages table; the processor keeps them as lookups (network, ported, roaming, o
 
 from __future__ import annotations
 
-from events.channels.common import (
-    Item,
-    ParsedEvent,
-    as_datetime,
-    as_str,
-    error_of,
-    fingerprint,
-    not_known,
-    results_parser,
-    status_of,
-)
+from events.channels.envelope import not_known, results_parser
+from events.channels.event import ParsedEvent
+from events.channels.spec import Auto, ChannelSpec, ItemRow
+from events.channels.status import error_of, status_of
+from events.channels.values import Item, as_datetime, as_str, fingerprint
+from events.vocabulary import Kind
 
 CHANNEL = "number-lookup"
 
@@ -27,7 +22,7 @@ def lookup(item: Item) -> ParsedEvent:
         raise ValueError("the looked-up number (to) is missing")
     status = status_of(item.get("status"))
     return ParsedEvent(
-        kind="number_lookup",
+        kind=Kind.NUMBER_LOOKUP,
         channel=CHANNEL,
         discriminator=fingerprint(item),
         message_id=None,
@@ -41,3 +36,17 @@ def lookup(item: Item) -> ParsedEvent:
 
 
 parse = results_parser(CHANNEL, lookup, not_known(CHANNEL, "Number Lookup"))
+
+
+def _is_lookup(item: Item) -> bool:
+    """Only a lookup result says what network a number is on (its status is the lookup's
+    outcome, not a message's)."""
+    return any(k in item for k in ("originalNetwork", "ported", "roaming", "imsi", "servingMSC"))
+
+
+SPEC = ChannelSpec(
+    name=CHANNEL,
+    kinds=frozenset({Kind.NUMBER_LOOKUP}),
+    parser=parse,
+    auto=Auto(items=(ItemRow(10, _is_lookup, lookup),)),
+)

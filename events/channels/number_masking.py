@@ -4,18 +4,12 @@ sessions before it is processed like any other webhook."""
 
 from __future__ import annotations
 
-from events.channels.common import (
-    Item,
-    ParsedEvent,
-    ParseResult,
-    Price,
-    as_datetime,
-    as_decimal,
-    as_str,
-    each_item,
-    not_known,
-    object_parser,
-)
+from events.channels.envelope import each_item, not_known, object_parser
+from events.channels.event import ParsedEvent, ParseResult
+from events.channels.spec import Auto, ChannelSpec, ObjectRow
+from events.channels.status import Price
+from events.channels.values import Item, as_datetime, as_decimal, as_str
+from events.vocabulary import Direction, Kind
 
 CHANNEL = "number-masking"
 
@@ -32,11 +26,11 @@ def is_callback(doc: Item) -> bool:
 
 def callback(doc: Item) -> ParsedEvent:
     return ParsedEvent(
-        kind="masking_callback",
+        kind=Kind.MASKING_CALLBACK,
         channel=CHANNEL,
         discriminator=f"{doc.get('correlationId')}:{doc.get('dtmfCaptured', False)}",
         message_id=as_str(doc.get("nmCorrelationId")),
-        direction="inbound",
+        direction=Direction.INBOUND,
         sub_type="DTMF" if doc.get("dtmfCaptured") else "CALL",
         sender=as_str(doc.get("from")),
         recipient=as_str(doc.get("to")),
@@ -47,7 +41,7 @@ def callback(doc: Item) -> ParsedEvent:
 def status_report(doc: Item) -> ParsedEvent:
     # Infobip writes these times as "2018-01-01 12:00:00": no offset, read as UTC.
     return ParsedEvent(
-        kind="masking_status",
+        kind=Kind.MASKING_STATUS,
         channel=CHANNEL,
         discriminator=f"{doc.get('correlationId')}:{doc.get('action')}:{doc.get('status')}",
         message_id=as_str(doc.get("nmCorrelationId")),
@@ -71,3 +65,16 @@ def _read(doc: Item) -> ParseResult:
 
 
 parse = object_parser(_read)
+
+
+def _names_a_session(doc: Item) -> bool:
+    return "nmCorrelationId" in doc
+
+
+SPEC = ChannelSpec(
+    name=CHANNEL,
+    kinds=frozenset({Kind.MASKING_CALLBACK, Kind.MASKING_STATUS}),
+    parser=parse,
+    auto=Auto(objects=(ObjectRow(3, _names_a_session, _read),)),
+    answers_with_instructions=True,
+)

@@ -3,19 +3,13 @@
 
 from __future__ import annotations
 
-from events.channels.common import (
-    Item,
-    ParsedEvent,
-    as_str,
-    delivery_report,
-    not_known,
-    ott_inbound,
-    result_kind,
-    results_parser,
-    seen_report,
-    unknown_event,
-)
+from events.channels.envelope import not_known, results_parser, unknown_event
+from events.channels.event import ParsedEvent
+from events.channels.shared import delivery_report, ott_inbound, result_kind, seen_report
 from events.channels.sms import inbound as sms_inbound
+from events.channels.spec import Auto, ChannelSpec, ItemRow
+from events.channels.values import Item, as_str
+from events.vocabulary import Kind
 
 CHANNEL = "omni"
 
@@ -26,11 +20,11 @@ def _channel(item: Item) -> str:
 
 def _item(item: Item) -> ParsedEvent:
     kind = result_kind(item)
-    if kind == "delivery":
+    if kind is Kind.DELIVERY:
         return delivery_report(item, _channel(item))
-    if kind == "seen":
+    if kind is Kind.SEEN:
         return seen_report(item, _channel(item))
-    if kind == "inbound":
+    if kind is Kind.INBOUND:
         if isinstance(item.get("message"), dict):
             return ott_inbound(item, _channel(item))
         return sms_inbound(item, _channel(item))
@@ -38,3 +32,33 @@ def _item(item: Item) -> ParsedEvent:
 
 
 parse = results_parser(CHANNEL, _item, not_known(CHANNEL, "OMNI"))
+
+
+def _is_report(item: Item) -> bool:
+    """OMNI reports name the channel that delivered; Messages API items do too, with event."""
+    return "channel" in item and "event" not in item
+
+
+def _delivery(item: Item) -> ParsedEvent:
+    return delivery_report(item, _channel(item))
+
+
+def _sent_at_misspelt(item: Item) -> bool:
+    return "sendAt" in item
+
+
+def _seen(item: Item) -> ParsedEvent:
+    return seen_report(item, CHANNEL)
+
+
+SPEC = ChannelSpec(
+    name=CHANNEL,
+    kinds=frozenset({Kind.DELIVERY, Kind.SEEN}),
+    parser=parse,
+    auto=Auto(
+        items=(
+            ItemRow(15, _is_report, _delivery, kind=Kind.DELIVERY),
+            ItemRow(18, _sent_at_misspelt, _seen, kind=Kind.SEEN),
+        ),
+    ),
+)

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from events.channels.common import (
-    Item,
-    ParsedEvent,
-    ParseResult,
-    as_datetime,
-    as_str,
-    each_item,
-    fingerprint,
-    not_known,
-    object_parser,
-)
+from events.channels.envelope import each_item, not_known, object_parser
+from events.channels.event import ParsedEvent, ParseResult
+from events.channels.spec import Auto, ChannelSpec, ObjectRow
+from events.channels.values import Item, as_datetime, as_str, fingerprint
+from events.vocabulary import Kind
 
 CHANNEL = "webrtc"
 
@@ -34,7 +28,7 @@ def call_link(doc: Item) -> ParsedEvent:
         return as_str(point.get("phoneNumber")) or as_str(point.get("identity"))
 
     return ParsedEvent(
-        kind="call_link",
+        kind=Kind.CALL_LINK,
         channel=CHANNEL,
         discriminator=as_str(details.get("dialogId")) or fingerprint(doc),
         message_id=as_str(doc.get("callLinkId")),
@@ -47,10 +41,21 @@ def call_link(doc: Item) -> ParsedEvent:
     )
 
 
+def _is_call_link(doc: Item) -> bool:
+    return "callLinkId" in doc and isinstance(doc.get("callDetails"), dict)
+
+
 def _read(doc: Item) -> ParseResult:
-    if "callLinkId" in doc and isinstance(doc.get("callDetails"), dict):
+    if _is_call_link(doc):
         return each_item(CHANNEL, [doc], call_link)
     return not_known(CHANNEL, "WebRTC")(doc)
 
 
 parse = object_parser(_read)
+
+SPEC = ChannelSpec(
+    name=CHANNEL,
+    kinds=frozenset({Kind.CALL_LINK}),
+    parser=parse,
+    auto=Auto(objects=(ObjectRow(2, _is_call_link, _read),)),
+)

@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from events.api.models import OutboxAction, SendRequest
+from events.channels.registry import SEND_ACTIONS
 from events.cli.context import err, fail, settings, setup
-from events.membrane.catalogue import SEND_ACTIONS
 from events.outbox import action_row, refusals
 from events.services import Services
 from storage.db import write_transaction

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from events.channels.registry import RECONCILED_CHANNELS
 from events.cli.context import err, fail, setup
-from events.reconcile import LOGS, REPORTS
 from events.when import parse_since
 
 
@@ -18,7 +18,7 @@ def add_commands(sub: Any) -> None:
         "then the one-time reports, every response stored before it is processed), record "
         "what was sent by others, and close the 48-hour window.",
     )
-    p.add_argument("--channel", choices=sorted(set(LOGS) | set(REPORTS)), help="one channel")
+    p.add_argument("--channel", choices=sorted(RECONCILED_CHANNELS), help="one channel")
     p.add_argument("--since", help="only messages sent since (ISO 8601 or an age: 6h)")
     p.add_argument("--dry-run", action="store_true", help="say what would be read, read nothing")
     p.add_argument("--runs", type=int, metavar="N", help="show the last N runs instead")

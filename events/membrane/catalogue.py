@@ -273,15 +273,6 @@ ACTIONS: dict[str, Action] = {
     ]
 }
 
-# Which action sends on each channel for POST /v1/send.
-SEND_ACTIONS = {
-    "sms": "send-sms-message",
-    "email": "send-email",
-    "whatsapp": "send-whatsapp-text-message",
-    "voice": "send-voice-message-tts",
-}
-TEMPLATE_SEND_ACTIONS = {"whatsapp": "send-whatsapp-template-message"}
-
 
 def render(template: Any, values: dict[str, Any]) -> Any:
     """The template with its placeholders filled in (see the module docstring)."""

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from events.channels.registry import SEND_ACTIONS, address_of
 from events.contacts import ContactError, recipient_key, wire, wire_key
-from events.membrane.catalogue import SEND_ACTIONS, render
+from events.membrane.catalogue import render
 from events.rules.model import (
     DEFERRED,
     DRY_RUN,
@@ -36,6 +37,7 @@ from events.rules.model import (
     When,
 )
 from events.rules.text import folded, words_of_folded
+from events.vocabulary import Direction
 
 # The outbox action that forwards an event to an HTTP URL (signed; see dispatch.py).
 FORWARD_ACTION = "forward-http"
@@ -75,11 +77,11 @@ class Facts:
     @property
     def contact_raw(self) -> str | None:
         """The other party: who wrote to us, or whom we wrote to."""
-        return self.sender if self.direction == "inbound" else self.recipient
+        return self.sender if self.direction == Direction.INBOUND else self.recipient
 
     @property
     def our_number(self) -> str | None:
-        return self.recipient if self.direction == "inbound" else self.sender
+        return self.recipient if self.direction == Direction.INBOUND else self.sender
 
     # Derived once, when the facts are made: every rule reads them.
     contact: str | None = field(init=False, default=None)
@@ -94,7 +96,7 @@ class Facts:
         # Contact keys (events/contacts.py): what Infobip wrote, read leniently.
         self.sender_contact = wire_key(self.sender, self.region) if self.sender else None
         self.recipient_contact = wire_key(self.recipient, self.region) if self.recipient else None
-        inbound = self.direction == "inbound"
+        inbound = self.direction == Direction.INBOUND
         self.contact = self.sender_contact if inbound else self.recipient_contact
         if self.text:
             # Folded: case, accents, width and look-alikes (events/rules/text.py).
@@ -455,7 +457,7 @@ def _plan(do: Do, facts: Facts, rules: RuleSet, variables: dict[str, Any]) -> Pl
             return "no contact to send to"
         try:
             # Keyed strictly: a recipient that is not a number (or an address) is never sent.
-            contact = recipient_key(channel, str(to), rules.region)
+            contact = recipient_key(address_of(channel), str(to), rules.region)
         except ContactError as exc:
             return f"cannot send to {to!r} on {channel}: {exc}"
         sender = render(do.sender, variables) if do.sender else None

@@ -32,6 +32,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from events.channels.registry import SEND_ACTIONS
 from events.contacts import ContactError, pattern_key
 from events.rules.model import ACTION_TYPES, STAGES, RuleSet
 from events.rules.schema import Options, RulesFile, did_you_mean
@@ -52,7 +53,7 @@ def parse_rules(
     *,
     source: str = "(rules)",
     catalogue_keys: Collection[str] = (),
-    send_channels: Collection[str] = ("sms", "email", "whatsapp", "voice"),
+    send_channels: Collection[str] = tuple(SEND_ACTIONS),
     own_numbers: Collection[str] = (),
     version: str = "",
     region: str | None = None,

@@ -33,7 +33,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from events.channels.registry import PARSERS
+from events.channels.registry import SEND_ACTIONS, SPECS, address_of
 from events.contacts import ContactError, pattern_key, recipient_key
 from events.rules.model import (
     ACTION_TYPES,
@@ -56,8 +56,8 @@ from events.rules.text import words
 from events.vocabulary import Direction, Intent, Kind, State
 from events.when import parse_age_seconds
 
-# The channels a rule can name: the registry's, less "auto" (a URL, not a channel).
-CHANNELS: tuple[str, ...] = tuple(name for name in PARSERS if name != "auto")
+# The channels a rule can name: the registry's (not "auto": a URL, not a channel).
+CHANNELS: tuple[str, ...] = tuple(SPECS)
 FORWARD_SECRET = "INFOBIP_EVENTS_FORWARD_HMAC_SECRET"
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -70,7 +70,7 @@ class Options:
     """What a file is checked against besides itself; passed as the validation context."""
 
     catalogue_keys: tuple[str, ...] = ()
-    send_channels: tuple[str, ...] = ("sms", "email", "whatsapp", "voice")
+    send_channels: tuple[str, ...] = tuple(SEND_ACTIONS)
     region: str | None = None  # how national writings of numbers are read
     # The file's own [senders], read ahead for the sends' check (the table itself is
     # validated with the file).
@@ -435,7 +435,7 @@ class SendAction(Table):
         if self.to is None or PLACEHOLDER.search(self.to):
             return None
         try:
-            return recipient_key(self.channel, self.to, region)
+            return recipient_key(address_of(self.channel), self.to, region)
         except ContactError as exc:
             raise problem(str(exc), "to") from None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from events.channels.common import ParsedEvent
+from events.channels.event import ParsedEvent
 from events.channels.registry import PARSERS
 from tests.conftest import content_type_of, drain, fixture_bytes, post
 

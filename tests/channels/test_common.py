@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events.channels.common import ParseError, as_datetime, as_int, as_str
+from events.channels.event import ParseError
 from events.channels.registry import PARSERS
+from events.channels.values import as_datetime, as_int, as_str
 from tests.conftest import fixture_bytes
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from events.channels.registry import PARSERS
-from events.membrane.catalogue import ACTIONS, SEND_ACTIONS
+from events.channels.registry import PARSERS, SEND_ACTIONS
+from events.membrane.catalogue import ACTIONS
 from events.rules.engine import Facts, History, evaluate
 from events.rules.load import RulesError, load_rules, parse_rules
 from events.rules.model import DEFERRED, DRY_RUN, FIRED, SKIPPED, SUPPRESSED
