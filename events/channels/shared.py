@@ -20,6 +20,11 @@ from events.channels.values import (
 )
 from events.vocabulary import Direction, Kind
 
+# Bound once: on Python 3.11 reading an enum member off its class goes through EnumType's
+# __getattr__ hook, and these are read for every item.
+_DELIVERY, _SEEN, _INBOUND = Kind.DELIVERY, Kind.SEEN, Kind.INBOUND
+_TO_US, _FROM_US = Direction.INBOUND, Direction.OUTBOUND
+
 
 def delivery_report(item: Item, channel: str) -> ParsedEvent:
     """A delivery report item of the shared shape (SMS v3 and legacy, MMS, Viber, WhatsApp,
@@ -32,11 +37,11 @@ def delivery_report(item: Item, channel: str) -> ParsedEvent:
     done_at = as_datetime(item.get("doneAt"))
     sent_at = as_datetime(item.get("sentAt"))
     return ParsedEvent(
-        kind=Kind.DELIVERY,
+        kind=_DELIVERY,
         channel=channel,
         discriminator=f"{status.group_id}:{status.id}:{status.name}",
         message_id=message_id,
-        direction=Direction.OUTBOUND,
+        direction=_FROM_US,
         sub_type=status.name,
         sender=as_str(item.get("sender")) or as_str(item.get("from")),
         recipient=as_str(item.get("to")),
@@ -59,11 +64,11 @@ def seen_report(item: Item, channel: str) -> ParsedEvent:
     seen_at = as_datetime(item.get("seenAt"))
     application_id, entity_id = platform_ids(item)
     return ParsedEvent(
-        kind=Kind.SEEN,
+        kind=_SEEN,
         channel=channel,
         discriminator="seen",
         message_id=message_id,
-        direction=Direction.OUTBOUND,
+        direction=_FROM_US,
         # A seen report's from/to are the business (from) and the user (to).
         sender=as_str(item.get("from")) or as_str(item.get("sender")),
         recipient=as_str(item.get("to")),
@@ -87,7 +92,7 @@ def tracking_event(item: Item, channel: str, kind: Kind) -> ParsedEvent:
         # Infobip's examples reuse one eventId across kinds, so the kind is part of the key.
         discriminator=event_id or fingerprint(item),
         message_id=message_id,
-        direction=Direction.OUTBOUND,
+        direction=_FROM_US,
         sub_type=as_str(item.get("notificationType")),
         sender=as_str(item.get("sender")),
         recipient=as_str(item.get("recipient")),
@@ -104,11 +109,11 @@ def tracking_event(item: Item, channel: str, kind: Kind) -> ParsedEvent:
 def result_kind(item: Item) -> Kind | None:
     """Which kind an item of results[] is, by its fields (FACTS.md a.2, rows 13 to 15)."""
     if isinstance(item.get("status"), dict):
-        return Kind.DELIVERY
+        return _DELIVERY
     if "seenAt" in item:
-        return Kind.SEEN
+        return _SEEN
     if "receivedAt" in item:
-        return Kind.INBOUND
+        return _INBOUND
     return None
 
 
@@ -138,12 +143,12 @@ def ott_inbound(item: Item, channel: str) -> ParsedEvent:
         data["text"] = text
     application_id, entity_id = platform_ids(item)
     return ParsedEvent(
-        kind=Kind.INBOUND,
+        kind=_INBOUND,
         channel=channel,
         # Inbound ids are unique per message; the type guards against ids reused across types.
         discriminator=as_str(message.get("type")) or "",
         message_id=message_id,
-        direction=Direction.INBOUND,
+        direction=_TO_US,
         sub_type=as_str(message.get("type")),
         sender=as_str(item.get("from")) or as_str(item.get("sender")),
         recipient=as_str(item.get("to")),
@@ -165,11 +170,11 @@ def report_reader(
 
     def read(item: Item) -> ParsedEvent:
         kind = result_kind(item)
-        if kind is Kind.DELIVERY:
+        if kind is _DELIVERY:
             return delivery_report(item, channel)
-        if kind is Kind.SEEN:
+        if kind is _SEEN:
             return seen_report(item, channel)
-        if kind is Kind.INBOUND and inbound is not None:
+        if kind is _INBOUND and inbound is not None:
             return inbound(item)
         return unknown_event(channel, item, "item has no status, seenAt or receivedAt")
 
