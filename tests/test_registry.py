@@ -210,28 +210,47 @@ def test_only_number_masking_answers_with_instructions() -> None:
     assert {"number-masking"} == ANSWERS_WITH_INSTRUCTIONS
 
 
+def _auto() -> AutoParser:
+    auto = PARSERS[AUTO]
+    assert isinstance(auto, AutoParser)
+    return auto
+
+
+def _tables(auto: AutoParser) -> list[tuple[Any, ...]]:
+    return [auto.objects, auto.first, *auto.by_kind.values()]
+
+
 def test_auto_candidates_of_the_shared_shapes_follow_the_registry_order() -> None:
-    auto = PARSERS[AUTO]
-    assert isinstance(auto, AutoParser)
-    shared = {row.number: row.candidates for row in auto.objects if len(row.candidates) > 1}
-    for rows in auto.by_kind.values():
-        shared |= {row.number: row.candidates for row in rows if len(row.candidates) > 1}
-    assert shared == {
-        5: ("sms", "mms"),
-        16: ("sms", "mms", "viber", "push"),
-        19: ("whatsapp", "viber"),
+    order = [spec.name for spec in CHANNELS]
+    shared = {r.number: r.candidates for t in _tables(_auto()) for r in t if len(r.candidates) > 1}
+    for candidates in shared.values():
+        assert list(candidates) == sorted(candidates, key=order.index)
+    # The shapes the body cannot tell apart (docs/infobip.md), first candidate first.
+    assert shared[5] == ("sms", "mms")
+    assert shared[16] == ("sms", "mms", "viber", "push")
+    assert shared[19] == ("whatsapp", "viber")
+    assert {"sms", "mms", "whatsapp", "viber", "email", "voice", "push", "rcs"} <= _auto().hints
+
+
+def test_auto_tries_every_declared_row_once_in_the_order_of_their_numbers() -> None:
+    auto = _auto()
+    for table in _tables(auto):
+        numbers = [row.number for row in table]
+        assert numbers == sorted(set(numbers))
+    applied = {(r.number, c) for t in _tables(auto) for r in t for c in r.candidates}
+    declared = {
+        (row.row, spec.name)
+        for spec in CHANNELS
+        if spec.auto
+        for row in (*spec.auto.objects, *spec.auto.items)
     }
-    assert auto.hints == {"sms", "mms", "whatsapp", "viber", "email", "voice", "push", "rcs"}
-
-
-def test_auto_rows_are_tried_in_their_numbers_order_across_channels() -> None:
-    auto = PARSERS[AUTO]
-    assert isinstance(auto, AutoParser)
-    assert [row.number for row in auto.objects] == [1, 2, 3, 4, 5, 6, 7]
-    assert [row.number for row in auto.first] == [8, 9, 10]
-    assert [row.number for row in auto.by_kind[Kind.DELIVERY]] == [11, 12, 13, 14, 15, 16]
-    assert [row.number for row in auto.by_kind[Kind.SEEN]] == [17, 18, 19]
-    assert [row.number for row in auto.by_kind[Kind.INBOUND]] == [20, 21, 22, 23, 24]
+    assert applied == declared
+    # The rows of docs/infobip.md's tables keep their places.
+    assert {1, 2, 3, 4, 5, 6, 7} <= {row.number for row in auto.objects}
+    assert {8, 9, 10} <= {row.number for row in auto.first}
+    assert {11, 12, 13, 14, 15, 16} <= {row.number for row in auto.by_kind[Kind.DELIVERY]}
+    assert {17, 18, 19} <= {row.number for row in auto.by_kind[Kind.SEEN]}
+    assert {20, 21, 22, 23, 24} <= {row.number for row in auto.by_kind[Kind.INBOUND]}
 
 
 def _spec(name: str, *rows: ItemRow) -> ChannelSpec:
