@@ -55,6 +55,9 @@ def try_payload(
     return out
 
 
+_DIRECTIONS = frozenset(Direction)
+
+
 def _event_from_row(row: StoredEvent) -> ParsedEvent:
     """A stored event as the parsers made it (the fields the rules look at)."""
     data = row.data if isinstance(row.data, dict) else {}
@@ -63,7 +66,7 @@ def _event_from_row(row: StoredEvent) -> ParsedEvent:
         channel=row.channel,
         discriminator=row.dedupe_key,
         message_id=row.message_id,
-        direction=Direction(row.direction) if row.direction else None,
+        direction=Direction(row.direction) if row.direction in _DIRECTIONS else None,
         sub_type=row.sub_type,
         sender=row.sender,
         recipient=row.recipient,
