@@ -143,7 +143,7 @@ def main() -> None:
     print(f"bare `python -c pass` spawn       : {bare * 1000:8.1f} ms")
     print(
         f"CliClient.run_action              : {per_call * 1000:8.1f} ms  "
-        f"ratio {per_call / bare:.1f}x (the real CLI loads Node: >= 0.8 s a call, CONTRACT.md)"
+        f"ratio {per_call / bare:.1f}x (the real CLI loads Node: >= 0.8 s a call, docs/membrane.md)"
     )
 
 

@@ -1,9 +1,10 @@
 """Number Masking: sessions, and the answer to a masking callback.
 
 Infobip calls the callback URL when someone dials a masking number and connects the call as the
-answer says (FACTS.md a.2 row 3): ``{"phoneNumber", "callerId"}`` to connect, or ``{"fileUrl"}``
-to play a recording. The answer comes from local data only (the masking_sessions table), after
-the callback is stored like any webhook; no network call is made inside the request.
+answer says (docs/infobip.md, row 3 of the decision table): ``{"phoneNumber", "callerId"}`` to
+connect, or ``{"fileUrl"}`` to play a recording. The answer comes from local data only (the
+masking_sessions table), after the callback is stored like any webhook; no network call is made
+inside the request.
 """
 
 from __future__ import annotations

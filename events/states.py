@@ -19,7 +19,8 @@ from events.vocabulary import MESSAGE_KINDS, Direction, Kind, State
 from storage.queries.calls import CallFields
 from storage.queries.messages import MessageRow
 
-# Infobip status groups (FACTS.md b.1) -> the contract's states.
+# Infobip status groups -> the contract's states (docs/infobip.md, Status groups and message
+# states).
 GROUP_STATES: dict[int, State] = {
     1: State.PENDING,
     2: State.UNDELIVERABLE,

@@ -2,7 +2,8 @@
 
 Infobip subscriptions send HTTP Basic or an HMAC signature; notification profiles can add a
 static header; a per-message notifyUrl can only carry a token in its query string; and the
-source addresses are published (FACTS.md c). Secrets are compared in constant time.
+source addresses are published (docs/infobip.md, Webhook security). Secrets are compared in
+constant time.
 """
 
 from __future__ import annotations

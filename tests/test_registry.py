@@ -153,7 +153,8 @@ def test_readme_lists_every_channel_path() -> None:
 def test_auto_prefers_the_known_message_over_the_callback_data_hint(
     client: Any, processor: Any
 ) -> None:
-    """The order of FACTS.md: the message already known by its id, then the hint."""
+    """The message already known by its id first, then the hint (docs/infobip.md, Reports
+    whose channel the body cannot tell)."""
     report = fixture_bytes("viber/dlr_delivered.json")
     post(client, "sms", report)  # the service knows this id as an SMS
     drain(processor)

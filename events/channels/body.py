@@ -16,7 +16,7 @@ from events.channels.event import ParseError
 
 def carries_inbound(body: bytes, content_type: str | None) -> bool:
     """Whether a body carries inbound messages (the raw inbox claims those first). Inbound
-    items are the ones with receivedAt (FACTS.md a.2 row 15); inbound email is
+    items are the ones with receivedAt (docs/infobip.md, the decision table); inbound email is
     multipart/form-data. A byte search, not a parse: the ack waits for it."""
     if b"receivedAt" in body:
         return True

@@ -15,7 +15,8 @@ CHANNEL = "number-masking"
 
 
 def is_callback(doc: Item) -> bool:
-    """FACTS.md a.2 row 3: nmCorrelationId + correlationId, and no action/status."""
+    """nmCorrelationId + correlationId, and no action/status (docs/infobip.md, row 3 of the
+    decision table)."""
     return (
         "nmCorrelationId" in doc
         and "correlationId" in doc

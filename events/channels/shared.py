@@ -107,7 +107,8 @@ def tracking_event(item: Item, channel: str, kind: Kind) -> ParsedEvent:
 
 
 def result_kind(item: Item) -> Kind | None:
-    """Which kind an item of results[] is, by its fields (FACTS.md a.2, rows 13 to 15)."""
+    """Which kind an item of results[] is, by its fields (docs/infobip.md, the decision table
+    of /webhooks/auto)."""
     if isinstance(item.get("status"), dict):
         return _DELIVERY
     if "seenAt" in item:

@@ -1,10 +1,10 @@
-"""The Infobip actions the service runs through Membrane (the seed document's 18), each with
-its input template, what it does, and how its output maps back.
+"""The Infobip actions the service runs through Membrane (the 18 popular actions of Membrane's
+Infobip connector), each with its input template, what it does, and how its output maps back.
 
-Membrane's input schemas for Infobip are not published (CONTRACT.md 4.8), so every input is a
-template: a JSON value whose strings may hold {placeholders}. A string that is exactly one
-placeholder takes the value as it is (numbers, lists); a placeholder with no value drops its
-key. INFOBIP_EVENTS_MEMBRANE_TEMPLATES (a JSON file) overrides any of them, and
+Membrane's input schemas for Infobip are not published (docs/membrane.md, Templates), so
+every input is a template: a JSON value whose strings may hold {placeholders}. A string that
+is exactly one placeholder takes the value as it is (numbers, lists); a placeholder with no
+value drops its key. INFOBIP_EVENTS_MEMBRANE_TEMPLATES (a JSON file) overrides any of them, and
 `infobip-events membrane check` validates them against the connection's real schemas.
 """
 
@@ -35,8 +35,9 @@ class Action:
     # Not a Membrane action: the dispatcher POSTs {event} to {url} itself (signed with HMAC).
     http: bool = False
     # The input fields the action cannot do without (Infobip's required request fields).
-    # Membrane's own input schemas are not published (CONTRACT.md 4.8): the dry-run transport
-    # lists these as each action's inputSchema, so `membrane check` has something to check.
+    # Membrane's own input schemas are not published (docs/membrane.md, Templates): the
+    # dry-run transport lists these as each action's inputSchema, so `membrane check` has
+    # something to check.
     required: tuple[str, ...] = ()
 
     def input_schema(self) -> dict[str, Any]:

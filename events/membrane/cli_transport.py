@@ -24,7 +24,8 @@ class CliClient:
     ) -> None:
         path = Path(executable)
         if not path.is_absolute():
-            # Whatever is first on PATH may be another "membrane" (CONTRACT.md 1.1).
+            # Whatever is first on PATH may be another "membrane" (docs/membrane.md, The three
+            # transports).
             raise ValueError(
                 f"INFOBIP_EVENTS_MEMBRANE_CLI must be an absolute path, not {executable!r}"
             )
@@ -115,7 +116,8 @@ def _action_info(item: dict[str, Any]) -> ActionInfo:
 
 
 def _status_of(error_key: str | None) -> int | None:
-    """The HTTP status a CLI error stands for, from its error key (CONTRACT.md 2.4)."""
+    """The HTTP status a CLI error stands for, from its error key (docs/membrane.md, How
+    failures are classified)."""
     return {
         "not_authenticated": 401,
         "access_denied": 403,

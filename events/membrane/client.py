@@ -11,7 +11,7 @@ from events.retry import CallError
 
 class MembraneError(CallError):
     """A call to Membrane that did not succeed; what the CLI printed and Membrane's error type
-    and key, when there are any (CONTRACT.md 2.4)."""
+    and key, when there are any (docs/membrane.md, How failures are classified)."""
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""Every assumption about Membrane, in one place (see ../shared/membrane/CONTRACT.md).
+"""Every assumption about Membrane, in one place (docs/membrane.md, Assumed).
 
 What the CLI prints, how it exits and which HTTP paths back it are partly NOT FOUND in any
 public source. Where this module says "assumed", change it here when the real CLI is observed;
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-# ---- HTTP API (confirmed by the SDK and its wire traffic, CONTRACT.md section 2) -------------
+# ---- HTTP API (confirmed by the SDK and its wire traffic: docs/membrane.md, Confirmed) ---------
 
 DEFAULT_API_URL = "https://api.getmembrane.com"
 API_VERSION_HEADER = ("membrane-api-version", "2025-10-21")
@@ -19,8 +19,8 @@ TOKEN_REFRESH_MARGIN_SECONDS = 60
 
 
 def run_action_path(action: str) -> str:
-    # Whether a catalogue *key* works as the selector is NOT FOUND (CONTRACT.md 1.2); the SDK
-    # passes any selector through, so keys are sent as they are. Assumed.
+    # Whether a catalogue *key* works as the selector is not known (docs/membrane.md, Assumed);
+    # the SDK passes any selector through, so keys are sent as they are. Assumed.
     return f"/actions/{action}/run"
 
 
@@ -40,7 +40,7 @@ def jwt_claims(workspace_key: str, tenant_key: str | None, now: int) -> dict[str
     return claims
 
 
-# ---- CLI (assumed where CONTRACT.md says NOT FOUND) --------------------------------------------
+# ---- CLI (assumed where docs/membrane.md says so) --------------------------------------------
 
 
 def cli_run_action(action: str, connection_id: str, input_json: str) -> list[str]:
@@ -64,7 +64,8 @@ def cli_request(
         argv += ["-d", body]
     for key, value in query.items():
         argv += ["--query", f"{key}={value}"]
-    # `--json` on `request` means "send a JSON body" (CONTRACT.md 1.2), so it goes with a body.
+    # `--json` on `request` means "send a JSON body" (docs/membrane.md, Assumed), so it goes
+    # with a body.
     if body is not None:
         argv.append("--json")
     return argv

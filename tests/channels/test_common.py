@@ -1,4 +1,5 @@
-"""The format traps of FACTS.md a.5, and parsers that never fail on arbitrary input."""
+"""The format traps (docs/infobip.md, Traps in the payloads), and parsers that never fail on
+arbitrary input."""
 
 from __future__ import annotations
 

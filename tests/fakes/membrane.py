@@ -3,8 +3,8 @@ the product: the `dry-run` transport is events/membrane/dryrun.py).
 
 FakeInfobip answers like Infobip (message ids, reports once, logs again and again, using the
 real pull-API responses of tests/fixtures/pull as seeds); FakeMembrane puts Membrane's shapes,
-auth and errors around it (CONTRACT.md section 5); `membrane_api.py` serves it over HTTP and
-`membrane_cli.py` as an executable. Knobs: latency, hangs, failures, 429 with
+auth and errors around it (docs/membrane.md, The fake Membrane); `membrane_api.py` serves it
+over HTTP and `membrane_cli.py` as an executable. Knobs: latency, hangs, failures, 429 with
 Retry-After, garbage output, and "apply then hang" (the send happens, the answer never comes).
 """
 
@@ -180,7 +180,8 @@ class Knobs:
 
 
 class FakeMembrane:
-    """Membrane's behaviour around FakeInfobip (CONTRACT.md 5.1), transport-neutral."""
+    """Membrane's behaviour around FakeInfobip (docs/membrane.md, The fake Membrane),
+    transport-neutral."""
 
     def __init__(
         self,

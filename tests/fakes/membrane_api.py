@@ -1,5 +1,5 @@
-"""The fake Membrane REST API (CONTRACT.md 5.1) over FakeMembrane, as an ASGI app and as a
-server on a loopback port, for tests and benchmarks."""
+"""The fake Membrane REST API (docs/membrane.md, The fake Membrane) over FakeMembrane, as an
+ASGI app and as a server on a loopback port, for tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from tests.fakes.membrane import FakeMembrane, error
 
 
 class _Routes:
-    """The fake Membrane REST API's handlers (CONTRACT.md 5.1), one per route."""
+    """The fake Membrane REST API's handlers, one per route."""
 
     def __init__(self, membrane: FakeMembrane) -> None:
         self.membrane = membrane
@@ -97,7 +97,7 @@ class _Routes:
 
 
 def fake_api(membrane: FakeMembrane) -> Starlette:
-    """The fake Membrane REST API as an ASGI app (CONTRACT.md 5.1)."""
+    """The fake Membrane REST API as an ASGI app (docs/membrane.md, The fake Membrane)."""
     routes = _Routes(membrane)
     return Starlette(
         routes=[

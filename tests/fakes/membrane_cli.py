@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A fake `membrane` executable (CONTRACT.md 5.2), backed by FakeMembrane.
+"""A fake `membrane` executable (docs/membrane.md, The fake Membrane), backed by FakeMembrane.
 
 State (what the fake Infobip has sent, and every argv it was called with) lives in the JSON
 file named by FAKE_MEMBRANE_STATE, so that separate invocations see one Infobip. Knobs, from the
@@ -141,7 +141,7 @@ class Invocation:
         if status >= 400:
             return self.fail(doc)
         # `request` prints the upstream body as it came (JSON from Infobip): assumed, like the
-        # rest of the CLI's output (CONTRACT.md 1.3).
+        # rest of the CLI's output (docs/membrane.md, Assumed).
         print(json.dumps(doc) if self.as_json or self.positional[:1] == ["request"] else doc)
         return 0
 
