@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20, help="passes over the corpus, timed")
     args = parser.parse_args()
 
-    from events.rules.optout import classify
+    from events.rules.optout import read_intent
     from tests.optout.corpus import load
 
     rows = load()
@@ -66,7 +66,7 @@ def main() -> None:
     by_category: dict[str, list[tuple[str, str]]] = defaultdict(list)
     held_out: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for row in rows:
-        intent = classify(row.text)
+        intent = read_intent(row.text)
         read = "none" if intent is None else intent.kind
         by_lang[row.lang].append((row.label, read))
         by_category[row.category].append((row.label, read))
@@ -104,7 +104,7 @@ def main() -> None:
         return bool(first) and first[0].lower() in keywords
 
     base_wall, base_cpu = best_rate(first_word)
-    wall, cpu = best_rate(classify)
+    wall, cpu = best_rate(read_intent)
     print(f"\nspeed over {len(texts):,} messages (the corpus {args.rounds} times, best of 3):")
     print(f"{'':38}{'per CPU second':>16}{'wall clock':>14}")
     print(f"  baseline (first word, one look-up): {base_cpu:>14,.0f}/s {base_wall:>12,.0f}/s")

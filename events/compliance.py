@@ -26,7 +26,7 @@ from events.rules.optout import (
     OPT_OUT_UNCERTAIN,
     Intent,
     Vocabulary,
-    classify,
+    read_intent,
 )
 from events.vocabulary import Direction, Kind
 from storage.ids import new_id
@@ -55,7 +55,7 @@ class Compliance:
         if event.kind != Kind.INBOUND or event.channel not in self.channels or not event.sender:
             return None
         text = event.data.get("text")
-        return classify(text if isinstance(text, str) else None, self.vocabulary)
+        return read_intent(text if isinstance(text, str) else None, self.vocabulary)
 
     def contact_of(self, event: ParsedEvent) -> str | None:
         """The other party's key: who wrote (inbound), or to whom we wrote."""

@@ -58,7 +58,7 @@ Steps = Generator[Call, Any, Any]
 
 
 @dataclass
-class Outcome:
+class ActionResult:
     values: ActionChange
     messages: list[tuple[str, str]]
     recipient: str | None = None
@@ -136,13 +136,13 @@ class Dispatcher(BackgroundLoop):
         found = [i for i in message_ids(result.output) if i == tracking_id]
         return result.output if found else None
 
-    def _steps(self, row: ClaimedAction) -> Generator[Call, Any, Outcome]:
+    def _steps(self, row: ClaimedAction) -> Generator[Call, Any, ActionResult]:
         """Run one claimed action and say what to write back. Never raises."""
         now = self.clock()
         action = self.catalogue.get(row.action)
         attempts = row.attempts
         if action is None:
-            return Outcome(
+            return ActionResult(
                 {
                     "state": "failed",
                     "last_error": f"unknown action {row.action!r}",
@@ -163,7 +163,7 @@ class Dispatcher(BackgroundLoop):
         try:
             if uncertain:
                 if action.lookup is None or not row.tracking_id:
-                    return Outcome(
+                    return ActionResult(
                         {
                             "state": "unknown_outcome",
                             "next_attempt_at": PARKED,
@@ -186,7 +186,7 @@ class Dispatcher(BackgroundLoop):
                 failure = Failure.UNKNOWN_OUTCOME  # the check itself failed: still unknown
             return self._failed(row, error, failure, attempts, now)
         except Exception as exc:  # a bug must not kill the dispatcher
-            return Outcome(
+            return ActionResult(
                 {
                     "state": "failed",
                     "attempts": attempts,
@@ -196,7 +196,7 @@ class Dispatcher(BackgroundLoop):
                 [],
             )
 
-    def execute(self, row: ClaimedAction) -> Outcome:
+    def execute(self, row: ClaimedAction) -> ActionResult:
         steps = self._steps(row)
         try:
             call = next(steps)
@@ -214,7 +214,7 @@ class Dispatcher(BackgroundLoop):
                     continue
                 call = steps.send(result)
         except StopIteration as stop:
-            outcome: Outcome = stop.value
+            outcome: ActionResult = stop.value
             return outcome
 
     def _done(
@@ -227,7 +227,7 @@ class Dispatcher(BackgroundLoop):
         *,
         attempts: int | None = None,
         note: str | None = None,
-    ) -> Outcome:
+    ) -> ActionResult:
         ids = message_ids(output) if action.sends else []
         result: ActionChange = {
             "state": "done",
@@ -240,7 +240,7 @@ class Dispatcher(BackgroundLoop):
             result["attempts"] = attempts
         messages = [(action.channel, i) for i in ids] if action.channel else []
         to = values.get("to")
-        return Outcome(
+        return ActionResult(
             result,
             messages,
             recipient=str(to) if isinstance(to, (str, int)) else None,
@@ -254,18 +254,18 @@ class Dispatcher(BackgroundLoop):
         failure: Failure,
         attempts: int,
         now: datetime,
-    ) -> Outcome:
+    ) -> ActionResult:
         message = str(error)[:2000]
         if isinstance(error, MembraneError) and error.stderr:
             message += f" | stderr: {error.stderr.strip()[:500]}"
         if failure is Failure.PERMANENT:
-            return Outcome(
+            return ActionResult(
                 {"state": "failed", "attempts": attempts, "last_error": message, "updated_at": now},
                 [],
             )
         if attempts >= row.max_attempts:
             state = "unknown_outcome" if failure is Failure.UNKNOWN_OUTCOME else "dead"
-            return Outcome(
+            return ActionResult(
                 {
                     "state": state,
                     "attempts": attempts,
@@ -277,7 +277,7 @@ class Dispatcher(BackgroundLoop):
             )
         delay = self.delay(attempts, error.retry_after)
         state = "unknown_outcome" if failure is Failure.UNKNOWN_OUTCOME else "pending"
-        return Outcome(
+        return ActionResult(
             {
                 "state": state,
                 "attempts": attempts,
@@ -325,12 +325,12 @@ class Dispatcher(BackgroundLoop):
         )
         return [r for r in rows if r.id not in refused]
 
-    def write(self, done: list[tuple[ClaimedAction, Outcome]]) -> None:
+    def write(self, done: list[tuple[ClaimedAction, ActionResult]]) -> None:
         """Write a batch of outcomes in one transaction, and track the messages they sent."""
         with write_transaction(self.engine) as conn:
             self._write_in(conn, done)
 
-    def _write_in(self, conn: Connection, done: list[tuple[ClaimedAction, Outcome]]) -> None:
+    def _write_in(self, conn: Connection, done: list[tuple[ClaimedAction, ActionResult]]) -> None:
         results: list[tuple[str, ActionOutcome]] = [
             (row.id, {**row.unchanged(), **outcome.values}) for row, outcome in done
         ]
@@ -349,7 +349,7 @@ class Dispatcher(BackgroundLoop):
                 messages=len(outcome.messages),
             )
 
-    def _track(self, conn: Connection, done: list[tuple[ClaimedAction, Outcome]]) -> None:
+    def _track(self, conn: Connection, done: list[tuple[ClaimedAction, ActionResult]]) -> None:
         """Outbound messages wait as `unknown` for their reports, linked to the action."""
         now = self.clock()
         rows: list[MessageRow] = []
@@ -385,7 +385,7 @@ class Dispatcher(BackgroundLoop):
 
     def run_forever(self) -> None:
         """Keep up to `concurrency` actions in flight; claim more as slots free up."""
-        running: dict[Future[Outcome], ClaimedAction] = {}
+        running: dict[Future[ActionResult], ClaimedAction] = {}
         claim_failures = 0
         while not self._stop.is_set() or running:
             free = self.concurrency - len(running)
@@ -421,7 +421,7 @@ class Dispatcher(BackgroundLoop):
                 for row in claimed:
                     running[self._pool.submit(self.execute, row)] = row
 
-    def _write_with_retry(self, batch: list[tuple[ClaimedAction, Outcome]]) -> None:
+    def _write_with_retry(self, batch: list[tuple[ClaimedAction, ActionResult]]) -> None:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 self.write(batch)

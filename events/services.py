@@ -38,7 +38,7 @@ from events.rules.optout import (
     DEFAULT_OPT_OUT_WORDS,
     Vocabulary,
 )
-from events.when import parse_age_seconds
+from events.times import parse_age_seconds
 from storage.db import make_engine
 
 

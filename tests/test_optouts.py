@@ -15,7 +15,7 @@ from events.membrane.catalogue import ACTIONS
 from events.membrane.dryrun import DryRunClient
 from events.outbox import enqueue
 from events.process import Processor
-from events.rules.optout import HELP, OPT_IN, OPT_OUT, Vocabulary, classify
+from events.rules.optout import HELP, OPT_IN, OPT_OUT, Vocabulary, read_intent
 from events.services import build_compliance
 from storage.db import write_transaction
 from storage.models import outbox
@@ -71,13 +71,13 @@ NOT_OPT_OUT = [
 
 @pytest.mark.parametrize("text", OPTS_OUT)
 def test_these_phrasings_opt_out(text: str) -> None:
-    intent = classify(text)
+    intent = read_intent(text)
     assert intent is not None and intent.kind == OPT_OUT
 
 
 @pytest.mark.parametrize("text", NOT_OPT_OUT)
 def test_these_do_not_opt_out(text: str) -> None:
-    intent = classify(text)
+    intent = read_intent(text)
     assert intent is None or intent.kind != OPT_OUT
 
 
@@ -93,7 +93,7 @@ def test_these_do_not_opt_out(text: str) -> None:
     ],
 )
 def test_start_and_help(text: str, kind: str) -> None:
-    intent = classify(text)
+    intent = read_intent(text)
     assert intent is not None and intent.kind == kind
 
 
@@ -101,10 +101,10 @@ def test_configured_words_in_other_languages_are_added() -> None:
     # Swahili is not among the reader's languages (Indonesian "hentikan", used here before,
     # now is: issue 10).
     vocabulary = Vocabulary.build(opt_out=["stop", "sitisha"])
-    assert classify("SITISHA", vocabulary) == classify("SITISHA", vocabulary)
-    intent = classify("Sitisha", vocabulary)
+    assert read_intent("SITISHA", vocabulary) == read_intent("SITISHA", vocabulary)
+    intent = read_intent("Sitisha", vocabulary)
     assert intent is not None and intent.kind == OPT_OUT
-    assert classify("sitisha", Vocabulary.build()) is None
+    assert read_intent("sitisha", Vocabulary.build()) is None
 
 
 def compliant_processor(engine: Engine, **settings_overrides: Any) -> Processor:

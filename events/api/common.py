@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from events.services import Services
+from events.times import parse_since
 from events.verify import Verifier
-from events.when import parse_since
 
 MAX_PAGE = 500
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from events.channels.registry import RECONCILED_CHANNELS
 from events.cli.context import err, fail, setup
-from events.when import parse_since
+from events.times import parse_since
 
 
 def add_commands(sub: Any) -> None:

@@ -15,9 +15,9 @@ from events.config import Settings
 from events.membrane.factory import build_catalogue
 from events.rules.load import RulesError, load_rules
 from events.rules.model import RuleSet
+from events.rules.simulate import replay, try_payload
 from events.services import build_compliance, build_engine, rules_options
-from events.tryout import replay, try_payload
-from events.when import parse_since
+from events.times import parse_since
 
 
 def add_commands(sub: Any) -> None:

@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from events.cli.context import err, fail, setup
-from events.when import parse_since
+from events.times import parse_since
 from storage.ids import id_floor
 from storage.queries.raw import select_raw_ids
 

@@ -492,7 +492,7 @@ class Vocabulary:
 DEFAULT_VOCABULARY = Vocabulary.build()
 
 
-def classify(text: str | None, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> Intent | None:
+def read_intent(text: str | None, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> Intent | None:
     """The compliance intent of an inbound text, or None."""
     if not text or not text.strip():
         return None

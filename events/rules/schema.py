@@ -53,8 +53,8 @@ from events.rules.model import (
     When,
 )
 from events.rules.text import words
+from events.times import parse_age_seconds
 from events.vocabulary import Direction, Intent, Kind, State
-from events.when import parse_age_seconds
 
 # The channels a rule can name: the registry's (not "auto": a URL, not a channel).
 CHANNELS: tuple[str, ...] = tuple(SPECS)

@@ -19,7 +19,7 @@ from events.rules.optout import (
     OPT_OUT_UNCERTAIN,
     Intent,
     Vocabulary,
-    classify,
+    read_intent,
 )
 from tests.optout.corpus import CATEGORIES, LABELS, Row, load
 
@@ -29,7 +29,7 @@ LANGUAGES += ["sv", "da", "no", "fi", "ro", "cs", "ja", "zh", "ar", "id"]
 
 
 def kind(text: str) -> str:
-    intent = classify(text)
+    intent = read_intent(text)
     return "none" if intent is None else intent.kind
 
 
@@ -137,7 +137,7 @@ def test_the_issue_opt_outs_opt_out(text: str) -> None:
     ],
 )
 def test_the_issue_look_alikes_are_ordinary_messages(text: str) -> None:
-    assert classify(text) is None  # not an opt-out, and not held as uncertain either
+    assert read_intent(text) is None  # not an opt-out, and not held as uncertain either
 
 
 @pytest.mark.parametrize(
@@ -173,20 +173,20 @@ def test_messages_that_probably_ask_to_stop_are_uncertain(text: str) -> None:
     ],
 )
 def test_the_language_read_is_told(text: str, language: str | None) -> None:
-    intent = classify(text)
+    intent = read_intent(text)
     assert intent is not None and intent.kind == OPT_OUT and intent.language == language
 
 
 def test_russian_stop_reads_russian_and_russian_look_alikes_do_not_opt_out() -> None:
-    assert classify("стоп") == Intent(OPT_OUT, "стоп", "ru")
-    assert classify("ѕтор") == Intent(OPT_OUT, "ѕтор", None)  # Latin "stop" in Cyrillic letters
+    assert read_intent("стоп") == Intent(OPT_OUT, "стоп", "ru")
+    assert read_intent("ѕтор") == Intent(OPT_OUT, "ѕтор", None)  # Latin "stop" in Cyrillic letters
     for ordinary in ("СОК", "Ест кот", "Сестра приедет в среду", "Стоп-кран не работает"):
-        assert classify(ordinary) is None
+        assert read_intent(ordinary) is None
 
 
 def test_what_matched_is_the_message_as_said_cut_to_200_characters() -> None:
     text = "  Please stop texting me. " + "x" * 300
-    intent = classify(text)
+    intent = read_intent(text)
     assert intent is not None and intent.words == text.strip()[:200]
 
 
@@ -198,12 +198,12 @@ def test_operators_words_and_phrases_are_added_to_every_language() -> None:
         phrases=["take a hike"],
     )
     assert kind("sitisha") == "none"
-    assert classify("SITISHA tafadhali 12", vocabulary) is None  # its polite words are not known
-    assert classify("Sitisha", vocabulary) == Intent(OPT_OUT, "Sitisha", None)
-    assert classify("anza", vocabulary) == Intent(OPT_IN, "anza", None)
-    assert classify("msaada", vocabulary) == Intent(HELP, "msaada", None)
-    assert classify("Take a hike!", vocabulary) == Intent(OPT_OUT, "Take a hike!", None)
-    assert classify("baja", vocabulary) == Intent(OPT_OUT, "baja", "es")
+    assert read_intent("SITISHA tafadhali 12", vocabulary) is None  # its polite words are not known
+    assert read_intent("Sitisha", vocabulary) == Intent(OPT_OUT, "Sitisha", None)
+    assert read_intent("anza", vocabulary) == Intent(OPT_IN, "anza", None)
+    assert read_intent("msaada", vocabulary) == Intent(HELP, "msaada", None)
+    assert read_intent("Take a hike!", vocabulary) == Intent(OPT_OUT, "Take a hike!", None)
+    assert read_intent("baja", vocabulary) == Intent(OPT_OUT, "baja", "es")
 
 
 # --- properties ------------------------------------------------------------------------------
@@ -218,7 +218,7 @@ KINDS = {OPT_OUT, OPT_OUT_UNCERTAIN, OPT_IN, HELP}
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=300))
 def test_the_reader_never_raises_on_any_text(text: str) -> None:
-    intent = classify(text)
+    intent = read_intent(text)
     assert intent is None or (intent.kind in KINDS and len(intent.words) <= 200)
 
 

@@ -22,8 +22,8 @@ from events.membrane.catalogue import ACTIONS
 from events.membrane.http_transport import HttpClient
 from events.process import Processor
 from events.rules.load import load_rules
+from events.rules.simulate import replay
 from events.services import build_compliance, build_processor
-from events.tryout import replay
 from storage.models import metadata, outbox, raw_webhooks, rule_decisions
 from tests.conftest import drain, inbound_sms, post
 from tests.fakes.membrane import FakeMembrane, Knobs
