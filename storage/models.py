@@ -386,3 +386,115 @@ class MessageTag(SQLModel, table=True):
 
 rule_decisions = RuleDecision.__table__  # type: ignore[attr-defined]
 message_tags = MessageTag.__table__  # type: ignore[attr-defined]
+
+
+# ---- account: balance, cost ledger, own numbers, applications and entities ----------------------
+
+
+class MembraneAnswer(SQLModel, table=True):
+    """An answer of Infobip read through Membrane for the account (balance, numbers,
+    applications, entities), stored exactly as it came before anything is made of it."""
+
+    __tablename__ = "membrane_answers"
+    __table_args__ = (Index("ix_membrane_answers_purpose", "purpose", "received_at"),)
+
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    purpose: str = Field(sa_column=Column(String(32), nullable=False))
+    call: str = Field(sa_column=Column(Text(), nullable=False))  # "GET /account/1/balance"
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    body: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
+
+
+class Balance(SQLModel, table=True):
+    """One reading of the account's balance (the history)."""
+
+    __tablename__ = "balances"
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True))
+    checked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    balance: Decimal = Field(sa_column=Column(DecimalString(), nullable=False))
+    currency: str = Field(sa_column=Column(String(16), nullable=False))
+    answer_id: str = Field(sa_column=Column(String(32), nullable=False))
+
+
+class AccountAlert(SQLModel, table=True):
+    """An alert that fires once when it starts and again only after it has stopped
+    (balance_low): the hysteresis flag, shared by every worker."""
+
+    __tablename__ = "account_alerts"
+
+    name: str = Field(sa_column=Column(String(32), primary_key=True))
+    active: bool = Field(default=False)
+    changed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Cost(SQLModel, table=True):
+    """The cost ledger: one line per message (or call), from the price Infobip reported,
+    corrected when a later report prices it differently. `amount_units` is the amount in
+    units of 10^-10 (Infobip's finest price), so that sums are exact on both databases."""
+
+    __tablename__ = "costs"
+    __table_args__ = (
+        Index("uq_costs_message", "channel", "message_id", unique=True),
+        Index("ix_costs_priced_at", "priced_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True))
+    channel: str = Field(sa_column=Column(String(32), nullable=False))
+    message_id: str = Field(sa_column=Column(Text(), nullable=False))
+    currency: str = Field(sa_column=Column(String(16), nullable=False))
+    amount: Decimal = Field(sa_column=Column(DecimalString(), nullable=False))
+    amount_units: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    # The unit price and how many units were billed: message parts, or seconds of a call.
+    unit_price: Decimal = Field(sa_column=Column(DecimalString(), nullable=False))
+    units: Decimal = Field(sa_column=Column(DecimalString(), nullable=False))
+    unit: str = Field(sa_column=Column(String(16), nullable=False))  # message, second
+    country: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
+    application_id: str | None = _text()
+    entity_id: str | None = _text()
+    sender: str | None = _text()
+    priced_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    source_event_id: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class OwnNumber(SQLModel, table=True):
+    """A number the account owns, synced from Infobip's Numbers API."""
+
+    __tablename__ = "own_numbers"
+
+    number: str = Field(sa_column=Column(String(64), primary_key=True))  # E.164 key
+    number_key: str | None = _text()
+    country: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
+    type: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    capabilities: list[str] = Field(default_factory=list, sa_column=Column(JSON(), nullable=False))
+    synced_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Application(SQLModel, table=True):
+    """A CPaaS X application, synced from Infobip (its id is what reports carry)."""
+
+    __tablename__ = "applications"
+
+    application_id: str = Field(sa_column=Column(String(255), primary_key=True))
+    name: str | None = _text()
+    synced_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Entity(SQLModel, table=True):
+    """A CPaaS X entity, synced from Infobip."""
+
+    __tablename__ = "entities"
+
+    entity_id: str = Field(sa_column=Column(String(255), primary_key=True))
+    name: str | None = _text()
+    synced_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+membrane_answers = MembraneAnswer.__table__  # type: ignore[attr-defined]
+balances = Balance.__table__  # type: ignore[attr-defined]
+account_alerts = AccountAlert.__table__  # type: ignore[attr-defined]
+costs = Cost.__table__  # type: ignore[attr-defined]
+own_numbers = OwnNumber.__table__  # type: ignore[attr-defined]
+applications = Application.__table__  # type: ignore[attr-defined]
+entities = Entity.__table__  # type: ignore[attr-defined]
