@@ -7,6 +7,7 @@ idempotency keys make sure an event never fires a rule twice, whatever replays i
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +64,15 @@ class RulesHolder:
         self.path = path
         self.options = options
         self._pending = threading.Event()
+        # Own numbers synced from Infobip (events/bookkeeping.py): they join the file's.
+        self.synced_own: frozenset[str] = frozenset()
+        self._file_own = rules.own_numbers
+
+    def set_synced_own_numbers(self, numbers: frozenset[str]) -> None:
+        """The numbers synced from Infobip's Numbers API join the file's and the settings'
+        own_numbers (loop guard, sender_is_own, recipient_is_own), now and after a reload."""
+        self.synced_own = frozenset(numbers)
+        self.current = _with_own(self.current, self._file_own | self.synced_own)
 
     def request_reload(self) -> None:
         """Safe from a signal handler: only sets a flag."""
@@ -82,9 +92,18 @@ class RulesHolder:
         except (OSError, ValueError) as exc:
             log.error("rules not reloaded: the old rules stay in force", error=str(exc))
             return False
-        self.current = rules
+        self._file_own = rules.own_numbers
+        self.current = _with_own(rules, rules.own_numbers | self.synced_own)
         log.info("rules reloaded", path=self.path, version=rules.version, rules=len(rules.rules))
         return True
+
+
+def _with_own(rules: RuleSet, own: frozenset[str]) -> RuleSet:
+    """The rules with these own numbers; the compiled conditions start afresh (they hold the
+    numbers they were compiled with)."""
+    if own == rules.own_numbers:
+        return rules
+    return dataclasses.replace(rules, own_numbers=own, _buckets={}, compiled={})
 
 
 def event_state(event: ParsedEvent) -> str | None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import textwrap
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
 import phonenumbers
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from events.times import parse_age_seconds
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/infobip-events.db"
 
@@ -399,6 +402,24 @@ class Settings(BaseSettings):
         description="Signs the rules' forward actions (required when a rule forwards).",
     )
 
+    # ---- account: balance, numbers, applications and entities (issue 13) ----------------------
+    balance_interval: str = Field(
+        default="15m",
+        description="How often the worker reads the account balance (90s, 15m, 1h; off: "
+        "never). Never in dry-run, where there is no account to read.",
+    )
+    balance_alert_below: Decimal | None = Field(
+        default=None,
+        description="A balance below this (in the account's currency) makes one balance_low "
+        "event, and another only after it has been at or above it again; None: no alert.",
+    )
+    numbers_interval: str = Field(
+        default="1h",
+        description="How often the worker syncs own numbers, CPaaS X applications and entities "
+        "(90s, 15m, 1h; off: only by the CLI).",
+    )
+    # ---- end account -------------------------------------------------------------------------
+
     # Number Masking: with no fallback, the answer carries no instruction and Infobip does not
     # connect the call.
     masking_fallback_file_url: str | None = Field(
@@ -430,6 +451,15 @@ class Settings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("balance_interval", "numbers_interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        text = value.strip().lower()
+        if text in ("off", "0", ""):
+            return "off"
+        parse_age_seconds(text)  # ValueError says what to write
+        return text
 
     @field_validator("webhook_allowed_ips", "trusted_proxies")
     @classmethod
@@ -529,6 +559,11 @@ class Settings(BaseSettings):
         if not path or path == ":memory:":
             return None
         return Path(path)
+
+    def interval_seconds(self, name: str) -> float | None:
+        """A sync interval in seconds (balance_interval, numbers_interval); None when off."""
+        value = str(getattr(self, name))
+        return None if value == "off" else parse_age_seconds(value)
 
     @property
     def webhook_auth_configured(self) -> bool:

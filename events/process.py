@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine
 
 from events.automation import Automation, MessageSeen
 from events.background import BackgroundLoop
+from events.bookkeeping import Bookkeeping
 from events.channels.event import ParsedEvent, ParseError, Parser
 from events.channels.status import status_fields
 from events.channels.values import as_bool, as_str
@@ -193,6 +194,7 @@ class Processor(BackgroundLoop):
         ingest_idle: Callable[[], bool] | None = None,
         compliance: Compliance | None = None,
         automation: Automation | None = None,
+        bookkeeping: Bookkeeping | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -210,6 +212,8 @@ class Processor(BackgroundLoop):
         self.compliance = compliance
         # The rules: decisions and their outbox actions, in the batch's transaction too.
         self.automation = automation
+        # The cost ledger and the own-number marks, in the batch's transaction too.
+        self.bookkeeping = bookkeeping or Bookkeeping(automation.holder if automation else None)
         self._last_batch_seconds = BUSY_PAUSE_SECONDS
         self._last_batch_full = True
         # Called after every round of run_forever that reached the database (the worker's
@@ -244,6 +248,7 @@ class Processor(BackgroundLoop):
         per_raw: list[tuple[StoredRaw, str, str | None, list[str]]] = []
         parsed_rows = [(raw, *self._parse(raw)) for raw in rows]
         self._resolve_channels(conn, parsed_rows)
+        self.bookkeeping.mark(conn, [e for _, items, _, _ in parsed_rows for e in items])
         for raw, items, state, error in parsed_rows:
             keys = []
             for index, event in enumerate(items):
@@ -255,6 +260,8 @@ class Processor(BackgroundLoop):
 
         new_ids = insert_events_ignoring_duplicates(conn, event_rows) if event_rows else {}
         new_keys = new_ids.keys()
+        if new_ids:
+            self.bookkeeping.record(conn, [(e, new_ids[k]) for e, k in parsed if k in new_ids], now)
 
         # Fold the new events into their messages, calls and lookups, in arrival order.
         fresh = _fresh(parsed, event_rows, new_keys)

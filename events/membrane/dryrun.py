@@ -72,7 +72,7 @@ class DryRunClient:
     ) -> Any:
         self.recorded.append({"request": f"{method.upper()} {path}", "body": body, "query": query})
         if method.upper() == "GET":
-            return {"results": []}
+            return _account_answer(path) or {"results": []}
         # Anything else through the proxy is a send (the catalogue's proxies are SMS and
         # WhatsApp): accepted, with the message ids the body chose.
         return _accepted(_recipients(body), single=path.lstrip("/").startswith("whatsapp/"))
@@ -170,3 +170,28 @@ def _preview(text: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+# ---- account reads (balance, numbers, applications, entities) ------------------------------------
+
+# Infobip's answers with nothing in them: no account is behind a dry run, so it owns no number,
+# has no application or entity, and its balance is zero (the balance loop is off in dry-run).
+_ACCOUNT_ANSWERS: dict[str, dict[str, Any]] = {
+    "/account/1/balance": {"balance": 0, "currency": "EUR"},
+    "/numbers/1/numbers": {"numbers": [], "numberCount": 0},
+    "/provisioning/1/applications": {
+        "results": [],
+        "paging": {"page": 0, "size": 0, "totalPages": 0, "totalResults": 0},
+    },
+    "/provisioning/1/entities": {
+        "results": [],
+        "paging": {"page": 0, "size": 0, "totalPages": 0, "totalResults": 0},
+    },
+}
+
+
+def _account_answer(path: str) -> dict[str, Any] | None:
+    return _ACCOUNT_ANSWERS.get("/" + path.strip("/"))
+
+
+# ---- end account reads ---------------------------------------------------------------------------

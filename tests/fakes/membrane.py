@@ -22,6 +22,7 @@ from typing import Any
 import jwt
 
 from events.membrane.catalogue import ACTIONS
+from tests.fakes.infobip_account import FakeAccount
 
 PULL_RESPONSES = Path(__file__).resolve().parent.parent / "fixtures" / "pull"
 REPORT_EXAMPLES = {
@@ -60,6 +61,8 @@ class FakeInfobip:
     reported: set[str] = field(default_factory=set)
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # The account's balance, numbers, applications and entities (tests/fakes/infobip_account.py).
+    account: FakeAccount = field(default_factory=FakeAccount)
 
     def send(self, channel: str, to: Any, fields: dict[str, Any]) -> dict[str, Any]:
         recipients = to if isinstance(to, list) else [to]
@@ -356,6 +359,9 @@ class FakeMembrane:
                     "serviceException": {"messageId": "TOO_MANY_REQUESTS", "text": "throttled"}
                 }
             }
+        account = self.infobip.account.answer(method, path, query)  # account reads
+        if account is not None:
+            return account
         if method == "POST" and path == "/sms/3/messages" and isinstance(body, dict):
             out: dict[str, Any] = {"bulkId": None, "messages": []}
             for message in body.get("messages", []):
