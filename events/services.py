@@ -18,8 +18,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from events.account import Account, AccountSync
 from events.automation import Automation, RulesHolder, build_holder
 from events.background import Checkpointer
+from events.bookkeeping import Bookkeeping
 from events.channels.registry import DEFAULT_DELAYS, PARSERS, SEND_ACTIONS
 from events.compliance import Compliance
 from events.config import Settings, SettingsError
@@ -128,6 +130,7 @@ def build_processor(
         idle_seconds=settings.process_idle_seconds,
         compliance=build_compliance(settings, catalogue),
         automation=automation,
+        bookkeeping=Bookkeeping(automation.holder, region=settings.default_region),
     )
 
 
@@ -249,6 +252,28 @@ class Services:
             region=self.settings.default_region,
         )
 
+    # ---- account: balance, numbers, applications, entities (events/account.py) -------------
+
+    @cached_property
+    def account(self) -> Account:
+        return Account(
+            self.engine,
+            self.membrane,
+            alert_below=self.settings.balance_alert_below,
+            automation=self.processor.automation,
+            region=self.settings.default_region,
+        )
+
+    @cached_property
+    def account_sync(self) -> AccountSync:
+        return AccountSync(
+            self.account,
+            balance_seconds=self.settings.interval_seconds("balance_interval"),
+            numbers_seconds=self.settings.interval_seconds("numbers_interval"),
+        )
+
+    # ---- end account ---------------------------------------------------------------------
+
     def start_checkpoints(self) -> None:
         """SQLite WAL checkpoints on a thread of their own, so that no commit pays for one."""
         self._start(Checkpointer(self.engine))
@@ -258,6 +283,7 @@ class Services:
         thread, or is started by it)."""
         self._start(self.dispatcher)
         self._start(self.reconciler)
+        self._start(self.account_sync)  # on its own thread: Membrane never holds up a webhook
 
     def _start(self, loop: Any) -> None:
         loop.start()

@@ -12,6 +12,7 @@ from events.api.common import BadQuery, list_query, page, problem, reader
 from events.api.models import Event, EventPage, Message, MessagePage, Webhook
 from events.api.spec import Endpoints, Param
 from events.services import Services
+from storage.queries import account as account_q
 from storage.queries import decisions as decisions_q
 from storage.queries import messages as messages_q
 from storage.queries import raw as raw_q
@@ -56,13 +57,50 @@ def get_message(request: Request, s: Services) -> Any:
             )
         row = rows[0]
         timeline = timeline_of(conn, messages_q.timeline(conn, row.channel, row.message_id))
-        return Message.from_row(
+        message = Message.from_row(
             row, decisions_q.tags_of(conn, row.channel, row.message_id), timeline
         )
+        return with_names(conn, [message])[0]
 
 
-MESSAGE_FILTERS = ("channel", "state", "direction", "sender", "recipient", "bulk_id")
-EVENT_FILTERS = ("channel", "kind", "message_id", "direction", "source", "sub_type", "webhook_id")
+MESSAGE_FILTERS = (
+    "channel",
+    "state",
+    "direction",
+    "sender",
+    "recipient",
+    "bulk_id",
+    "application_id",
+    "entity_id",
+)
+EVENT_FILTERS = (
+    "channel",
+    "kind",
+    "message_id",
+    "direction",
+    "source",
+    "sub_type",
+    "webhook_id",
+    "application_id",
+    "entity_id",
+)
+
+
+def with_names(conn: Connection, items: list[Message]) -> list[Message]:
+    """Each message with the names of its CPaaS X application and entity, when synced."""
+    apps = account_q.names_of(conn, "application", [m.application_id for m in items])
+    ents = account_q.names_of(conn, "entity", [m.entity_id for m in items])
+    return [
+        m.model_copy(
+            update={
+                "application_name": apps.get(m.application_id or ""),
+                "entity_name": ents.get(m.entity_id or ""),
+            }
+        )
+        if m.application_id in apps or m.entity_id in ents
+        else m
+        for m in items
+    ]
 
 
 def list_messages(request: Request, s: Services) -> Any:
@@ -70,7 +108,9 @@ def list_messages(request: Request, s: Services) -> Any:
     with s.engine.connect() as conn:
         rows = messages_q.list_messages(conn, messages_q.MessageFilter(**filters), cursor, limit)
         tags = decisions_q.tags_of_messages(conn, [(r.channel, r.message_id) for r in rows])
-    items = [Message.from_row(r, tags.get((r.channel, r.message_id), [])) for r in rows]
+        items = with_names(
+            conn, [Message.from_row(r, tags.get((r.channel, r.message_id), [])) for r in rows]
+        )
     return page(items, rows, limit)
 
 

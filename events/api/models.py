@@ -199,6 +199,9 @@ class Message(Model):
     updated_at: Time
     tags: list[str]
     events: list[Event] | None = shown_when_set()
+    # The names of its CPaaS X application and entity, once synced (events/account.py).
+    application_name: str | None = None
+    entity_name: str | None = None
 
     @classmethod
     def from_row(

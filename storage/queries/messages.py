@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypedDict
 
-from sqlalchemy import Connection, select, tuple_, update
+from sqlalchemy import Connection, exists, select, tuple_, update
 
 from storage.models import events, messages
 from storage.queries._sql import (
@@ -177,6 +177,8 @@ class MessageFilter:
     sender: str | None = None
     recipient: str | None = None
     bulk_id: str | None = None
+    application_id: str | None = None
+    entity_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
 
@@ -192,6 +194,9 @@ class EventFilter:
     source: str | None = None
     sub_type: str | None = None
     webhook_id: str | None = None
+    # Events of the messages of this CPaaS X application (entity).
+    application_id: str | None = None
+    entity_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
 
@@ -330,7 +335,16 @@ def list_messages(
 ) -> list[StoredMessage]:
     """Newest first, below the cursor before_id."""
     stmt = select(*_MESSAGE)
-    for name in ("channel", "state", "direction", "sender", "recipient", "bulk_id"):
+    for name in (
+        "channel",
+        "state",
+        "direction",
+        "sender",
+        "recipient",
+        "bulk_id",
+        "application_id",
+        "entity_id",
+    ):
         value = getattr(where, name)
         if value is not None:
             stmt = stmt.where(messages.c[name] == value)
@@ -354,6 +368,16 @@ def list_events(
             stmt = stmt.where(events.c[name] == value)
     if where.webhook_id is not None:
         stmt = stmt.where(events.c.raw_id == where.webhook_id)
+    for name in ("application_id", "entity_id"):
+        value = getattr(where, name)
+        if value is not None:
+            stmt = stmt.where(
+                exists().where(
+                    messages.c.channel == events.c.channel,
+                    messages.c.message_id == events.c.message_id,
+                    messages.c[name] == value,
+                )
+            )
     if where.since is not None:
         stmt = stmt.where(events.c.received_at >= where.since)
     if where.until is not None:
