@@ -113,7 +113,9 @@ def test_balance_low_fires_once_per_crossing_and_rules_act_on_it(
     membrane, url = fake
     rules = (
         '[[rules]]\nname = "money"\nwhen = { kind = "balance_low" }\n'
-        'do = [{ type = "forward", url = "https://hooks.example/balance" }]\n'
+        'do = [{ type = "forward", url = "https://hooks.example/balance" },\n'
+        '      { type = "send", channel = "sms", to = "+41793026727", text = "Top up" }]\n'
+        'match = "all"\n'
     )
     settings = rules_settings(db_url, tmp_path, rules, balance_alert_below=Decimal("50"))
     processor = build_processor(settings, engine)
@@ -130,6 +132,9 @@ def test_balance_low_fires_once_per_crossing_and_rules_act_on_it(
     assert [e.data["balance"] for e in low] == ["47.79134", "10.0"]
     assert all(e.message_id is None and e.source == "account" for e in low)
     assert len(forwards) == 2
+    with engine.connect() as conn:
+        alerts = conn.execute(select(outbox).where(outbox.c.action == "send-sms-message")).all()
+    assert [a.input["to"] for a in alerts] == ["41793026727", "41793026727"]
 
 
 def test_hours_left_is_the_balance_at_the_last_24_hours_spend(
