@@ -15,9 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from events.channels.event import ParsedEvent
 from events.channels.values import as_decimal
@@ -26,6 +28,8 @@ from events.vocabulary import Direction
 from storage.queries.costs import UNIT_DIGITS, CostRow, to_units
 
 NO_CURRENCY = frozenset({"", "UNKNOWN"})
+# phonenumbers' region for a number of no country ("001": satellite, international services).
+UNKNOWN_REGION = "001"
 _QUANTUM = Decimal(1).scaleb(-UNIT_DIGITS)
 
 
@@ -93,14 +97,35 @@ def country_of(event: ParsedEvent) -> str | None:
     contact = event.sender if event.direction == Direction.INBOUND else event.recipient
     if not contact:
         return None
-    key = wire_key(contact)
-    if not is_phone_key(key):
+    text = contact.strip()
+    # Infobip writes numbers as international digits without "+": no need to parse those.
+    digits = text[1:] if text.startswith("+") else text
+    if not digits.isdigit():
+        key = wire_key(text)
+        if not is_phone_key(key):
+            return None
+        digits = key[1:]
+    return region_of(digits)
+
+
+@lru_cache(maxsize=65536)
+def region_of(digits: str) -> str | None:
+    """The region of an international number by its country calling code; a code that several
+    regions share (+1, +7, +44...) is settled by phonenumbers' full parse. Cheap, because every
+    report of a busy ledger has a number of its own."""
+    for size in (1, 2, 3):
+        regions = COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:size]))
+        if regions:
+            break
+    else:
         return None
+    if len(regions) == 1:
+        return regions[0] if regions[0] != UNKNOWN_REGION else None
     try:
-        region = phonenumbers.region_code_for_number(phonenumbers.parse(key))
+        region = phonenumbers.region_code_for_number(phonenumbers.parse("+" + digits))
     except phonenumbers.NumberParseException:
         return None
-    return region if region and region != "ZZ" else None
+    return region if region and region != UNKNOWN_REGION else None
 
 
 def ledger_rows(

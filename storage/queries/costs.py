@@ -11,9 +11,9 @@ from decimal import Decimal
 from typing import Any, TypedDict
 
 from sqlalchemy import ColumnElement, Connection, and_, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.models import costs, messages
+from storage.queries._sql import encode_rows, placeholder
 
 # amount_units are amounts in 10^-UNIT_DIGITS of a currency unit: Infobip's finest price.
 UNIT_DIGITS = 10
@@ -87,9 +87,13 @@ _UPDATED = (
 )
 
 
+COST_COLUMNS = tuple(c.name for c in costs.columns if c.name != "id")
+
+
 def upsert_costs(conn: Connection, rows: Sequence[CostRow]) -> None:
     """New lines, and corrections: a line already there takes the new price unless it came
-    from an older report (priced_at) than the one it holds. One statement for the batch."""
+    from an older report (priced_at) than the one it holds. One executemany for the batch, at
+    driver level (the processor's transaction waits for it)."""
     if not rows:
         return
     # The last line of a message within the batch wins, as it would across batches.
@@ -98,14 +102,16 @@ def upsert_costs(conn: Connection, rows: Sequence[CostRow]) -> None:
         key = (row["channel"], row["message_id"])
         if key not in latest or row["priced_at"] >= latest[key]["priced_at"]:
             latest[key] = row
-    dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(costs)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["channel", "message_id"],
-        set_={name: stmt.excluded[name] for name in _UPDATED},
-        where=stmt.excluded.priced_at >= costs.c.priced_at,
+    mark = placeholder(conn)
+    updated = ",".join(f"{name} = excluded.{name}" for name in _UPDATED)
+    sql = (
+        f"INSERT INTO costs ({','.join(COST_COLUMNS)}) "
+        f"VALUES ({','.join([mark] * len(COST_COLUMNS))}) "
+        f"ON CONFLICT (channel, message_id) DO UPDATE SET {updated} "
+        "WHERE excluded.priced_at >= costs.priced_at"
     )
-    conn.execute(stmt, list(latest.values()))
+    values = encode_rows(conn, costs, COST_COLUMNS, latest.values())
+    conn.exec_driver_sql(sql, [tuple(v) for v in values])
 
 
 def _day(conn: Connection) -> ColumnElement[Any]:
