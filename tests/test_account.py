@@ -432,3 +432,13 @@ def test_the_cli_transport_reads_the_balance_through_membrane_request(
     listed = run_cli(db_url, "numbers", "sync", env=env)
     assert "3 numbers synced" in listed.stdout
     assert "+447860041117" in run_cli(db_url, "numbers", "list", env=env).stdout
+
+
+def test_intervals_read_as_ages_or_off_and_a_bad_one_says_what_to_write() -> None:
+    from events.config import SettingsError, load_settings
+
+    found = Settings(balance_interval="90s", numbers_interval="OFF", _env_file=None)  # type: ignore[call-arg]
+    assert found.interval_seconds("balance_interval") == 90.0
+    assert found.interval_seconds("numbers_interval") is None
+    with pytest.raises(SettingsError, match="write 90s, 15m, 1h or 2d"):
+        load_settings(balance_interval="soon")

@@ -63,16 +63,7 @@ def get_message(request: Request, s: Services) -> Any:
         return with_names(conn, [message])[0]
 
 
-MESSAGE_FILTERS = (
-    "channel",
-    "state",
-    "direction",
-    "sender",
-    "recipient",
-    "bulk_id",
-    "application_id",
-    "entity_id",
-)
+MESSAGE_FILTERS = messages_q.MESSAGE_FILTERS
 EVENT_FILTERS = (
     "channel",
     "kind",

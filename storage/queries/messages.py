@@ -183,6 +183,19 @@ class MessageFilter:
     until: datetime | None = None
 
 
+# The columns a message list filters on by equality (the read API's filters of the same names).
+MESSAGE_FILTERS = (
+    "channel",
+    "state",
+    "direction",
+    "sender",
+    "recipient",
+    "bulk_id",
+    "application_id",
+    "entity_id",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class EventFilter:
     """The read API's filters on events (None: any); since/until bound received_at."""
@@ -335,16 +348,7 @@ def list_messages(
 ) -> list[StoredMessage]:
     """Newest first, below the cursor before_id."""
     stmt = select(*_MESSAGE)
-    for name in (
-        "channel",
-        "state",
-        "direction",
-        "sender",
-        "recipient",
-        "bulk_id",
-        "application_id",
-        "entity_id",
-    ):
+    for name in MESSAGE_FILTERS:
         value = getattr(where, name)
         if value is not None:
             stmt = stmt.where(messages.c[name] == value)
