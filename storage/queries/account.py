@@ -128,7 +128,8 @@ def replace_numbers(conn: Connection, rows: Sequence[NumberRow]) -> None:
     """The numbers Infobip lists now, and no others (a number given up is ours no more)."""
     conn.execute(delete(own_numbers))
     if rows:
-        conn.execute(insert(own_numbers), list(rows))
+        # Ignoring a number already there: another worker's sync of the same list, just now.
+        conn.execute(insert_ignore(conn, own_numbers, ["number"]), list(rows))
 
 
 def list_numbers(conn: Connection) -> list[StoredNumber]:
@@ -163,7 +164,7 @@ def replace_directory(
     rows = [{key: item_id, "name": name, "synced_at": at} for item_id, name in dict(items).items()]
     conn.execute(delete(table))
     if rows:
-        conn.execute(insert(table), rows)
+        conn.execute(insert_ignore(conn, table, [key]), rows)
     return len(rows)
 
 
