@@ -7,8 +7,8 @@ through Membrane's proxy (`membrane request`). Every answer is stored exactly as
 (membrane_answers) before anything is made of it, as the reconciler does with reports.
 
 The periodic reads run in the worker on their own thread (AccountSync): a Membrane that fails
-or hangs delays only them, never a webhook. The balance is never read in dry-run: no account
-is behind it.
+or hangs delays only them, never a webhook. In dry-run there is no account behind the
+transport: nothing is read periodically, and what a command reads is shown, never kept.
 """
 
 from __future__ import annotations
@@ -118,9 +118,11 @@ class Account:
         call = f"GET {path}" + (
             f"?{'&'.join(f'{k}={v}' for k, v in query.items())}" if query else ""
         )
-        body = json.dumps(doc, default=str).encode()
-        with write_transaction(self.engine) as conn:
-            answer_id = account_q.insert_answer(conn, purpose, call, body, self.clock())
+        answer_id = "dry-run"  # the transport's own answer: no Infobip said it, none is kept
+        if not self.dry_run:
+            body = json.dumps(doc, default=str).encode()
+            with write_transaction(self.engine) as conn:
+                answer_id = account_q.insert_answer(conn, purpose, call, body, self.clock())
         if not isinstance(doc, dict):
             raise AccountError(f"{call}: Infobip's answer is not an object (kept as {answer_id})")
         return answer_id, doc
@@ -210,8 +212,9 @@ class Account:
                 total is not None and (page + 1) * NUMBERS_PAGE >= total
             ):
                 break
-        with write_transaction(self.engine) as conn:
-            account_q.replace_numbers(conn, list({r["number"]: r for r in rows}.values()))
+        if not self.dry_run:  # an empty list from no account must not wipe the real one
+            with write_transaction(self.engine) as conn:
+                account_q.replace_numbers(conn, list({r["number"]: r for r in rows}.values()))
         log.info("numbers synced", numbers=len(rows))
         return len(rows)
 
@@ -253,6 +256,8 @@ class Account:
             pages = as_int(paging.get("totalPages")) if isinstance(paging, dict) else None
             if not items or (pages is not None and page + 1 >= pages):
                 break
+        if self.dry_run:
+            return len(found)
         with write_transaction(self.engine) as conn:
             count = account_q.replace_directory(conn, kind, found, self.clock())
         log.info(f"{kind}s synced", count=count)
@@ -310,8 +315,9 @@ class AccountSync(BackgroundLoop):
     ) -> None:
         super().__init__()
         self.account = account
+        # Dry-run: no account behind the transport, nothing to read.
         self.balance_seconds = None if account.dry_run else balance_seconds
-        self.numbers_seconds = numbers_seconds
+        self.numbers_seconds = None if account.dry_run else numbers_seconds
         self.first_after = first_after
 
     @property

@@ -153,15 +153,17 @@ def test_hours_left_is_the_balance_at_the_last_24_hours_spend(
     assert account_for(engine, url).check_balance().hours_left == 48.0
 
 
-def test_a_dry_run_balance_is_shown_but_never_kept_nor_polled(engine: Engine) -> None:
+def test_in_dry_run_reads_are_shown_never_kept_nor_polled(engine: Engine) -> None:
     account = Account(engine, DryRunClient(), alert_below=Decimal("1000"))
     reading = account.check_balance()
     assert not reading.stored and not reading.alerted
     with engine.connect() as conn:
         assert conn.execute(select(events)).first() is None
-    sync = AccountSync(account, balance_seconds=900.0, numbers_seconds=None)
-    assert sync.balance_seconds is None and not sync.needed
+    sync = AccountSync(account, balance_seconds=900.0, numbers_seconds=3600.0)
+    assert sync.balance_seconds is None and sync.numbers_seconds is None and not sync.needed
     assert account.sync_numbers() == 0
+    with engine.connect() as conn:
+        assert conn.execute(select(membrane_answers)).first() is None
 
 
 # ---- the cost ledger ----------------------------------------------------------------------------

@@ -140,6 +140,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
             print(f"{account.sync_directory('entity')} entities synced")
     except AccountError as exc:
         fail(str(exc), 1)
+    if account.dry_run:
+        print("dry-run: no account is behind it; nothing kept")
     services.stop(0)
     return 0
 
