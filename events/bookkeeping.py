@@ -68,15 +68,13 @@ class Bookkeeping:
         """Mark the inbound messages to a number that is not ours (`not_our_number` in the
         event's data). Nothing is marked until numbers have been synced: without that list
         every number would look foreign. Returns how many were marked."""
+        synced = self.refresh(conn)  # also keeps the rules' own numbers current
         inbound = [
             e
             for e in events
             if e.direction == Direction.INBOUND and e.channel in NUMBER_CHANNELS and e.recipient
         ]
-        if not inbound:
-            return 0
-        synced = self.refresh(conn)
-        if not synced:
+        if not inbound or not synced:
             return 0
         own = synced | (self.holder.current.own_numbers if self.holder else frozenset())
         marked = 0

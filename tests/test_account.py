@@ -444,3 +444,30 @@ def test_intervals_read_as_ages_or_off_and_a_bad_one_says_what_to_write() -> Non
     assert found.interval_seconds("numbers_interval") is None
     with pytest.raises(SettingsError, match="write 90s, 15m, 1h or 2d"):
         load_settings(balance_interval="soon")
+
+
+def test_the_loop_guard_never_auto_replies_to_a_synced_number(
+    db_url: str, engine: Engine, tmp_path: Path, fake: tuple[FakeMembrane, str]
+) -> None:
+    from storage.models import rule_decisions
+
+    _, url = fake
+    rules = (
+        '[[rules]]\nname = "thanks"\nwhen = { kind = "inbound" }\n'
+        'do = [{ type = "reply", text = "Thanks" }]\n'
+    )
+    settings = rules_settings(db_url, tmp_path, rules)
+    processor = build_processor(settings, engine)
+    account_for(engine, url).sync_numbers()
+    doc = json.loads(fixture_bytes("sms/inbound_mo_json_2_keyword_quiz.json"))
+    item = doc["results"][0]
+    from_us = {**item, "from": "447860041117", "messageId": "loop-1"}
+    from_them = {**item, "messageId": "person-1"}
+    with make_client(settings, engine) as client:
+        post(client, "sms", json.dumps({"results": [from_us, from_them]}).encode())
+        drain(processor)
+    with engine.connect() as conn:
+        decided = {d.reason: d.outcome for d in conn.execute(select(rule_decisions)).all()}
+        replies = conn.execute(select(outbox).where(outbox.c.action == "send-sms-message")).all()
+    assert decided.get("never auto-reply to one of our own numbers") == "skipped"
+    assert [r.input["to"] for r in replies] == [item["from"]]
