@@ -471,3 +471,17 @@ def test_the_loop_guard_never_auto_replies_to_a_synced_number(
         replies = conn.execute(select(outbox).where(outbox.c.action == "send-sms-message")).all()
     assert decided.get("never auto-reply to one of our own numbers") == "skipped"
     assert [r.input["to"] for r in replies] == [item["from"]]
+
+
+def test_costs_by_day_are_utc_days(client: Any, processor: Processor) -> None:
+    # 16:00 and 17:00 at +01:00 on 9 November; a third report at 00:30 +01:00 on the 10th is
+    # still the 9th in UTC.
+    post(client, "sms", fixture_bytes("sms/dlr_v3_delivered_batch_of_2.json"))
+    post(client, "sms", priced_sms("late", "0.02", done_at="2019-11-10T00:30:00.000+0100"))
+    post(client, "sms", priced_sms("next", "0.03", done_at="2019-11-10T01:30:00.000+0100"))
+    drain(processor)
+    doc = client.get("/v1/costs", params={"from": "2019-11-01T00:00:00Z"}).json()
+    assert [(g["key"], g["messages"], g["amount"]) for g in doc["groups"]] == [
+        ("2019-11-09", 3, "0.0400000000"),
+        ("2019-11-10", 1, "0.0300000000"),
+    ]
