@@ -103,7 +103,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         flags += ["DRY RUN"] if rule.dry_run else []
         flags += [f"cap {rule.cap}"] if rule.cap else []
         flags += [f"quiet {rule.quiet_hours} ({rule.quiet_mode})"] if rule.quiet_hours else []
-        print(f"  {rule.name}: {', '.join(d.type for d in rule.do)}  [{'; '.join(flags)}]")
+        does = ", ".join(d.type + (" (or template)" if d.template else "") for d in rule.do)
+        if rule.otherwise:
+            does += f"; else {', '.join(d.type for d in rule.otherwise)}"
+        print(f"  {rule.name}: {does}  [{'; '.join(flags)}]")
     return 0
 
 

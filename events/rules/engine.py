@@ -572,7 +572,10 @@ def _plan_send(
         do.type, channel, key, {k: v for k, v in values.items() if v is not None}, contact=contact
     )
     if channel in SESSION_CHANNELS:
-        return _windowed(planned, do, rules, variables, history, now)
+        # Our number's key: the event's own when the send comes from it (a reply), else
+        # keyed here.
+        ours = _our_sender(facts) if sender == facts.our_number else None
+        return _windowed(planned, do, rules, variables, history, now, ours)
     return planned
 
 
@@ -583,16 +586,15 @@ def _windowed(
     variables: dict[str, Any],
     history: History,
     now: datetime,
+    ours: str | None,
 ) -> Planned | Outside:
     """A WhatsApp send: text inside the 24-hour window; outside it, the rule's template, or
     Outside when it has none. Inside, the template (or nothing) rides along for the
     dispatcher, which checks the window again when the send falls due."""
     channel = str(planned.channel)
     sender = planned.values.get("from")
-    try:
-        ours = wire_key(str(sender), rules.region) if sender else None
-    except ContactError:
-        ours = None
+    if ours is None and sender:
+        ours = wire_key(str(sender), rules.region)  # never raises: a lenient key
     end = history.window_end(planned.contact, channel, ours)
     template = None
     if do.template is not None:
