@@ -20,6 +20,7 @@ from events.membrane.catalogue import ACTIONS
 from events.membrane.http_transport import HttpClient
 from storage.db import write_transaction
 from storage.models import opt_out_audit, outbox, rule_decisions
+from storage.queries.raw import insert_raw, raw_row
 from storage.queries.sessions import record_inbound, session_at
 from tests.conftest import FIXTURES, drain, fixture_bytes, inbound_sms, post
 from tests.fakes.membrane import FakeMembrane, Knobs
@@ -173,6 +174,49 @@ def test_a_redelivered_or_reconciled_older_inbound_never_moves_the_session_later
     assert datetime.fromisoformat(session["last_inbound_at"]) == recent
     assert datetime.fromisoformat(session["closes_at"]) == recent + timedelta(hours=24)
     assert session["open"] is True and session["message_id"] == "wa-new"
+
+
+def reconciled_whatsapp_inbound(engine: Engine, received: datetime, message_id: str) -> str:
+    """A Messages API pull response holding one WhatsApp inbound, stored as the reconciler
+    stores what it pulls (events/reconcile.py): source reconcile, then processed by id."""
+    doc = json.loads(fixture_bytes("messages-api/mo_text_with_keyword.json"))
+    item = doc["results"][0]
+    item |= {"channel": "WHATSAPP", "sender": CONTACT, "destination": OURS}
+    item["receivedAt"] = received.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+    item["messageId"] = message_id
+    row = raw_row(
+        channel="messages-api",
+        body=json.dumps(doc).encode(),
+        content_type="application/json",
+        headers={},
+        remote_addr=None,
+        inbound=True,
+        source="reconcile",
+        received_at=datetime.now(UTC),
+    )
+    with write_transaction(engine) as conn:
+        insert_raw(conn, [row])
+    return str(row["id"])
+
+
+def test_a_reconciled_inbound_moves_the_session_only_when_it_is_later(
+    client: Any, engine: Engine, tmp_path: Path
+) -> None:
+    processor = processor_with(engine, tmp_path, "")
+    now = datetime.now(UTC).replace(microsecond=0)
+    post(client, "whatsapp", whatsapp_inbound(now - timedelta(hours=1), message_id="wa-hook"))
+    drain(processor)
+    older = reconciled_whatsapp_inbound(engine, now - timedelta(hours=10), "wa-pulled-old")
+    processor.process_ids([older])
+
+    def last() -> datetime:
+        [session] = client.get(f"/v1/contacts/{CONTACT}").json()["sessions"]
+        return datetime.fromisoformat(session["last_inbound_at"])
+
+    assert last() == now - timedelta(hours=1)
+    newer = reconciled_whatsapp_inbound(engine, now - timedelta(minutes=10), "wa-pulled-new")
+    processor.process_ids([newer])
+    assert last() == now - timedelta(minutes=10)
 
 
 def test_the_session_upsert_keeps_the_latest_time_whatever_the_order(engine: Engine) -> None:
