@@ -159,5 +159,5 @@ def recheck_due(
                 {"to": values.get("to"), "from": values.get("from"), **template},
             )
         else:
-            failed[row.id] = reason + ", and the rule has no template"
+            failed[row.id] = reason + ", and it carries no template to send instead"
     return switched, failed
