@@ -35,10 +35,17 @@ def rules_text(count: int) -> str:
         parts.append(f'[[rules]]\nname = "r{made}"\n{body}\n')
         made += 1
 
-    for word in WORDS[: int(count * 0.6)]:
+    for i, word in enumerate(WORDS[: int(count * 0.6)]):
+        # Half the replies are text tables by language: the language of each message is
+        # guessed when one fires (events/rules/language.py).
+        text = (
+            f'{{ en = "About {word}: {{text}}", es = "Sobre {word}: {{text}}" }}'
+            if i % 2
+            else f'"About {word}: {{text}}"'
+        )
         rule(
             f'when = {{ channel = ["sms", "whatsapp"], kind = "inbound", first_word = ["{word}"] }}'
-            f'\ncap = "5/1h"\ndo = [{{ type = "reply", text = "About {word}: {{text}}" }}]'
+            f'\ncap = "5/1h"\ndo = [{{ type = "reply", text = {text} }}]'
         )
     for i in range(int(count * 0.1)):
         rule(
@@ -161,6 +168,11 @@ def main() -> None:
         now = start_at
         for item in events:
             facts = Facts(**item)  # type: ignore[arg-type]
+            if facts.channel == "whatsapp" and facts.direction == "inbound" and facts.contact:
+                # As the processor does: the message opens its WhatsApp session first, so
+                # that the reply to it is text inside the 24-hour window.
+                ours = facts.recipient_contact or ""
+                history.sessions[(facts.contact, "whatsapp", ours)] = now
             for decision in evaluate(rules, facts, history, now):
                 decided += 1
                 fired += decision.acts

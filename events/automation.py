@@ -26,6 +26,7 @@ from events.outbox import Refusal, action_row, audit_refusals, check_sends
 from events.rules.engine import COUNTED, Decision, Facts, History, evaluate
 from events.rules.load import load_rules
 from events.rules.model import FAILED, SUPPRESSED, RuleSet
+from events.sessions import load_sessions, record_sessions
 from events.states import MessageState, apply_event, initial_state
 from events.vocabulary import MESSAGE_KINDS
 from storage.queries.decisions import (
@@ -205,6 +206,8 @@ def history_for(
     for channel in channels:
         for contact in policy.blocked(conn, channel, contacts):
             history.opted_out.add((channel, contact))
+    if rules.uses_sessions:
+        history.sessions = load_sessions(conn, contacts)
     if rules.uses_counts:
         longest = max(r.when.count.seconds for r in rules.rules if r.when.count)
         raw = sorted({f.contact_raw for f in facts if f.contact_raw})
@@ -232,6 +235,9 @@ class Automation:
         now: datetime,
         messages: dict[tuple[str, str], MessageSeen] | None = None,
     ) -> list[tuple[int, Decision]]:
+        # Every inbound WhatsApp message opens (or keeps open) its session, rules or not; before
+        # the rules run, so that a reply to it is inside the window.
+        record_sessions(conn, [event for event, _ in new_events], now, self.policy.region)
         rules = self.holder.current
         if not rules.rules or not new_events:
             return []
@@ -268,6 +274,7 @@ class Automation:
             events=history.events,
             asked=set(),
             scope=history.scope,
+            sessions=history.sessions,
         )
         for item in facts:
             evaluate(rules, item, probe, now)

@@ -8,6 +8,7 @@ message, whatever rule or API asked for it; the dispatcher checks it last (event
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,6 +20,8 @@ from events.contacts import ContactError, wire_key
 from events.membrane.catalogue import Action
 from events.optouts import OptOutPolicy
 from events.outbox import COMPLIANCE_FLAG, enqueue
+from events.rules.engine import WINDOW_FLAG
+from events.rules.model import SESSION_CHANNELS, ComplianceTexts
 from events.rules.optout import (
     HELP,
     OPT_IN,
@@ -47,6 +50,20 @@ class Compliance:
     help_text: str
     max_attempts: int = 6
     policy: OptOutPolicy = field(default_factory=OptOutPolicy)
+    # The rules file's [compliance.texts.<language>], read at each use (a reload changes them).
+    texts_of: Callable[[], Mapping[str, ComplianceTexts]] = field(default=lambda: {})
+
+    def text(self, kind: str, language: str | None) -> str:
+        """The confirmation or HELP text in the language the reader recognised; else the
+        file's English one; else the settings' (INFOBIP_EVENTS_OPTOUT_*_TEXT)."""
+        table = self.texts_of()
+        for code in (language, "en"):
+            found = table.get(code) if code else None
+            value = getattr(found, kind, None) if found else None
+            if value:
+                return str(value)
+        defaults = {OPT_OUT: self.opt_out_text, OPT_IN: self.opt_in_text, HELP: self.help_text}
+        return defaults[kind]
 
     def read(self, event: ParsedEvent) -> Intent | None:
         """What an inbound message on a compliance channel says: STOP, START, HELP, probably
@@ -129,13 +146,13 @@ class Compliance:
                 words=intent.words,
             )
         if intent.kind == OPT_OUT:
-            reply = None if was_out else self.opt_out_text  # one confirmation per opt-out
+            reply = None if was_out else self.text(OPT_OUT, intent.language)  # one per opt-out
             reason += "; already opted out: no second confirmation" if was_out else ""
         elif intent.kind == OPT_IN:
-            reply = self.opt_in_text if was_out else None
+            reply = self.text(OPT_IN, intent.language) if was_out else None
             reason += "" if was_out else "; was not opted out: no confirmation"
         elif intent.kind == HELP:
-            reply = self.help_text
+            reply = self.text(HELP, intent.language)
         elif intent.kind == OPT_OUT_UNCERTAIN:
             reason += self._uncertain(conn, event, contact, intent, now)
         actions: list[DecisionAction] = []
@@ -199,7 +216,15 @@ class Compliance:
     def _reply(
         self, conn: Connection, event: ParsedEvent, event_id: int, text: str, now: datetime
     ) -> tuple[str | None, str | None]:
-        values = {"to": event.sender, "from": event.recipient, "text": text, COMPLIANCE_FLAG: True}
+        values: dict[str, object] = {
+            "to": event.sender,
+            "from": event.recipient,
+            "text": text,
+            COMPLIANCE_FLAG: True,
+        }
+        if event.channel in SESSION_CHANNELS:
+            # Checked against the window when due: a reconciled old STOP may be past it.
+            values[WINDOW_FLAG] = {}
         try:
             action_id, _ = enqueue(
                 conn,

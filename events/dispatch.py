@@ -11,6 +11,7 @@ the action as unknown_outcome for a person (`infobip-events actions retry ID`).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Generator
@@ -29,6 +30,7 @@ from events.membrane.client import MembraneClient, MembraneError
 from events.optouts import OptOutPolicy
 from events.outbox import SendProbe, refusals
 from events.retry import DATABASE_WAIT_CAP_SECONDS, CallError, Failure, RetryPolicy, classify
+from events.sessions import recheck_due
 from events.states import MessageState
 from events.vocabulary import Direction, State
 from storage.db import is_unavailable, write_transaction
@@ -40,6 +42,7 @@ from storage.queries.outbox import (
     ClaimedAction,
     claim_actions,
     finish_actions,
+    switch_actions,
 )
 
 log = structlog.get_logger("events.dispatch")
@@ -306,6 +309,7 @@ class Dispatcher(BackgroundLoop):
         rows = claim_actions(conn, now, limit, now + self.lease, self.worker)
         probes: list[SendProbe] = [{"id": r.id, "action": r.action, "input": r.input} for r in rows]
         refused = refusals(conn, probes, self.catalogue, self.policy, now, "dispatcher")
+        kept = self._recheck_windows(conn, [r for r in rows if r.id not in refused], refused, now)
         finish_actions(
             conn,
             self.worker,
@@ -323,7 +327,25 @@ class Dispatcher(BackgroundLoop):
                 if r.id in refused
             ],
         )
-        return [r for r in rows if r.id not in refused]
+        return [r for r in kept if r.id not in refused]
+
+    def _recheck_windows(
+        self, conn: Connection, rows: list[ClaimedAction], refused: dict[str, str], now: datetime
+    ) -> list[ClaimedAction]:
+        """A rule's WhatsApp text, due now, is checked against the window again (a quiet-hours
+        deferral may have crossed its end): outside, the template it carries goes instead, or
+        it fails with the reason (added to `refused`)."""
+        switched, failed = recheck_due(conn, rows, self.policy.region, now)
+        refused.update(failed)
+        if switched:
+            switch_actions(conn, [(i, a, v) for i, (a, v) in switched.items()], now)
+            log.info("outside the WhatsApp window when due: sent as a template", n=len(switched))
+        return [
+            dataclasses.replace(r, action=switched[r.id][0], input=switched[r.id][1])
+            if r.id in switched
+            else r
+            for r in rows
+        ]
 
     def write(self, done: list[tuple[ClaimedAction, ActionResult]]) -> None:
         """Write a batch of outcomes in one transaction, and track the messages they sent."""

@@ -116,19 +116,23 @@ def build_processor(
     rules: RulesHolder | None = None,
 ) -> Processor:
     catalogue = catalogue or build_catalogue(settings)
+    holder = rules or build_rules(settings, catalogue)
     automation = Automation(
-        rules or build_rules(settings, catalogue),
+        holder,
         catalogue,
         max_attempts=settings.dispatch_max_attempts,
         policy=build_policy(settings),
     )
+    compliance = build_compliance(settings, catalogue)
+    # Confirmations in the sender's language: the rules file's [compliance.texts], as reloaded.
+    compliance.texts_of = lambda: holder.current.compliance_texts
     return Processor(
         engine,
         PARSERS,
         batch_size=settings.process_batch_size,
         max_attempts=settings.process_max_attempts,
         idle_seconds=settings.process_idle_seconds,
-        compliance=build_compliance(settings, catalogue),
+        compliance=compliance,
         automation=automation,
         bookkeeping=Bookkeeping(automation.holder, region=settings.default_region),
     )

@@ -498,3 +498,23 @@ costs = Cost.__table__  # type: ignore[attr-defined]
 own_numbers = OwnNumber.__table__  # type: ignore[attr-defined]
 applications = Application.__table__  # type: ignore[attr-defined]
 entities = Entity.__table__  # type: ignore[attr-defined]
+
+
+class ChatSession(SQLModel, table=True):
+    """When a person last wrote to one of our senders on a chat channel (WhatsApp): the
+    channel's customer-service window runs from it. One row per (contact, channel, sender);
+    last_inbound_at only ever moves later, to the latest receipt time Infobip reported."""
+
+    __tablename__ = "chat_sessions"
+    __table_args__ = (Index("uq_chat_sessions", "contact", "channel", "sender", unique=True),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True))
+    contact: str = Field(sa_column=Column(String(200), nullable=False))
+    channel: str = Field(sa_column=Column(String(32), nullable=False))
+    sender: str = Field(sa_column=Column(String(200), nullable=False))  # our number, keyed
+    last_inbound_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    message_id: str | None = _text()  # the inbound message that set last_inbound_at
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+chat_sessions = ChatSession.__table__  # type: ignore[attr-defined]

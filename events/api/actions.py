@@ -3,6 +3,7 @@ message like a rule would (the recipient keyed, the suppression list checked) an
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,10 +17,17 @@ from events.api.spec import Endpoints, Param
 from events.contacts import ContactError
 from events.outbox import SendProbe, enqueue, prepare, refusals
 from events.services import Services
+from events.sessions import audit_forced, window_refusal
 from storage.db import write_transaction
 from storage.ids import new_id
 from storage.models import ACTION_STATES
 from storage.queries import outbox as outbox_q
+
+
+@dataclass(frozen=True)
+class Refused:
+    status: int  # 409: opted out; 422: outside the WhatsApp window
+    reason: str
 
 
 def get_action(request: Request, s: Services) -> Any:
@@ -41,16 +49,29 @@ def list_actions(request: Request, s: Services) -> Any:
 
 
 def queue_send(
-    s: Services, action_key: str, values: dict[str, Any], idempotency_key: str, source: str
-) -> tuple[str, bool] | str:
-    """Queue a send in one transaction, or say why it is refused (audited): a suppressed
-    recipient. The recipient must be prepared (keyed) already."""
+    s: Services,
+    action_key: str,
+    values: dict[str, Any],
+    idempotency_key: str,
+    source: str,
+    force: str | None = None,
+) -> tuple[str, bool] | Refused:
+    """Queue a send in one transaction, or say why it is refused: a suppressed recipient
+    (audited), or WhatsApp text outside the 24-hour window (unless `force` says why: then the
+    override is audited). The recipient must be prepared (keyed) already."""
     now = datetime.now(UTC)
     with write_transaction(s.engine) as conn:
         probe: SendProbe = {"id": "probe", "action": action_key, "input": values}
         refused = refusals(conn, [probe], s.catalogue, s.policy, now, source)
         if refused:
-            return refused["probe"]
+            return Refused(409, refused["probe"])
+        region = s.settings.default_region
+        outside = window_refusal(conn, action_key, values, region, now)
+        if outside is not None and force is None:
+            return Refused(422, outside)
+        if outside is not None and force is not None:
+            channel = s.catalogue[action_key].channel or ""
+            audit_forced(conn, channel, values.get("to"), outside, source, now, force)
         return enqueue(
             conn,
             s.catalogue,
@@ -58,7 +79,7 @@ def queue_send(
             values,
             idempotency_key=idempotency_key,
             max_attempts=s.settings.dispatch_max_attempts,
-            region=s.settings.default_region,
+            region=region,
         )
 
 
@@ -79,10 +100,20 @@ async def send(request: Request) -> Response:
     except ContactError as exc:
         return problem(422, str(exc), field="to")
     key = f"send:{request.headers.get('idempotency-key') or new_id()}"
-    queued = await run_in_threadpool(queue_send, s, action_key, values, key, "api")
-    if isinstance(queued, str):
+    force = doc.reason if doc.force else None
+    queued = await run_in_threadpool(queue_send, s, action_key, values, key, "api", force)
+    if isinstance(queued, Refused) and queued.status == 409:
         return problem(
-            409, f"{doc.to} opted out of {doc.channel}: not sent ({queued})", see="/v1/opt-outs"
+            409,
+            f"{doc.to} opted out of {doc.channel}: not sent ({queued.reason})",
+            see="/v1/opt-outs",
+        )
+    if isinstance(queued, Refused):
+        return problem(
+            422,
+            f"{queued.reason}: not sent. Send a pre-approved template (template, language, "
+            "placeholders), or set force = true with a reason (audited)",
+            field="text",
         )
     action_id, created = queued
     s.outbox_changed()
@@ -103,7 +134,8 @@ api.add(
     errors={
         400: "a request that cannot be sent",
         409: "the recipient opted out: not sent",
-        422: "the recipient is not a number or an address",
+        422: "the recipient is not a number or an address; or WhatsApp text outside the "
+        "24-hour window (send a template, or force with a reason)",
     },
 )
 api.add(

@@ -472,6 +472,10 @@ class SendRequest(Model):
     language: str | None = None
     placeholders: list[str] | None = None
     callback_data: str | None = None
+    # WhatsApp text outside the 24-hour window is refused (422) unless forced, with a reason
+    # (both audited): WhatsApp itself will most likely not deliver it.
+    force: bool = False
+    reason: str | None = None
 
     @field_validator("channel")
     @classmethod
@@ -484,7 +488,9 @@ class SendRequest(Model):
         """The catalogue action and its values; ValueError says what is missing."""
         values = {
             k: v
-            for k, v in self.model_dump(by_alias=True, exclude={"channel"}).items()
+            for k, v in self.model_dump(
+                by_alias=True, exclude={"channel", "force", "reason"}
+            ).items()
             if v not in (None, "")
         }
         key = SEND_ACTIONS[self.channel]
@@ -500,6 +506,8 @@ class SendRequest(Model):
                 raise ValueError(f"email needs {' and '.join(repr(m) for m in missing)}")
         if self.channel == "whatsapp" and "from" not in values:
             raise ValueError("whatsapp needs 'from' (your WhatsApp sender number)")
+        if self.force and not (self.reason or "").strip():
+            raise ValueError("'force' needs a 'reason': why the window is overridden (audited)")
         return key, values
 
 

@@ -14,6 +14,7 @@ from events.channels.registry import SEND_ACTIONS
 from events.cli.context import err, fail, settings, setup
 from events.outbox import action_row, refusals
 from events.services import Services
+from events.sessions import audit_forced, window_refusal
 from storage.db import write_transaction
 from storage.ids import new_id
 from storage.queries.outbox import (
@@ -78,7 +79,22 @@ def _add_send(sub: Any) -> None:
     p.add_argument("--from", dest="sender", help="sender id, number or address")
     p.add_argument("--subject", help="email subject")
     p.add_argument("--html", help="email HTML body")
-    p.add_argument("--template", help="WhatsApp template name")
+    p.add_argument(
+        "--template", help="WhatsApp template name (what goes outside the 24-hour window)"
+    )
+    p.add_argument("--language", help="the WhatsApp template's language (e.g. en, es)")
+    p.add_argument(
+        "--placeholder",
+        action="append",
+        dest="placeholders",
+        help="a WhatsApp template placeholder, in order (repeat the option)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="send WhatsApp text even outside the 24-hour window (audited; needs --reason)",
+    )
+    p.add_argument("--reason", help="why --force overrides the window (kept in the audit)")
     p.add_argument("--callback-data", help="returned by Infobip with the delivery report")
     p.add_argument("--queue-only", action="store_true", help="leave it to the dispatcher")
     p.set_defaults(func=cmd_send)
@@ -93,7 +109,11 @@ def cmd_send(args: argparse.Namespace) -> int:
         "subject": args.subject,
         "html": args.html,
         "template": args.template,
+        "language": args.language,
+        "placeholders": args.placeholders,
         "callback_data": args.callback_data,
+        "force": args.force or None,
+        "reason": args.reason,
     }
     try:
         key, values = SendRequest.model_validate(
@@ -101,7 +121,8 @@ def cmd_send(args: argparse.Namespace) -> int:
         ).action()
     except (ValidationError, ValueError) as exc:
         fail(str(exc).splitlines()[-1] if isinstance(exc, ValidationError) else str(exc))
-    return _queue_and_run(key, values, run=not args.queue_only)
+    force = args.reason if args.force else None
+    return _queue_and_run(key, values, run=not args.queue_only, force=force)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -114,9 +135,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _queue_and_run(args.key, values, run=not args.queue_only)
 
 
-def _queue_and_run(action_key: str, values: dict[str, Any], run: bool) -> int:
-    """Queue an action (refused, audited, when it sends to a suppressed contact); with run,
-    dispatch until it has an outcome."""
+def _queue_and_run(
+    action_key: str, values: dict[str, Any], run: bool, force: str | None = None
+) -> int:
+    """Queue an action (refused, audited, when it sends to a suppressed contact; refused when
+    it is WhatsApp text outside the 24-hour window, unless forced); with run, dispatch until it
+    has an outcome."""
     services = setup(schema=True)
     try:
         queued = action_row(
@@ -129,7 +153,7 @@ def _queue_and_run(action_key: str, values: dict[str, Any], run: bool) -> int:
         )
     except ValueError as exc:
         fail(str(exc))
-    refused = _enqueue_unless_refused(services, queued)
+    refused = _enqueue_unless_refused(services, queued, force)
     if refused:
         fail(f"not queued: {refused}", 1)
     dispatcher = services.dispatcher
@@ -144,13 +168,25 @@ def _queue_and_run(action_key: str, values: dict[str, Any], run: bool) -> int:
     return 0 if row.state in ("done", "pending") else 1
 
 
-def _enqueue_unless_refused(services: Services, queued: ActionRow) -> str | None:
+def _enqueue_unless_refused(services: Services, queued: ActionRow, force: str | None) -> str | None:
     now = datetime.now(UTC)
+    region = services.settings.default_region
     with write_transaction(services.engine) as conn:
         refused = refusals(conn, [queued], services.catalogue, services.policy, now, "cli")
-        if not refused:
-            enqueue_action(conn, queued)
-    return refused.get(queued["id"])
+        if refused:
+            return refused[queued["id"]]
+        values = queued["input"]
+        outside = window_refusal(conn, queued["action"], values, region, now)
+        if outside is not None and force is None:
+            return (
+                f"{outside}: give --template (with --language, --placeholder), or --force "
+                "with --reason (audited)"
+            )
+        if outside is not None and force is not None:
+            channel = queued["channel"] or ""
+            audit_forced(conn, channel, values.get("to"), outside, "cli", now, force)
+        enqueue_action(conn, queued)
+    return None
 
 
 def cmd_ls(args: argparse.Namespace) -> int:

@@ -48,6 +48,12 @@ def add_commands(sub: Any) -> None:
         "--channel", required=True, help=f"its webhook path: {', '.join(sorted(PARSERS))}"
     )
     q.add_argument("--at", help="evaluate at this time (ISO 8601) instead of the event's")
+    q.add_argument(
+        "--last-inbound",
+        help="when the contact last wrote to our WhatsApp sender (ISO 8601, or an age before "
+        "--at, e.g. 2h): opens the 24-hour window WhatsApp text needs (an inbound payload "
+        "opens its own)",
+    )
     q.add_argument("--content-type", help="the body's content type (guessed from the body)")
     q.add_argument("--json", action="store_true", help="print JSON")
     q.set_defaults(func=cmd_test)
@@ -97,7 +103,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         flags += ["DRY RUN"] if rule.dry_run else []
         flags += [f"cap {rule.cap}"] if rule.cap else []
         flags += [f"quiet {rule.quiet_hours} ({rule.quiet_mode})"] if rule.quiet_hours else []
-        print(f"  {rule.name}: {', '.join(d.type for d in rule.do)}  [{'; '.join(flags)}]")
+        does = ", ".join(d.type + (" (or template)" if d.template else "") for d in rule.do)
+        if rule.otherwise:
+            does += f"; else {', '.join(d.type for d in rule.otherwise)}"
+        print(f"  {rule.name}: {does}  [{'; '.join(flags)}]")
     return 0
 
 
@@ -109,6 +118,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     try:
         body = Path(args.payload).read_bytes()
         at = parse_since(args.at) if args.at else None
+        last_inbound = parse_since(args.last_inbound, at) if args.last_inbound else None
     except (OSError, ValueError) as exc:
         fail(str(exc))
     content_type = args.content_type or (
@@ -122,18 +132,21 @@ def cmd_test(args: argparse.Namespace) -> int:
             content_type=content_type,
             at=at,
             compliance=build_compliance(found),
+            last_inbound=last_inbound,
         )
     except Exception as exc:
         fail(f"the payload does not parse: {exc}")
     if args.json:
-        print(json.dumps([_tried_json(f, d) for f, d in results], indent=2, default=str))
+        print(json.dumps([_tried_json(f, d, w) for f, d, w in results], indent=2, default=str))
         return 0
-    for facts, decisions in results:
+    for facts, decisions, window in results:
         said = f": {facts.text!r}" if facts.text else ""
         who = facts.contact_raw or "-"
         print(f"{facts.channel} {facts.kind} ({facts.state or '-'}) {who}{said}")
         if facts.intent:
             print(f"  compliance reads {facts.intent}: handled before the rules")
+        if window:
+            print(f"  {window}")
         if not decisions:
             print("  no rule matches: nothing happens")
         for d in decisions:
@@ -141,10 +154,11 @@ def cmd_test(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tried_json(facts: Any, decisions: list[Any]) -> dict[str, Any]:
+def _tried_json(facts: Any, decisions: list[Any], window: str | None) -> dict[str, Any]:
     return {
         "event": facts.as_json(),
         "intent": facts.intent,
+        "session": window,
         "decisions": [
             {
                 "rule": d.rule,
@@ -192,6 +206,8 @@ def _print_replay(report: Any, since: Any, limit: int) -> None:
     for entry in changed[:limit]:
         said = f": {entry.text!r}" if entry.text else ""
         print(f"event {entry.event_id} {entry.channel} {entry.kind} {entry.contact or '-'}{said}")
+        if entry.session:
+            print(f"  {entry.session}")
         for d in entry.would:
             print(f"  would: {d.describe()}")
         if not entry.would:

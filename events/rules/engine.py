@@ -19,15 +19,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from events.channels.registry import SEND_ACTIONS, address_of
+from events.channels.registry import SEND_ACTIONS, TEMPLATE_SEND_ACTIONS, address_of
 from events.contacts import ContactError, recipient_key, wire, wire_key
 from events.membrane.catalogue import render
+from events.rules.language import guess_language
 from events.rules.model import (
     DEFERRED,
     DRY_RUN,
     FAILED,
     FIRED,
+    OUTSIDE_WINDOW,
     SENDS,
+    SESSION_CHANNELS,
+    SESSION_WINDOW,
     SKIPPED,
     SUPPRESSED,
     Count,
@@ -43,6 +47,10 @@ from events.vocabulary import Direction
 FORWARD_ACTION = "forward-http"
 # Outcomes that count toward the caps: something was (or will be) sent.
 COUNTED = (FIRED, DEFERRED)
+# Set in a WhatsApp text send's values by the rules: the dispatcher checks the window again
+# when the send falls due (a quiet-hours deferral may cross its end), and sends the template it
+# holds instead, if any (events/sessions.py).
+WINDOW_FLAG = "_window"
 
 
 @dataclass
@@ -73,6 +81,9 @@ class Facts:
     intent: str | None = None  # opt_out / opt_in / help, when compliance read one
     original_text: str | None = None  # what we sent, for a fallback on another channel
     region: str | None = None  # how national writings are read (DEFAULT_REGION)
+    # The language the opt-out reader recognised, when it read STOP, START or HELP; else it is
+    # guessed from the text when a rule's text table asks (events/rules/language.py).
+    language_read: str | None = None
 
     @property
     def contact_raw(self) -> str | None:
@@ -104,6 +115,12 @@ class Facts:
             self.words = words_of_folded(self.folded_text)
             self.phrase = " ".join(self.words)
             self.padded_phrase = f" {self.phrase} "
+
+    @property
+    def language(self) -> str | None:
+        if self.language_read is None and self.text:
+            self.language_read = guess_language(self.text, self.words) or ""
+        return self.language_read or None
 
     def variables(self, rule: Rule) -> dict[str, Any]:
         status = self.status_name or self.status_group
@@ -179,6 +196,8 @@ class History:
     # When a set: every (contact, digest) the identical-message guard asks about is noted, so
     # that a first, dry pass tells the caller which counts to fetch (see automation.py).
     asked: set[tuple[str, str]] | None = None
+    # (contact, channel, our sender) -> when the contact last wrote to that sender (sessions).
+    sessions: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
     _added: list[datetime] = field(default_factory=list)
     _by_contact: dict[str | None, list[tuple[str, str | None, datetime]]] = field(
         default_factory=dict
@@ -215,6 +234,18 @@ class History:
     def overall(self, since: datetime) -> int:
         return self.global_before + len(self._added) - bisect.bisect_left(self._added, since)
 
+    def window_end(self, contact: str | None, channel: str, sender: str | None) -> datetime | None:
+        """When the session between the contact and our sender on a channel closes (it may be
+        past); None when the contact never wrote to it. Without a sender: the latest of any."""
+        if not contact:
+            return None
+        if sender is not None:
+            last = self.sessions.get((contact, channel, sender))
+        else:
+            times = [t for (c, ch, _), t in self.sessions.items() if c == contact and ch == channel]
+            last = max(times) if times else None
+        return None if last is None else last + SESSION_WINDOW
+
     def saw(self, contact: str | None, kind: str, at: datetime) -> None:
         if contact:
             bisect.insort(self.events.setdefault(contact, []), (at, kind))
@@ -240,6 +271,8 @@ class Planned:
     values: dict[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     contact: str | None = None
+    window: str | None = None  # a WhatsApp send: the session, as the rule saw it
+    window_end: datetime | None = None
 
     @property
     def sends(self) -> bool:
@@ -247,7 +280,14 @@ class Planned:
 
     def describe(self) -> str:
         if self.sends:
-            return f"{self.channel} to {self.values.get('to')}: {self.values.get('text')!r}"
+            what = self.values.get("text")
+            if what is None and "template" in self.values:
+                what = f"template {self.values['template']} ({self.values.get('language')})"
+                what += f" {self.values.get('placeholders') or []}"
+                shown = f"{self.channel} to {self.values.get('to')}: {what}"
+            else:
+                shown = f"{self.channel} to {self.values.get('to')}: {what!r}"
+            return f"{shown} [{self.window}]" if self.window else shown
         if self.type == "forward":
             return f"POST to {self.values.get('url')}"
         if self.type == "action":
@@ -266,16 +306,19 @@ class Decision:
     contact: str | None = None
     digest: str | None = None  # of the text sent, for the identical-message cap
     not_before: datetime | None = None
+    # Skipped outside the WhatsApp window: what the rule's `else` actions came to.
+    else_outcome: str | None = None
 
     @property
     def acts(self) -> bool:
         """Whether it sends (or will): what the caps count."""
-        return self.outcome in COUNTED
+        return self.outcome in COUNTED or self.else_outcome in COUNTED
 
     @property
     def executes(self) -> bool:
         """Whether its actions are carried out (a suppressed decision keeps its non-sends)."""
-        return self.acts or (self.outcome == SUPPRESSED and bool(self.planned))
+        suppressed = SUPPRESSED in (self.outcome, self.else_outcome)
+        return self.acts or (suppressed and bool(self.planned))
 
     def describe(self) -> str:
         what = "; ".join(p.describe() for p in self.planned) or "nothing"
@@ -410,7 +453,24 @@ def _compile(when: When, own: frozenset[str], *, bucketed: bool = False) -> tupl
     count = when.count
     if count is not None:
         checks.append(_at(lambda f, h, n: _count_between(f, h, n, count)))
+    session = when.session_open
+    if session is not None:
+        checks.append(_at(lambda f, h, n: _session_open(f, h, n) is session))
     return tuple(checks)
+
+
+def _our_sender(facts: Facts) -> str | None:
+    """Our number in the event, keyed, when the event is on a channel with sessions."""
+    if facts.channel not in SESSION_CHANNELS:
+        return None
+    return facts.recipient_contact if facts.direction == Direction.INBOUND else facts.sender_contact
+
+
+def _session_open(facts: Facts, history: History, now: datetime) -> bool:
+    """The WhatsApp session of the event's contact: with the number of the event when it is on
+    WhatsApp, else with any of our senders."""
+    end = history.window_end(facts.contact, "whatsapp", _our_sender(facts))
+    return end is not None and now < end
 
 
 def _age_between(facts: Facts, now: datetime, low: float | None, high: float | None) -> bool:
@@ -445,39 +505,24 @@ def matches(when: When, facts: Facts, rules: RuleSet, history: History, now: dat
 # ---- actions and guards -------------------------------------------------------------------------
 
 
-def _plan(do: Do, facts: Facts, rules: RuleSet, variables: dict[str, Any]) -> Planned | str:
+@dataclass(frozen=True)
+class Outside:
+    """A WhatsApp send whose window is closed, with no template to send instead."""
+
+    reason: str
+
+
+def _plan(
+    do: Do,
+    facts: Facts,
+    rules: RuleSet,
+    variables: dict[str, Any],
+    history: History,
+    now: datetime,
+) -> Planned | Outside | str:
     """The action with its templates filled, or why it cannot be done for this event."""
     if do.type in SENDS:
-        channel = facts.channel if do.type == "reply" else do.channel
-        key = SEND_ACTIONS.get(channel or "")
-        if key is None:
-            return f"cannot send on {channel}"
-        to = render(do.to, variables) if do.to else facts.contact_raw
-        if not to:
-            return "no contact to send to"
-        try:
-            # Keyed strictly: a recipient that is not a number (or an address) is never sent.
-            contact = recipient_key(address_of(channel), str(to), rules.region)
-        except ContactError as exc:
-            return f"cannot send to {to!r} on {channel}: {exc}"
-        sender = render(do.sender, variables) if do.sender else None
-        if sender is None:
-            # A reply comes from the number that was written to; another channel from the
-            # sender the rules file names for it.
-            sender = facts.our_number if do.type == "reply" else rules.senders.get(channel or "")
-        values = {
-            "to": wire(contact),
-            "from": sender or rules.senders.get(channel or ""),
-            "text": render(do.text, variables),
-            "subject": render(do.subject, variables) if do.subject else None,
-        }
-        return Planned(
-            do.type,
-            channel,
-            key,
-            {k: v for k, v in values.items() if v is not None},
-            contact=contact,
-        )
+        return _plan_send(do, facts, rules, variables, history, now)
     if do.type == "action":
         values = render(do.input or {}, variables) or {}
         return Planned("action", None, do.key, values)
@@ -491,9 +536,96 @@ def _plan(do: Do, facts: Facts, rules: RuleSet, variables: dict[str, Any]) -> Pl
     return Planned(do.type, do.channel or facts.channel, contact=facts.contact)
 
 
+def _plan_send(
+    do: Do,
+    facts: Facts,
+    rules: RuleSet,
+    variables: dict[str, Any],
+    history: History,
+    now: datetime,
+) -> Planned | Outside | str:
+    channel = facts.channel if do.type == "reply" else do.channel
+    key = SEND_ACTIONS.get(channel or "")
+    if key is None:
+        return f"cannot send on {channel}"
+    to = render(do.to, variables) if do.to else facts.contact_raw
+    if not to:
+        return "no contact to send to"
+    try:
+        # Keyed strictly: a recipient that is not a number (or an address) is never sent.
+        contact = recipient_key(address_of(channel), str(to), rules.region)
+    except ContactError as exc:
+        return f"cannot send to {to!r} on {channel}: {exc}"
+    sender = render(do.sender, variables) if do.sender else None
+    if sender is None:
+        # A reply comes from the number that was written to; another channel from the
+        # sender the rules file names for it.
+        sender = facts.our_number if do.type == "reply" else rules.senders.get(channel or "")
+    text = do.text_for(facts.language) if do.texts else do.text
+    values = {
+        "to": wire(contact),
+        "from": sender or rules.senders.get(channel or ""),
+        "text": render(text, variables),
+        "subject": render(do.subject, variables) if do.subject else None,
+    }
+    planned = Planned(
+        do.type, channel, key, {k: v for k, v in values.items() if v is not None}, contact=contact
+    )
+    if channel in SESSION_CHANNELS:
+        # Our number's key: the event's own when the send comes from it (a reply), else
+        # keyed here.
+        ours = _our_sender(facts) if sender == facts.our_number else None
+        return _windowed(planned, do, rules, variables, history, now, ours)
+    return planned
+
+
+def _windowed(
+    planned: Planned,
+    do: Do,
+    rules: RuleSet,
+    variables: dict[str, Any],
+    history: History,
+    now: datetime,
+    ours: str | None,
+) -> Planned | Outside:
+    """A WhatsApp send: text inside the 24-hour window; outside it, the rule's template, or
+    Outside when it has none. Inside, the template (or nothing) rides along for the
+    dispatcher, which checks the window again when the send falls due."""
+    channel = str(planned.channel)
+    sender = planned.values.get("from")
+    if ours is None and sender:
+        ours = wire_key(str(sender), rules.region)  # never raises: a lenient key
+    end = history.window_end(planned.contact, channel, ours)
+    template = None
+    if do.template is not None:
+        filled = [render(p, variables) for p in do.template.placeholders]
+        template = {
+            "template": do.template.name,
+            "language": do.template.language,
+            "placeholders": ["" if p is None else str(p) for p in filled],
+        }
+    if end is not None and now < end:
+        planned.values[WINDOW_FLAG] = template or {}
+        planned.window = f"session open until {end.isoformat()}"
+        planned.window_end = end
+        return planned
+    last = f"it closed at {end.isoformat()}" if end else f"the contact never wrote to {sender}"
+    if template is None:
+        return Outside(f"{OUTSIDE_WINDOW} ({last}) and the rule has no template")
+    planned.action = TEMPLATE_SEND_ACTIONS[channel]
+    planned.values = {"to": planned.values["to"], "from": sender, **template}
+    planned.window = f"{OUTSIDE_WINDOW} ({last}): template {template['template']!r} instead"
+    return planned
+
+
 def digest_of(planned: list[Planned]) -> str | None:
     """What makes two automated messages identical: channel and text of what is sent."""
-    texts = [f"{p.channel}\x1f{p.values.get('text')}" for p in planned if p.sends]
+    texts = [
+        f"{p.channel}\x1f{p.values.get('text')}\x1f{p.values.get('template')}"
+        f"\x1f{p.values.get('placeholders')}"
+        for p in planned
+        if p.sends
+    ]
     if not texts:
         return None
     return hashlib.blake2b("\x1e".join(texts).encode(), digest_size=8).hexdigest()
@@ -503,16 +635,57 @@ _TEMPLATED = ("reply", "send", "action")
 
 
 def _decide(rule: Rule, facts: Facts, rules: RuleSet, history: History, now: datetime) -> Decision:
-    templated = any(do.type in _TEMPLATED for do in rule.do)
+    """The rule's actions, planned and guarded; a WhatsApp send outside the window with no
+    template skips the rule, and its `else` actions (a fallback on SMS...) run instead."""
+    planned, problems, outside = _plan_all(rule.do, rule, facts, rules, history, now)
+    if outside is None:
+        return _guarded(rule, facts, rules, history, now, planned, problems)
+    if not rule.otherwise:
+        return Decision(rule.name, SKIPPED, outside.reason, [], facts.contact)
+    planned, problems, again = _plan_all(rule.otherwise, rule, facts, rules, history, now)
+    if again is not None:
+        problems.append(again.reason)
+    decision = _guarded(rule, facts, rules, history, now, planned, problems)
+    decision.else_outcome = decision.outcome
+    decision.reason = f"{outside.reason}; else: {decision.outcome} ({decision.reason})"
+    decision.outcome = SKIPPED
+    return decision
+
+
+def _plan_all(
+    actions: tuple[Do, ...],
+    rule: Rule,
+    facts: Facts,
+    rules: RuleSet,
+    history: History,
+    now: datetime,
+) -> tuple[list[Planned], list[str], Outside | None]:
+    templated = any(do.type in _TEMPLATED for do in actions)
     variables = facts.variables(rule) if templated else {}
     planned: list[Planned] = []
     problems: list[str] = []
-    for do in rule.do:
-        made = _plan(do, facts, rules, variables)
-        if isinstance(made, str):
+    outside = None
+    for do in actions:
+        made = _plan(do, facts, rules, variables, history, now)
+        if isinstance(made, Outside):
+            outside = outside or made
+        elif isinstance(made, str):
             problems.append(made)
         else:
             planned.append(made)
+    return planned, problems, outside
+
+
+def _guarded(
+    rule: Rule,
+    facts: Facts,
+    rules: RuleSet,
+    history: History,
+    now: datetime,
+    planned: list[Planned],
+    problems: list[str],
+) -> Decision:
+    """The guards, in their fixed order, over what the rule would do."""
     contact = facts.contact
     digest = digest_of(planned)
 
@@ -555,9 +728,11 @@ def _decide(rule: Rule, facts: Facts, rules: RuleSet, history: History, now: dat
         return decision(DRY_RUN, "the rule is in dry run: nothing sent")
     if not_before is not None:
         assert rule.quiet_hours is not None
+        closing = any(p.window_end is not None and p.window_end <= not_before for p in planned)
+        note = "; the WhatsApp window closes before then: checked again when due" if closing else ""
         return decision(
             DEFERRED,
-            f"quiet hours {rule.quiet_hours}: deferred to {not_before.isoformat()}",
+            f"quiet hours {rule.quiet_hours}: deferred to {not_before.isoformat()}{note}",
             not_before=not_before,
         )
     return decision(FIRED, "conditions met")

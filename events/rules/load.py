@@ -103,6 +103,7 @@ def parse_rules(
         region=region,
         version=version or "inline",
         source=source,
+        compliance_texts={k: v.model() for k, v in parsed.compliance.texts.items()},
     )
 
 

@@ -29,6 +29,12 @@ SUPPRESSED = "suppressed"
 DEFERRED = "deferred"
 FAILED = "failed"  # what it asked for cannot be done (a recipient that is not a number)
 
+# WhatsApp delivers free text only within 24 hours of the person's last message to the sender
+# (the customer-service window); after that only a pre-approved template goes through.
+SESSION_CHANNELS = frozenset({"whatsapp"})
+SESSION_WINDOW = timedelta(hours=24)
+OUTSIDE_WINDOW = "outside the WhatsApp 24-hour window"
+
 # What a template may use: {name} is filled from the event (catalogue.render's syntax).
 TEMPLATE_VARIABLES = (
     "text",
@@ -168,6 +174,18 @@ class When:
     min_age: float | None = None
     max_age: float | None = None
     count: Count | None = None
+    # Whether the contact's WhatsApp session (customer-service window) is open now.
+    session_open: bool | None = None
+
+
+@dataclass(frozen=True)
+class WhatsAppTemplate:
+    """A pre-approved WhatsApp template: what a send outside the window goes as. Placeholders
+    may hold {variables}, like the text."""
+
+    name: str
+    language: str = "en"
+    placeholders: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -185,6 +203,26 @@ class Do:
     input: dict[str, object] | None = None
     url: str | None = None
     tags: tuple[str, ...] = ()
+    # The text by language ((code, text), the first the default); `text` is the first.
+    texts: tuple[tuple[str, str], ...] = ()
+    template: WhatsAppTemplate | None = None  # WhatsApp, outside the window
+
+    def text_for(self, language: str | None) -> str | None:
+        """The text in this language, else the first one written."""
+        if language and self.texts:
+            for code, text in self.texts:
+                if code == language:
+                    return text
+        return self.text
+
+
+@dataclass(frozen=True)
+class ComplianceTexts:
+    """The confirmation and HELP texts in one language (None: the settings' text)."""
+
+    opt_out: str | None = None
+    opt_in: str | None = None
+    help: str | None = None
 
 
 @dataclass(frozen=True)
@@ -200,6 +238,8 @@ class Rule:
     quiet_mode: QuietMode = "defer"
     description: str = ""
     position: int = 0  # the running order within its RuleSet
+    # What runs instead when a WhatsApp send falls outside the window and has no template.
+    otherwise: tuple[Do, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -213,6 +253,8 @@ class RuleSet:
     region: str | None = None
     version: str = "none"
     source: str = "(none)"
+    # [compliance.texts.<language>]: confirmations and HELP in the language of the message.
+    compliance_texts: dict[str, ComplianceTexts] = field(default_factory=dict)
     # (channel, kind) -> the rules that can apply, filled on first use.
     _buckets: dict[tuple[str, str], Bucket] = field(default_factory=dict, compare=False)
     # position -> the rule's compiled conditions (engine.py fills it).
@@ -235,6 +277,17 @@ class RuleSet:
     @property
     def uses_counts(self) -> bool:
         return any(r.when.count is not None for r in self.rules)
+
+    @property
+    def uses_sessions(self) -> bool:
+        """Whether any rule asks about, or sends on, a channel with a session window."""
+        return any(
+            r.when.session_open is not None
+            or any(
+                d.type == "reply" or d.channel in SESSION_CHANNELS for d in (*r.do, *r.otherwise)
+            )
+            for r in self.rules
+        )
 
     @property
     def longest_window(self) -> float:

@@ -40,9 +40,11 @@ from events.rules.model import (
     MATCH_MODES,
     PLACEHOLDER,
     QUIET_MODES,
+    SESSION_CHANNELS,
     STAGES,
     TEMPLATE_VARIABLES,
     Cap,
+    ComplianceTexts,
     Count,
     Do,
     Hours,
@@ -50,6 +52,7 @@ from events.rules.model import (
     QuietMode,
     Rule,
     Stage,
+    WhatsAppTemplate,
     When,
 )
 from events.rules.text import words
@@ -346,6 +349,7 @@ class WhenTable(Table):
     min_age: Seconds | None = None
     max_age: Seconds | None = None
     count: CountTable | None = None
+    session_open: StrictBool | None = None
 
     @property
     def keyworded(self) -> bool:
@@ -391,17 +395,63 @@ def _url(value: str) -> str:
 
 
 SendText = Annotated[Template, AfterValidator(_text)]
+_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+
+
+def _localized(value: Any) -> tuple[tuple[str, str], ...]:
+    """A text, or a table of texts by language (`{ en = "...", es = "..." }`): as (code, text)
+    pairs, the first the default; a plain text has the code ""."""
+    if isinstance(value, str):
+        return (("", _text(_variables(value))),)
+    if not isinstance(value, dict) or not value:
+        raise problem(
+            f'expected a text or a table of texts by language, got {value!r}: write text = "..." '
+            'or text = { en = "...", es = "..." }'
+        )
+    out = []
+    for code, text in value.items():
+        if not _LANGUAGE.match(code):
+            raise problem(f"{code!r} is not a language code: use ISO 639-1, e.g. en, es, pt")
+        if not isinstance(text, str):
+            raise problem(f"expected a string, got {text!r}", code)
+        out.append((code, _text(_variables(text, f" in {code}"))))
+    return tuple(out)
+
+
+LocalizedText = Annotated[tuple[tuple[str, str], ...], PlainValidator(_localized)]
+
+
+def _text_fields(texts: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """Do's text (the default) and texts (by language, when the rule wrote a table)."""
+    return {"text": texts[0][1], "texts": tuple(t for t in texts if t[0])}
+
+
+class TemplateTable(Table):
+    """A pre-approved WhatsApp template, sent when the 24-hour window is closed."""
+
+    name: Annotated[StrictStr, Field(min_length=1)]
+    language: Annotated[StrictStr, Field(min_length=2)] = "en"
+    placeholders: Annotated[list[Template], Field(default_factory=list)]
+
+    def model(self) -> WhatsAppTemplate:
+        return WhatsAppTemplate(self.name, self.language, tuple(self.placeholders))
 
 
 class ReplyAction(Table):
     """Answer on the event's channel, from the number written to."""
 
     type: Literal["reply"]
-    text: SendText
+    text: LocalizedText
     subject: Template | None = None
+    template: TemplateTable | None = None  # used only when the event is on WhatsApp
 
     def model(self, options: Options) -> Do:
-        return Do(type=self.type, text=self.text, subject=self.subject)
+        return Do(
+            type=self.type,
+            subject=self.subject,
+            template=self.template.model() if self.template else None,
+            **_text_fields(self.text),
+        )
 
 
 class SendAction(Table):
@@ -409,10 +459,11 @@ class SendAction(Table):
 
     type: Literal["send"]
     channel: Annotated[str, PlainValidator(_send_channel)]
-    text: SendText
+    text: LocalizedText
     to: Template | None = None
     sender: Template | None = Field(None, alias="from")
     subject: Template | None = None
+    template: TemplateTable | None = None
 
     @model_validator(mode="after")
     def _complete(self, info: ValidationInfo) -> SendAction:
@@ -427,6 +478,11 @@ class SendAction(Table):
             )
         if self.channel == "email" and not self.subject:
             raise problem('an email needs a subject: subject = "..."', "subject")
+        if self.template is not None and self.channel not in SESSION_CHANNELS:
+            raise problem(
+                f"a template is for WhatsApp, and this sends on {self.channel}: remove it",
+                "template",
+            )
         self.to_key(options.region)  # a fixed number that is not one stops the start
         return self
 
@@ -442,12 +498,13 @@ class SendAction(Table):
     def model(self, options: Options) -> Do:
         return Do(
             type=self.type,
-            text=self.text,
             channel=self.channel,
             to=self.to,
             to_key=self.to_key(options.region),
             sender=self.sender,
             subject=self.subject,
+            template=self.template.model() if self.template else None,
+            **_text_fields(self.text),
         )
 
 
@@ -538,6 +595,10 @@ class RuleTable(Table):
     enabled: StrictBool = True
     cap: CapValue | None = None
     quiet_hours: QuietHoursTable | None = None
+    # Run instead when a WhatsApp send is outside the 24-hour window and has no template.
+    otherwise: Annotated[list[AnyAction], BeforeValidator(_actions)] | None = Field(
+        None, alias="else"
+    )
 
     @model_validator(mode="after")
     def _signable(self, info: ValidationInfo) -> RuleTable:
@@ -563,7 +624,31 @@ class RuleTable(Table):
             quiet_mode=self.quiet_hours.mode if self.quiet_hours else "defer",
             description=self.description,
             position=position,
+            otherwise=tuple(action.model(options) for action in self.otherwise or ()),
         )
+
+
+class ComplianceTextsTable(Table):
+    """[compliance.texts.<language>]: the confirmations and HELP in one language."""
+
+    opt_out: SendText | None = None
+    opt_in: SendText | None = None
+    help: SendText | None = None
+
+    def model(self) -> ComplianceTexts:
+        return ComplianceTexts(self.opt_out, self.opt_in, self.help)
+
+
+def _languages(value: Any) -> Any:
+    if isinstance(value, dict):
+        for code in value:
+            if not isinstance(code, str) or not _LANGUAGE.match(code):
+                raise problem(f"{code!r} is not a language code: use ISO 639-1, e.g. en, es, pt")
+    return value
+
+
+class ComplianceTable(Table):
+    texts: Annotated[dict[str, ComplianceTextsTable], BeforeValidator(_languages)] = {}
 
 
 class RulesFile(Table):
@@ -574,4 +659,5 @@ class RulesFile(Table):
     own_numbers: Contacts = ()  # never auto-replied to
     limits: LimitsTable = LimitsTable()
     senders: dict[Channel, StrictStr] = {}  # "from" when a rule sends on a channel
+    compliance: ComplianceTable = ComplianceTable()
     rules: list[RuleTable] = []

@@ -8,6 +8,7 @@ window: earlier opt-outs count, the caps count what the replayed rules would hav
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,8 +21,10 @@ from events.automation import facts_of, original_texts
 from events.channels.event import ParsedEvent, Parser
 from events.channels.status import error_from_columns, status_from_columns
 from events.compliance import Compliance
+from events.contacts import ContactError, wire_key
 from events.rules.engine import COUNTED, Decision, Facts, History, evaluate
-from events.rules.model import SENDS, RuleSet
+from events.rules.model import SENDS, SESSION_WINDOW, RuleSet
+from events.sessions import inbound_rows
 from events.vocabulary import Direction, Kind
 from storage.db import read_only_transaction
 from storage.queries.decisions import decisions_for_events
@@ -34,6 +37,31 @@ def intent_of(event: ParsedEvent, compliance: Compliance) -> str | None:
     return found.kind if found else None
 
 
+def saw_sessions(history: History, events: list[ParsedEvent], now: datetime) -> None:
+    """The WhatsApp sessions these inbound messages open, as the processor records them."""
+    for row in inbound_rows(events, now, None):
+        key = (row["contact"], row["channel"], row["sender"])
+        history.sessions[key] = max(
+            history.sessions.get(key, row["last_inbound_at"]), row["last_inbound_at"]
+        )
+
+
+def session_line(rules: RuleSet, facts: Facts, history: History, now: datetime) -> str | None:
+    """The contact's WhatsApp session as the rules see it, for explanations; None when no
+    rule cares about sessions."""
+    if not rules.uses_sessions or not facts.contact:
+        return None
+    ours = facts.recipient_contact if facts.direction == Direction.INBOUND else None
+    end = history.window_end(
+        facts.contact, "whatsapp", ours if facts.channel == "whatsapp" else None
+    )
+    if end is None:
+        return "WhatsApp session: none (the contact never wrote): text is not delivered"
+    if now < end:
+        return f"WhatsApp session: open until {end.isoformat()}"
+    return f"WhatsApp session: closed at {end.isoformat()}: text is not delivered"
+
+
 def try_payload(
     rules: RuleSet,
     parser: Parser,
@@ -42,8 +70,11 @@ def try_payload(
     content_type: str | None,
     at: datetime | None,
     compliance: Compliance,
-) -> list[tuple[Facts, list[Decision]]]:
-    """What the rules would decide for each item of one payload, with no history."""
+    last_inbound: datetime | None = None,
+) -> list[tuple[Facts, list[Decision], str | None]]:
+    """What the rules would decide for each item of one payload, with no history but the
+    sessions its inbound messages open (and, with last_inbound, one the contact opened then
+    with our WhatsApp sender: the rules file's, or the number the event names)."""
     result = parser(body, content_type)
     history = History()
     out = []
@@ -51,8 +82,24 @@ def try_payload(
         facts = facts_of(event, None, intent=intent_of(event, compliance))
         now = at or event.occurred_at or datetime.now(UTC)
         history.saw(facts.contact, event.kind, now)
-        out.append((facts, evaluate(rules, facts, history, now)))
+        if last_inbound is not None and facts.contact:
+            for ours in _our_senders(rules, facts):
+                history.sessions[(facts.contact, "whatsapp", ours)] = last_inbound
+        saw_sessions(history, [event], now)
+        decisions = evaluate(rules, facts, history, now)
+        out.append((facts, decisions, session_line(rules, facts, history, now)))
     return out
+
+
+def _our_senders(rules: RuleSet, facts: Facts) -> list[str]:
+    found = []
+    for number in (
+        rules.senders.get("whatsapp"),
+        facts.our_number if facts.channel == "whatsapp" else None,
+    ):
+        with contextlib.suppress(ContactError):
+            found += [wire_key(number, rules.region)] if number else []
+    return found
 
 
 _DIRECTIONS = frozenset(Direction)
@@ -89,6 +136,7 @@ class ReplayEntry:
     text: str | None
     would: list[Decision]
     did: list[dict[str, Any]]
+    session: str | None = None
 
     @property
     def differs(self) -> bool:
@@ -119,6 +167,7 @@ class ReplayReport:
                     "kind": e.kind,
                     "contact": e.contact,
                     "text": e.text,
+                    "session": e.session,
                     "would": [
                         {
                             "rule": d.rule,
@@ -163,6 +212,9 @@ def replay(
     with read_only_transaction(engine) as conn:
         history = History()
         history.opted_out.update(opted_out_before(conn, since))
+        if rules.uses_sessions:  # the sessions open when the replay starts
+            for page in _pages(conn, since - SESSION_WINDOW, since):
+                saw_sessions(history, [_event_from_row(r) for r in page], since)
         for page in _pages(conn, since, until):
             _replay_page(conn, page, rules, history, report, compliance)
             if progress is not None:
@@ -202,6 +254,7 @@ def _replay_page(
         facts.entity_id = getattr(message, "entity_id", None)
         now = row.received_at
         history.saw(facts.contact, row.kind, now)
+        saw_sessions(history, [event], now)
         if intent == "opt_out" and facts.contact:
             history.opted_out.add((row.channel, facts.contact))
         elif intent == "opt_in" and facts.contact:
@@ -220,6 +273,13 @@ def _replay_page(
         if would or did:
             report.entries.append(
                 ReplayEntry(
-                    row.id, row.channel, row.kind, facts.contact_raw, facts.text, would, did
+                    row.id,
+                    row.channel,
+                    row.kind,
+                    facts.contact_raw,
+                    facts.text,
+                    would,
+                    did,
+                    session_line(rules, facts, history, now),
                 )
             )

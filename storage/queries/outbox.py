@@ -233,3 +233,16 @@ def action_inputs(conn: Connection, action_ids: Sequence[str]) -> dict[str, dict
         for row in conn.execute(select(outbox.c.id, outbox.c.input).where(outbox.c.id.in_(chunk))):
             out[row.id] = row.input if isinstance(row.input, dict) else {}
     return out
+
+
+def switch_actions(
+    conn: Connection, changes: Sequence[tuple[str, str, dict[str, Any]]], now: datetime
+) -> None:
+    """Change what claimed actions will run: (id, action key, input). A WhatsApp text found
+    outside its window when it fell due goes as the template it carried."""
+    for action_id, action, values in changes:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == action_id)
+            .values(action=action, input=values, updated_at=now)
+        )

@@ -198,6 +198,9 @@ do = [{ type = "send", channel = "sms", text = "{original_text}" }]
             "to": "41793026731",
             "from": "447860099299",
             "text": "Your order has shipped",
+            # Not what this test is about: the person never wrote, so the window is closed.
+            "force": True,
+            "reason": "the fallback is under test, not the window",
         },
     ).json()
     dispatcher.run_once()
