@@ -159,6 +159,7 @@ def build_dispatcher(
         send_via_proxy=frozenset(settings.membrane_send_via_proxy),
         forward_secret=secret.get_secret_value() if secret else None,
         policy=build_policy(settings),
+        validate_email=settings.validate_email,
     )
 
 
