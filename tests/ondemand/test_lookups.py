@@ -9,9 +9,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select
 
 from events.cli.lookups import describe
+from events.cli.main import main
 from events.lookups_on_demand import LookupResult
 from storage.models import raw_webhooks
 from tests.conftest import drain, fixture_bytes, post
@@ -181,3 +183,37 @@ def test_the_cli_line_says_reachability_network_and_source() -> None:
     )
     line = describe(LookupResult(KEY, "cache", row))
     assert line.startswith(f"{KEY}  reachable on Salt, ported, roaming  (cache, 2026-12-06")
+
+
+def test_the_lookup_command_prints_each_number_and_exits_1_when_one_failed(
+    db_url: str,
+    engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with world(db_url, engine, tmp_path) as w:
+        for name, value in w.settings.model_dump().items():
+            if value is not None and not isinstance(value, (list, dict)):
+                monkeypatch.setenv(f"INFOBIP_EVENTS_{name.upper()}", str(value))
+        monkeypatch.setenv("INFOBIP_EVENTS_MEMBRANE_TOKEN", "pat-fake")
+        capsys.readouterr()  # the app's start-up lines
+        assert main(["lookup", NUMBER, "--json"]) == 0
+        [line] = capsys.readouterr().out.splitlines()
+        assert json.loads(line) | {"looked_up_at": None} == {
+            "number": KEY,
+            "source": "infobip",
+            "reachable": True,
+            "network": "Swisscom",
+            "ported": False,
+            "roaming": False,
+            "outcome": "DELIVERED",
+            "error": "NO_ERROR",
+            "looked_up_at": None,
+        }
+        assert main(["lookup", NUMBER]) == 0
+        assert "reachable on Swisscom  (cache" in capsys.readouterr().out
+        w.membrane.knobs.fail_status = 500
+        assert main(["lookup", NUMBER, "--refresh"]) == 1
+        assert "failed" in capsys.readouterr().out
+        assert main(["lookup", "not-a-number"]) == 2
