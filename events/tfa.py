@@ -213,8 +213,10 @@ class Verifications:
                 action.key, render(action.template, {"pin_id": v.pin_id, "pin": pin}) or {}
             )
         except MembraneError as exc:
-            log.warning("tfa check failed", id=vid, error=str(exc)[:300])
-            raise Refused(502, f"Membrane could not check the PIN: {exc}") from None
+            # Whatever Membrane said, the PIN is not repeated in a log line or an answer.
+            said = str(exc).replace(pin, "[pin]")
+            log.warning("tfa check failed", id=vid, error=said[:300])
+            raise Refused(502, f"Membrane could not check the PIN: {said}") from None
         output = result.output if isinstance(result.output, dict) else {"value": result.output}
         output = {k: val for k, val in output.items() if k != "pin"}
         keep_answer(self.engine, "tfa", output, process=False, note="verify-tfa-pin answer")

@@ -50,7 +50,9 @@ class DryRunClient:
         self.recorded: deque[dict[str, Any]] = deque(maxlen=keep)
 
     def run_action(self, key: str, input: dict[str, Any]) -> RunResult:
-        self.recorded.append({"action": key, "input": input})
+        # A 2FA PIN is kept nowhere, not even here.
+        kept = {k: "[redacted]" if k == "pin" else v for k, v in input.items()}
+        self.recorded.append({"action": key, "input": kept})
         action = ACTIONS.get(key)
         if action is None or action.http:
             raise MembraneError(f"Action '{key}' not found", status=404)

@@ -55,12 +55,15 @@ def test_an_automated_email_to_an_invalid_address_is_skipped_with_infobips_reaso
         assert "known_hardbounce" in action.last_error
         with engine.connect() as conn:
             kept = conn.execute(
-                select(raw_webhooks.c.body, raw_webhooks.c.state).where(
+                select(raw_webhooks.c.id, raw_webhooks.c.body, raw_webhooks.c.state).where(
                     raw_webhooks.c.channel == "email-validation"
                 )
             ).one()
         assert kept.state == "ignored"
         assert json.loads(kept.body)["validMailbox"] == "false"
+        # A replay passing by leaves a kept answer as it is: nothing to parse.
+        [replayed] = w.processor.process_ids([kept.id])
+        assert replayed.state == "ignored"
         assert w.client.get("/v1/actions", params={"state": "skipped"}).json()["items"]
 
 
