@@ -119,7 +119,7 @@ class Lookups:
             found = lookups_of(conn, keys)
             repeated = [k for k in keys if k not in found or found[k].raw_id != raw_id]
             if repeated:
-                _record_repeats(conn, output, raw_id, now)
+                _record_repeats(conn, output, raw_id, now, {wire(k) for k in repeated})
                 found = lookups_of(conn, keys)
         out = {}
         for key in keys:
@@ -152,7 +152,9 @@ class Lookups:
         return {k: LookupResult(k, "pending") for k in keys}
 
 
-def _record_repeats(conn: Connection, output: Any, raw_id: str, now: datetime) -> None:
+def _record_repeats(
+    conn: Connection, output: Any, raw_id: str, now: datetime, numbers: set[str]
+) -> None:
     """A query answer carries no time, so a result identical to an earlier one is the same
     event to the processor (redelivery is a no-op) and makes no new record; here it is a new
     lookup all the same: recorded, from this answer, as of now."""
@@ -160,7 +162,7 @@ def _record_repeats(conn: Connection, output: Any, raw_id: str, now: datetime) -
     rows = [
         lookup_row(event, f"{raw_id}:{index}", raw_id, now)
         for index, event in enumerate(parsed.events)
-        if event.kind == Kind.NUMBER_LOOKUP and event.recipient
+        if event.kind == Kind.NUMBER_LOOKUP and event.recipient in numbers
     ]
     insert_lookups(conn, [{**row, "looked_up_at": now} for row in rows])
 

@@ -217,3 +217,18 @@ def test_the_lookup_command_prints_each_number_and_exits_1_when_one_failed(
         assert main(["lookup", NUMBER, "--refresh"]) == 1
         assert "failed" in capsys.readouterr().out
         assert main(["lookup", "not-a-number"]) == 2
+
+
+def test_asking_again_records_a_new_lookup_even_when_infobip_says_the_same(
+    db_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    from storage.models import lookups
+
+    with world(db_url, engine, tmp_path) as w:
+        w.client.post("/v1/lookups", json={"numbers": [NUMBER]})
+        both = [NUMBER, "+41 79 302 67 28"]
+        doc = w.client.post("/v1/lookups", json={"numbers": both, "refresh": True}).json()
+        assert [i["source"] for i in doc["items"]] == ["infobip", "infobip"]
+        with engine.connect() as conn:
+            numbers = sorted(r[0] for r in conn.execute(select(lookups.c.number)))
+        assert numbers == ["41793026727", "41793026727", "41793026728"]
