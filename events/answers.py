@@ -46,6 +46,7 @@ def keep_answer(
     process: bool,
     note: str | None = None,
     now: datetime | None = None,
+    source: str = SOURCE,
 ) -> str:
     """Store a Membrane answer raw, committed, before anything uses it; returns its raw id.
     `process`: leave it pending for the processor (a channel whose parser reads it);
@@ -59,7 +60,7 @@ def keep_answer(
         headers={},
         remote_addr=None,
         inbound=process and carries_inbound(body, "application/json"),
-        source=SOURCE,
+        source=source,
         received_at=now,
     )
     if not process:

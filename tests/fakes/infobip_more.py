@@ -30,13 +30,6 @@ SWISSCOM = {
     "countryName": "Switzerland",
     "countryPrefix": "41",
 }
-DELIVERED = {
-    "groupId": 3,
-    "groupName": "DELIVERED",
-    "id": 5,
-    "name": "DELIVERED_TO_HANDSET",
-    "description": "Message delivered to handset",
-}
 PENDING = {
     "groupId": 1,
     "groupName": "PENDING",
@@ -73,6 +66,9 @@ DEFAULT_APP = {"pinAttempts": 10, "pinTimeToLive": "15m"}
 
 
 def lookup_result(infobip: FakeInfobip, number: str) -> dict[str, Any]:
+    # The fake's own status (imported here: tests/fakes/membrane.py imports this module).
+    from tests.fakes.membrane import DELIVERED
+
     result = {
         "to": number,
         "mccMnc": "22801",

@@ -193,10 +193,7 @@ def test_the_lookup_command_prints_each_number_and_exits_1_when_one_failed(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with world(db_url, engine, tmp_path) as w:
-        for name, value in w.settings.model_dump().items():
-            if value is not None and not isinstance(value, (list, dict)):
-                monkeypatch.setenv(f"INFOBIP_EVENTS_{name.upper()}", str(value))
-        monkeypatch.setenv("INFOBIP_EVENTS_MEMBRANE_TOKEN", "pat-fake")
+        w.environment(monkeypatch)
         capsys.readouterr()  # the app's start-up lines
         assert main(["lookup", NUMBER, "--json"]) == 0
         [line] = capsys.readouterr().out.splitlines()

@@ -191,10 +191,7 @@ def test_the_pin_is_in_no_log_line_and_no_table(
 def test_tfa_setup_creates_then_finds_the_application_and_prints_the_settings(
     w: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for name, value in w.settings.model_dump().items():
-        if value is not None and not isinstance(value, (list, dict)):
-            monkeypatch.setenv(f"INFOBIP_EVENTS_{name.upper()}", str(value))
-    monkeypatch.setenv("INFOBIP_EVENTS_MEMBRANE_TOKEN", "pat-fake")
+    w.environment(monkeypatch)
     assert main(["tfa", "setup", "--name", "login", "--pin-length", "6"]) == 0
     first = capsys.readouterr().out.splitlines()
     app = w.membrane.infobip.tfa_apps[0]["applicationId"]

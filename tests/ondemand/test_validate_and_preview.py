@@ -150,10 +150,7 @@ def test_rules_check_preview_shows_each_reply_texts_parts_and_encoding(
     rules = tmp_path / "preview.toml"
     rules.write_text(PREVIEWED)
     with world(db_url, engine, tmp_path) as w:
-        for name, value in w.settings.model_dump().items():
-            if value is not None and not isinstance(value, (list, dict)):
-                monkeypatch.setenv(f"INFOBIP_EVENTS_{name.upper()}", str(value))
-        monkeypatch.setenv("INFOBIP_EVENTS_MEMBRANE_TOKEN", "pat-fake")
+        w.environment(monkeypatch)
         assert main(["rules", "check", str(rules), "--preview"]) == 0
         out = capsys.readouterr().out
         assert len(runs(w, "preview-sms-message")) == 2

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
@@ -29,6 +30,13 @@ class World:
     client: TestClient
     processor: Processor
     dispatcher: Dispatcher
+
+    def environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The settings as INFOBIP_EVENTS_* variables, for a command run in this world."""
+        for name, value in self.settings.model_dump().items():
+            if value is not None and not isinstance(value, (list, dict)):
+                monkeypatch.setenv(f"INFOBIP_EVENTS_{name.upper()}", str(value))
+        monkeypatch.setenv("INFOBIP_EVENTS_MEMBRANE_TOKEN", "pat-fake")  # a secret: dumped masked
 
     def run(self) -> None:
         """What the workers would do next: process the inbox, run the due actions."""
