@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 
 from events.channels.event import ParsedEvent
 from events.contacts import ContactError, wire_key
+from events.lookups import last_lookup, lookups_of, reachable, unreachable_reason
 from events.membrane.catalogue import Action
 from events.optouts import OptOutPolicy
 from events.outbox import Refusal, action_row, audit_refusals, check_sends
@@ -216,6 +217,34 @@ def history_for(
     return history
 
 
+def load_lookups(
+    conn: Connection,
+    rules: RuleSet,
+    facts: Sequence[Facts],
+    history: History,
+    now: datetime,
+    unreachable_within: timedelta | None,
+) -> None:
+    """The contacts' last Number Lookups, read here so that the engine stays pure: into each
+    event's facts when a rule has a lookup condition; into the history's unreachable
+    contacts under SKIP_UNREACHABLE (`unreachable_within`: only a result younger than
+    LOOKUP_TTL is trusted), the event's contact and any fixed `to` of the rules alike."""
+    if not rules.uses_lookups and unreachable_within is None:
+        return
+    contacts = {f.contact for f in facts if f.contact}
+    if unreachable_within is not None:
+        contacts |= {c for r in rules.rules for d in r.do if (c := d.to_key)}
+    found = lookups_of(conn, sorted(contacts))
+    if rules.uses_lookups:
+        for item in facts:
+            row = found.get(item.contact or "")
+            item.lookup = last_lookup(row) if row is not None else None
+    if unreachable_within is not None:
+        for contact, row in found.items():
+            if reachable(row.outcome) is False and row.looked_up_at >= now - unreachable_within:
+                history.unreachable[contact] = unreachable_reason(row)
+
+
 @dataclass
 class Automation:
     """The rules' side effects, written in the caller's transaction."""
@@ -225,6 +254,9 @@ class Automation:
     max_attempts: int = 6
     policy: OptOutPolicy = field(default_factory=OptOutPolicy)
     on_enqueue: Callable[[], None] | None = None
+    # SKIP_UNREACHABLE: how long a lookup that says unreachable is trusted (LOOKUP_TTL); None
+    # when the guard is off.
+    skip_unreachable_within: timedelta | None = None
     _wake_pending: bool = field(default=False)
 
     def apply(
@@ -264,6 +296,7 @@ class Automation:
                 )
             )
         history = history_for(conn, rules, facts, now, self.policy)
+        load_lookups(conn, rules, facts, history, now, self.skip_unreachable_within)
         out: list[tuple[int, Decision]] = []
         # A dry pass finds which identical-message counts the guards need; only those are
         # read (a busy contact can have thousands of different messages in the window).
@@ -275,6 +308,7 @@ class Automation:
             asked=set(),
             scope=history.scope,
             sessions=history.sessions,
+            unreachable=history.unreachable,
         )
         for item in facts:
             evaluate(rules, item, probe, now)

@@ -428,6 +428,54 @@ class Settings(BaseSettings):
         "None: no instruction, the call is not connected.",
     )
 
+    # ---- Number Lookup on demand, 2FA PINs, email validation (issue 13, items 5-7) ----------
+    public_url: str | None = Field(
+        default=None,
+        description="This service's public base URL (https://events.example.com): on-demand "
+        "Number Lookups then ask for the asynchronous result at {PUBLIC_URL}/webhooks/"
+        "number-lookup; None: the synchronous query.",
+    )
+    lookup_ttl: str = Field(
+        default="24h",
+        description="How long a Number Lookup result is reused before Infobip is asked again "
+        "(90s, 15m, 24h, 7d); SKIP_UNREACHABLE trusts a result this long.",
+    )
+    skip_unreachable: bool = Field(
+        default=False,
+        description="Record the rules' automated sends to a number whose last lookup (within "
+        "LOOKUP_TTL) says unreachable as skipped, with the reason.",
+    )
+    validate_email: bool = Field(
+        default=False,
+        description="Validate the address of an automated email with Infobip before sending; "
+        "an invalid one is skipped with Infobip's reason.",
+    )
+    tfa_application_id: str | None = Field(
+        default=None,
+        description="The Infobip 2FA application of POST /v1/verify (`infobip-events tfa "
+        "setup` prints it).",
+    )
+    tfa_message_id: str | None = Field(
+        default=None,
+        description="The 2FA message template of POST /v1/verify (`infobip-events tfa setup` "
+        "prints it).",
+    )
+    tfa_pin_ttl: str = Field(
+        default="15m",
+        description="How long a PIN can be checked: keep it equal to the 2FA application's "
+        "pinTimeToLive (Infobip's default 15m).",
+    )
+    tfa_max_per_hour: int = Field(
+        default=5, ge=1, description="PIN sends (first and resends) per number and hour."
+    )
+    on_demand_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Membrane calls the API makes at once for lookups and PIN checks; more "
+        "wait for none: they are answered 503.",
+    )
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)."
     )
@@ -514,6 +562,30 @@ class Settings(BaseSettings):
         if not (value.startswith("sqlite") or value.startswith("postgresql+psycopg")):
             raise ValueError("use a sqlite:/// path or a postgresql:// URL")
         return value
+
+    # ---- lookups and 2FA (issue 13) ----
+    @field_validator("lookup_ttl", "tfa_pin_ttl")
+    @classmethod
+    def _age(cls, value: str) -> str:
+        parse_age_seconds(value.strip())  # ValueError says how to write one
+        return value.strip()
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("write the service's public base URL, https://events.example.com")
+        return value.strip().rstrip("/")
+
+    @property
+    def lookup_ttl_seconds(self) -> float:
+        return parse_age_seconds(self.lookup_ttl)
+
+    @property
+    def tfa_pin_ttl_seconds(self) -> float:
+        return parse_age_seconds(self.tfa_pin_ttl)
 
     @model_validator(mode="after")
     def _pairs(self) -> Settings:

@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, Engine
 
+from events.answers import keep_answer
 from events.background import BackgroundLoop
 from events.forward import Forwarder
 from events.membrane.catalogue import Action, message_ids, render
@@ -54,8 +55,30 @@ WRITE_ATTEMPTS = 5
 WRITE_RETRY = RetryPolicy(base=1.0, cap=10.0)
 
 
-# A Membrane call the work of an action asks for: ("run", (key, input)) or
-# ("request", (method, path, body)).
+# The email sends VALIDATE_EMAIL checks first, and the check.
+VALIDATED = "send-email"
+VALIDATION = "validate-email-addresses"
+KEPT_NOTE = "validate-email-addresses answer (VALIDATE_EMAIL)"
+
+
+def invalid_reason(output: Any) -> str | None:
+    """Why Infobip's validation says an address must not be mailed, or None. Infobip writes
+    validMailbox as a string ("true", "false", "unknown"); unknown (the provider would not
+    say) is not invalid."""
+    answers = output if isinstance(output, list) else [output]
+    for answer in answers:
+        if not isinstance(answer, dict):
+            continue
+        if answer.get("validSyntax") is False:
+            return str(answer.get("detailedReasons") or "invalid syntax")
+        if str(answer.get("validMailbox", "")).lower() == "false":
+            return str(answer.get("detailedReasons") or "invalid mailbox")
+    return None
+
+
+# A Membrane call the work of an action asks for: ("run", (key, input)),
+# ("request", (method, path, body)), ("http", (url, event)), or ("keep", (channel, output)):
+# an answer stored raw before it is used (events/answers.py).
 Call = tuple[str, tuple[Any, ...]]
 Steps = Generator[Call, Any, Any]
 
@@ -88,8 +111,11 @@ class Dispatcher(BackgroundLoop):
         forward_timeout: float = 10.0,
         policy: OptOutPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        validate_email: bool = False,
     ) -> None:
         super().__init__()
+        # VALIDATE_EMAIL (issue 13): an automated email's address is validated first.
+        self.validate_email = validate_email
         self.engine = engine
         self.client = client
         self.catalogue = catalogue
@@ -139,6 +165,26 @@ class Dispatcher(BackgroundLoop):
         found = [i for i in message_ids(result.output) if i == tracking_id]
         return result.output if found else None
 
+    # ---- VALIDATE_EMAIL (issue 13, item 7) -----------------------------------------------------
+    # The check runs here, just before the send, and not when the rules queue the email: the
+    # processor must never wait for Membrane (a slow Membrane would hold every webhook behind
+    # it), and the dispatcher already calls Membrane with retries and a lease. Only automated
+    # emails (queued by a rule: caused by an event) are checked; an email a person sends
+    # through the API or the CLI goes as asked.
+
+    def _validate(self, values: dict[str, Any]) -> Steps:
+        """None when every address may be mailed, else why not (Infobip's reason). Each
+        answer is kept raw before it is read."""
+        to = values.get("to")
+        for address in to if isinstance(to, list) else [to]:
+            action = self.catalogue[VALIDATION]
+            result = yield ("run", (VALIDATION, render(action.template, {"to": address}) or {}))
+            yield ("keep", ("email-validation", result.output))
+            reason = invalid_reason(result.output)
+            if reason is not None:
+                return f"skipped: Infobip's validation says {address} is invalid ({reason})"
+        return None
+
     def _steps(self, row: ClaimedAction) -> Generator[Call, Any, ActionResult]:
         """Run one claimed action and say what to write back. Never raises."""
         now = self.clock()
@@ -180,6 +226,15 @@ class Dispatcher(BackgroundLoop):
                 found = yield from self._lookup(action, row.tracking_id)
                 if found is not None:
                     return self._done(action, row, found, values, now, note="found in the logs")
+            if self.validate_email and action.key == VALIDATED and row.caused_by_event_id:
+                try:
+                    invalid = yield from self._validate(values)
+                except MembraneError as error:  # nothing was sent: a read that failed
+                    return self._failed(row, error, classify(error, sends=False), attempts + 1, now)
+                if invalid is not None:
+                    return ActionResult(
+                        {"state": "skipped", "last_error": invalid, "updated_at": now}, []
+                    )
             attempts += 1
             output = yield from self._send(action, values)
             return self._done(action, row, output, values, now, attempts=attempts)
@@ -210,6 +265,8 @@ class Dispatcher(BackgroundLoop):
                         result: Any = self.client.run_action(*args)
                     elif kind == "http":
                         result = self.forwarder.post(*args)
+                    elif kind == "keep":
+                        result = keep_answer(self.engine, *args, process=False, note=KEPT_NOTE)
                     else:
                         result = self.client.request(args[0], args[1], body=args[2])
                 except Exception as exc:

@@ -10,6 +10,11 @@ module, so two checks hold for every path:
 
 Compliance's own confirmations carry COMPLIANCE_FLAG: a STOP is answered once, even though the
 sender is now on the list.
+
+A 2FA PIN is the one other exception, on purpose: it is transactional and asked for by the
+person it goes to (POST /v1/verify), so it reaches an opted-out number. Only a PIN action
+(PIN_ACTIONS) carrying VERIFICATION_FLAG with the id of a verification to that very number is
+exempt (events/tfa.py writes both in one transaction); a rule or an API send cannot borrow it.
 """
 
 from __future__ import annotations
@@ -22,15 +27,19 @@ from typing import Any, TypedDict
 from sqlalchemy import Connection
 
 from events.channels.registry import address_of
-from events.contacts import ContactError, recipient_key, wire
+from events.contacts import ContactError, recipient_key, wire, wire_key
 from events.membrane.catalogue import Action
 from events.optouts import OptOutPolicy
 from storage.ids import new_id
 from storage.queries.optouts import AuditRow, add_opt_out_audit
 from storage.queries.outbox import ActionRow, enqueue_action
+from storage.queries.verify import verification_numbers
 
 # Set in an action's values by compliance itself: its confirmations reach opted-out contacts.
 COMPLIANCE_FLAG = "_compliance"
+# Set by events/tfa.py on a PIN send: the verification it belongs to (see the docstring).
+VERIFICATION_FLAG = "_verification"
+PIN_ACTIONS = frozenset({"send-tfa-pin-sms", "resend-tfa-pin-sms"})
 
 
 def recipients(values: dict[str, Any]) -> list[str]:
@@ -143,11 +152,14 @@ def check_sends(
     be keyed, or one that is suppressed. Reads only; audit_refusals() writes the trail."""
     out: dict[str, Refusal] = {}
     wanted: dict[str, list[tuple[str, str]]] = {}  # channel -> (action id, contact)
+    pins = requested_pins(conn, rows, policy.region)
     for row in rows:
         action = catalogue.get(row["action"])
         values = row["input"]
         if action is None or not action.sends or values.get(COMPLIANCE_FLAG):
             continue
+        if row["id"] in pins:
+            continue  # a PIN the person asked for (the module docstring)
         channel = action.channel or ""
         try:
             address = address_of(channel)
@@ -165,6 +177,21 @@ def check_sends(
 
 
 SUPPRESSED = "suppressed: the recipient opted out (see /v1/opt-outs)"
+
+
+def requested_pins(conn: Connection, rows: Sequence[SendProbe], region: str | None) -> set[str]:
+    """The ids of the rows that are PINs a person asked for: a PIN action whose
+    VERIFICATION_FLAG names a stored verification of the same number."""
+    claimed: dict[str, tuple[str, str]] = {}  # action id -> (verification id, number key)
+    for row in rows:
+        flag = row["input"].get(VERIFICATION_FLAG)
+        to = recipients(row["input"])
+        if row["action"] in PIN_ACTIONS and isinstance(flag, str) and len(to) == 1:
+            claimed[row["id"]] = (flag, wire_key(to[0], region))
+    if not claimed:
+        return set()
+    known = verification_numbers(conn, sorted({v for v, _ in claimed.values()}))
+    return {i for i, (v, to) in claimed.items() if known.get(v) == to}
 
 
 def audit_refusals(

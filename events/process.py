@@ -18,6 +18,7 @@ from typing import Protocol
 import structlog
 from sqlalchemy import Connection, Engine
 
+from events.answers import SOURCE as KEPT_ANSWER_SOURCE
 from events.automation import Automation, MessageSeen
 from events.background import BackgroundLoop
 from events.bookkeeping import Bookkeeping
@@ -225,6 +226,10 @@ class Processor(BackgroundLoop):
     def _parse(self, raw: StoredRaw) -> tuple[list[ParsedEvent], str, str | None]:
         """(events, raw state, error) for one raw row; never raises."""
         parser = self.parsers.get(raw.channel)
+        if parser is None and raw.source == KEPT_ANSWER_SOURCE:
+            # A Membrane answer kept as it came (events/answers.py): nothing to parse, even
+            # when a replay comes by.
+            return [], RAW_IGNORED, raw.error
         if parser is None:
             return [], RAW_FAILED, f"no parser for channel {raw.channel!r} yet; replay it later"
         try:

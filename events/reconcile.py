@@ -31,8 +31,8 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine
 
+from events.answers import keep_answer
 from events.background import BackgroundLoop
-from events.channels.body import carries_inbound
 from events.channels.event import ParsedEvent
 from events.channels.registry import DEFAULT_DELAYS, INBOUND, LOGS, ONE_ID_LOGS, REPORTS
 from events.channels.spec import Source
@@ -44,7 +44,6 @@ from events.vocabulary import Direction, Kind
 from storage.db import write_transaction
 from storage.ids import new_id
 from storage.queries.messages import insert_events_ignoring_duplicates
-from storage.queries.raw import insert_raw, raw_row
 from storage.queries.reconcile import (
     RunCounts,
     StoredRun,
@@ -157,20 +156,9 @@ class Reconciler(BackgroundLoop):
     def _store(self, channel: str, output: Any) -> str:
         """Keep the response exactly like a webhook, committed, before it is processed: the
         one-time reports will not come again."""
-        body = json.dumps(output, default=str).encode()
-        row = raw_row(
-            channel=channel,
-            body=body,
-            content_type="application/json",
-            headers={},
-            remote_addr=None,
-            inbound=carries_inbound(body, "application/json"),
-            source="reconcile",
-            received_at=self.clock(),
+        return keep_answer(
+            self.engine, channel, output, process=True, now=self.clock(), source="reconcile"
         )
-        with write_transaction(self.engine) as conn:
-            insert_raw(conn, [row])
-        return str(row["id"])
 
     def _pull(
         self,

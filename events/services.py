@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from events.account import Account, AccountSync
+from events.answers import OnDemand
 from events.automation import Automation, RulesHolder, build_holder
 from events.background import Checkpointer
 from events.bookkeeping import Bookkeeping
@@ -26,6 +27,7 @@ from events.channels.registry import DEFAULT_DELAYS, PARSERS, SEND_ACTIONS
 from events.compliance import Compliance
 from events.config import Settings, SettingsError
 from events.dispatch import Dispatcher
+from events.lookups_on_demand import Lookups, notify_url
 from events.masking import MaskingSessions
 from events.membrane.catalogue import Action
 from events.membrane.client import MembraneClient
@@ -40,6 +42,7 @@ from events.rules.optout import (
     DEFAULT_OPT_OUT_WORDS,
     Vocabulary,
 )
+from events.tfa import Verifications
 from events.times import parse_age_seconds
 from storage.db import make_engine
 
@@ -122,6 +125,10 @@ def build_processor(
         catalogue,
         max_attempts=settings.dispatch_max_attempts,
         policy=build_policy(settings),
+        # SKIP_UNREACHABLE (issue 13): a lookup saying unreachable is trusted for LOOKUP_TTL.
+        skip_unreachable_within=timedelta(seconds=settings.lookup_ttl_seconds)
+        if settings.skip_unreachable
+        else None,
     )
     compliance = build_compliance(settings, catalogue)
     # Confirmations in the sender's language: the rules file's [compliance.texts], as reloaded.
@@ -159,6 +166,7 @@ def build_dispatcher(
         send_via_proxy=frozenset(settings.membrane_send_via_proxy),
         forward_secret=secret.get_secret_value() if secret else None,
         policy=build_policy(settings),
+        validate_email=settings.validate_email,
     )
 
 
@@ -278,6 +286,41 @@ class Services:
 
     # ---- end account ---------------------------------------------------------------------
 
+    # ---- on-demand Membrane calls: lookups and 2FA (issue 13, items 5-6) ----------------------
+
+    @cached_property
+    def on_demand(self) -> OnDemand:
+        return OnDemand(self.settings.on_demand_concurrency)
+
+    @cached_property
+    def lookups(self) -> Lookups:
+        settings = self.settings
+        token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
+        return Lookups(
+            self.engine,
+            self.membrane,
+            self.processor,
+            ttl_seconds=settings.lookup_ttl_seconds,
+            notify_url=notify_url(settings.public_url, settings.webhook_token_query, token),
+            region=settings.default_region,
+        )
+
+    @cached_property
+    def verifications(self) -> Verifications:
+        settings = self.settings
+        return Verifications(
+            self.engine,
+            self.membrane,
+            self.catalogue,
+            application_id=settings.tfa_application_id,
+            message_id=settings.tfa_message_id,
+            pin_ttl_seconds=settings.tfa_pin_ttl_seconds,
+            max_per_hour=settings.tfa_max_per_hour,
+            max_attempts=settings.dispatch_max_attempts,
+            region=settings.default_region,
+            on_queued=self.outbox_changed,
+        )
+
     def start_checkpoints(self) -> None:
         """SQLite WAL checkpoints on a thread of their own, so that no commit pays for one."""
         self._start(Checkpointer(self.engine))
@@ -298,5 +341,7 @@ class Services:
         while self._started:
             with contextlib.suppress(Exception):
                 self._started.pop().stop(timeout)
+        if "on_demand" in self.__dict__:
+            self.on_demand.close()
         if self._given_engine is None and "engine" in self.__dict__:
             self.engine.dispose()

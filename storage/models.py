@@ -224,7 +224,9 @@ masking_sessions = MaskingSession.__table__  # type: ignore[attr-defined]
 
 
 # Outbox states (the read API shows them as they are).
-ACTION_STATES = ("pending", "running", "done", "failed", "dead", "unknown_outcome")
+# skipped: a check before the send said not to send (an automated email to an address
+# Infobip's validation calls invalid, VALIDATE_EMAIL); the reason is the action's last_error.
+ACTION_STATES = ("pending", "running", "done", "failed", "dead", "unknown_outcome", "skipped")
 
 
 class OutboxAction(SQLModel, table=True):
@@ -518,3 +520,49 @@ class ChatSession(SQLModel, table=True):
 
 
 chat_sessions = ChatSession.__table__  # type: ignore[attr-defined]
+# ---- two-factor PINs (issue 13, item 6) ---------------------------------------------------------
+
+
+class Verification(SQLModel, table=True):
+    """One 2FA PIN sent to a number, and what became of it. The PIN itself is never stored:
+    Infobip generates it, sends it and checks it; we keep only its pin id."""
+
+    __tablename__ = "verifications"
+    __table_args__ = (Index("ix_verifications_to", "to", "created_at"),)
+
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    to: str = Field(sa_column=Column(String(64), nullable=False))  # the E.164 key
+    application_id: str = Field(sa_column=Column(String(128), nullable=False))
+    message_id: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
+    # The outbox action that sends the PIN (its output holds Infobip's pinId).
+    action_id: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    pin_id: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
+    attempts: int = Field(default=0)
+    sends: int = Field(default=1)
+    # sending, sent, verified, failed (no attempts left), expired, send_failed
+    outcome: str = Field(sa_column=Column(String(16), nullable=False))
+    reason: str | None = _text()
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    sent_at: datetime | None = _dt()
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    verified_at: datetime | None = _dt()
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class VerificationAudit(SQLModel, table=True):
+    """Every step of a verification (send, resend, check, refused by the hourly limit), with
+    the number: the limit per number and hour counts these rows. Never the PIN."""
+
+    __tablename__ = "verification_audit"
+    __table_args__ = (Index("ix_verification_audit_to", "to", "at"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True))
+    verification_id: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    to: str = Field(sa_column=Column(String(64), nullable=False))
+    step: str = Field(sa_column=Column(String(16), nullable=False))  # send, resend, check, limited
+    detail: str | None = _text()
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+verifications = Verification.__table__  # type: ignore[attr-defined]
+verification_audit = VerificationAudit.__table__  # type: ignore[attr-defined]

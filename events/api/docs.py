@@ -19,11 +19,13 @@ from events.api import (
     actions,
     calls,
     health,
+    lookups,
     masking,
     messages,
     optouts,
     reconcile,
     sessions,
+    verify,
 )
 from events.api.models import Queued
 from events.api.spec import Endpoints, Operation, openapi
@@ -46,7 +48,19 @@ webhooks.describe(
     authenticated=False,
 )
 
-MODULES = (messages, actions, optouts, masking, calls, reconcile, account, sessions, health)
+MODULES = (
+    messages,
+    actions,
+    optouts,
+    masking,
+    calls,
+    reconcile,
+    account,
+    sessions,
+    lookups,
+    verify,
+    health,
+)
 
 
 def operations() -> list[Operation]:

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 from events.channels.registry import SEND_ACTIONS, TEMPLATE_SEND_ACTIONS
+from events.lookups import reachable
 from storage.queries.calls import StoredCall, StoredLookup
 from storage.queries.decisions import StoredDecision
 from storage.queries.messages import StoredEvent, StoredMessage, StoredStatus
@@ -433,7 +434,7 @@ class Lookup(Model):
         return cls(
             number=row.number,
             outcome=row.outcome,
-            reachable=row.outcome == "DELIVERED" if row.outcome else None,
+            reachable=reachable(row.outcome),
             mcc_mnc=row.mcc_mnc,
             network=row.network,
             ported=row.ported,

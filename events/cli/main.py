@@ -13,19 +13,34 @@ from events.cli import (
     account,
     db,
     health,
+    lookups,
     masking,
     optouts,
     outbox,
     reconcile,
     rules,
     serve,
+    tfa,
     webhooks,
 )
 from events.cli.context import CommandError
 from events.config import SettingsError
 
 # The order `infobip-events --help` lists them in.
-GROUPS = (serve, health, db, webhooks, outbox, optouts, masking, reconcile, rules, account)
+GROUPS = (
+    serve,
+    health,
+    db,
+    webhooks,
+    outbox,
+    optouts,
+    masking,
+    reconcile,
+    rules,
+    account,
+    lookups,
+    tfa,
+)
 
 
 def _version() -> str:

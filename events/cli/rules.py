@@ -12,7 +12,9 @@ from typing import Any
 from events.channels.registry import PARSERS
 from events.cli.context import ensure_schema, err, fail, settings
 from events.config import Settings
-from events.membrane.factory import build_catalogue
+from events.membrane.catalogue import render
+from events.membrane.client import MembraneError
+from events.membrane.factory import build_catalogue, build_client
 from events.rules.load import RulesError, load_rules
 from events.rules.model import RuleSet
 from events.rules.simulate import replay, try_payload
@@ -35,6 +37,12 @@ def add_commands(sub: Any) -> None:
         "start; every problem names the rule, the field and the fix. Exit 1 on problems.",
     )
     q.add_argument("rules", nargs="?", help="the rules file (default INFOBIP_EVENTS_RULES_FILE)")
+    q.add_argument(
+        "--preview",
+        action="store_true",
+        help="also ask Infobip (preview-sms-message, through Membrane) how each reply and send "
+        "text splits into SMS parts, and in which encoding; exit 1 when a preview fails",
+    )
     q.set_defaults(func=cmd_check)
     q = r_sub.add_parser(
         "test",
@@ -107,7 +115,56 @@ def cmd_check(args: argparse.Namespace) -> int:
         if rule.otherwise:
             does += f"; else {', '.join(d.type for d in rule.otherwise)}"
         print(f"  {rule.name}: {does}  [{'; '.join(flags)}]")
-    return 0
+    return preview_texts(found, rules) if args.preview else 0
+
+
+# ---- rules check --preview (issue 13, item 7) ---------------------------------------------------
+# The answers are printed, not stored: a preview describes a text of ours, not a message or a
+# person, and `rules check` runs without a database.
+
+
+def encoding_of(length: int, parts: int, remaining: int) -> str:
+    """The encoding Infobip's preview implies. It does not name one, but the room it leaves
+    does: a GSM-7 part holds 160 characters (153 in a multipart message), a UCS-2 part 70
+    (67). Extension characters (GSM-7) and emoji (UCS-2) take two, which moves the figure a
+    little, never across the line between the two."""
+    per_part = (length + remaining) / max(parts, 1)
+    return "GSM-7" if per_part > 100 else "UCS-2"
+
+
+def preview_texts(found: Settings, rules: RuleSet) -> int:
+    """One line per reply or send text: its SMS parts and encoding, as Infobip counts them."""
+    client = build_client(found)
+    action = build_catalogue(found)["preview-sms-message"]
+    failed = 0
+    print("SMS preview (preview-sms-message):")
+    for rule in rules.rules:
+        for do in rule.do:
+            if do.type not in ("reply", "send") or not do.text:
+                continue
+            try:
+                output = client.run_action(
+                    action.key, render(action.template, {"text": do.text}) or {}
+                )
+            except MembraneError as exc:
+                failed += 1
+                print(f"  {rule.name}: preview failed: {exc}")
+                continue
+            print(f"  {rule.name}: {_preview_line(do.text, output.output)}")
+    return 1 if failed else 0
+
+
+def _preview_line(text: str, output: Any) -> str:
+    previews = output.get("previews") if isinstance(output, dict) else None
+    first = previews[0] if isinstance(previews, list) and previews else None
+    if not isinstance(first, dict) or not isinstance(first.get("messageCount"), int):
+        return f"no preview in Infobip's answer: {json.dumps(output)[:200]}"
+    parts, remaining = first["messageCount"], int(first.get("charactersRemaining") or 0)
+    shown = str(first.get("textPreview", text))
+    encoding = encoding_of(len(shown), parts, remaining)
+    variables = " (its {variables} as written)" if "{" in text else ""
+    plural = "part" if parts == 1 else "parts"
+    return f"{parts} SMS {plural}, {encoding}, {remaining} characters left{variables}"
 
 
 def cmd_test(args: argparse.Namespace) -> int:

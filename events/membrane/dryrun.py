@@ -10,6 +10,9 @@ debugger or a test) and answers as Infobip would at the moment a call is accepte
   nothing was sent, so no log or report can say that anything was delivered, and the
   reconciler counts those messages as still missing;
 - a 2FA PIN send answers a PIN id, and no PIN verifies (none was sent);
+- a Number Lookup query finds nothing (no record is made up), an asynchronous one is
+  accepted and never answered; an email address validates as "unknown" (never skipped); an
+  SMS preview counts parts and encoding as Infobip would (`sms_parts`);
 - the connection's actions are the catalogue's, each with its required fields as its input
   schema, on one connection, so `infobip-events membrane check` has something to check.
 
@@ -37,8 +40,6 @@ PENDING = {
     "name": "PENDING_ACCEPTED",
     "description": "Message sent to next instance",
 }
-# A GSM-7 SMS part holds 160 characters alone and 153 in a multipart message.
-SMS_PART, SMS_MULTIPART = 160, 153
 
 
 class DryRunClient:
@@ -49,7 +50,9 @@ class DryRunClient:
         self.recorded: deque[dict[str, Any]] = deque(maxlen=keep)
 
     def run_action(self, key: str, input: dict[str, Any]) -> RunResult:
-        self.recorded.append({"action": key, "input": input})
+        # A 2FA PIN is kept nowhere, not even here.
+        kept = {k: "[redacted]" if k == "pin" else v for k, v in input.items()}
+        self.recorded.append({"action": key, "input": kept})
         action = ACTIONS.get(key)
         if action is None or action.http:
             raise MembraneError(f"Action '{key}' not found", status=404)
@@ -73,6 +76,8 @@ class DryRunClient:
         self.recorded.append({"request": f"{method.upper()} {path}", "body": body, "query": query})
         if method.upper() == "GET":
             return _account_answer(path) or {"results": []}
+        if path.lstrip("/").startswith("number/"):
+            return _number_lookup(path, body)
         # Anything else through the proxy is a send (the catalogue's proxies are SMS and
         # WhatsApp): accepted, with the message ids the body chose.
         return _accepted(_recipients(body), single=path.lstrip("/").startswith("whatsapp/"))
@@ -114,7 +119,7 @@ def _output(action: Action, input: dict[str, Any]) -> Any:
         ]
         return _accepted(recipients, single=action.channel == "whatsapp")
     if key == "preview-sms-message":
-        return _preview(str(input.get("text", "")))
+        return preview_answer(str(input.get("text", "")))
     if key == "validate-email-addresses":
         return {"to": input.get("to"), "validMailbox": "unknown"}
     if key == "create-tfa-application":
@@ -123,6 +128,18 @@ def _output(action: Action, input: dict[str, Any]) -> Any:
         return {**input, "messageId": f"dry-{new_id()}"}
     # get-*-logs, get-*-delivery-reports, list-tfa-applications: nothing to find.
     return [] if key.startswith("list-") else {"results": []}
+
+
+def _number_lookup(path: str, body: Any) -> dict[str, Any]:
+    """A Number Lookup asked of nobody: the synchronous query knows nothing (no result, so no
+    lookup record is made up); the asynchronous one is accepted, and no result will come."""
+    if not path.rstrip("/").endswith("notify"):
+        return {"results": []}
+    numbers = body.get("to", []) if isinstance(body, dict) else []
+    return {
+        "bulkId": f"dry-{new_id()}",
+        "results": [{"to": n, "status": PENDING} for n in numbers if isinstance(n, str)],
+    }
 
 
 def _recipients(body: Any) -> list[dict[str, Any]]:
@@ -155,18 +172,43 @@ def _accepted(recipients: list[dict[str, Any]], *, single: bool) -> dict[str, An
     return {"bulkId": f"dry-{new_id()}", "messages": messages}
 
 
-def _preview(text: str) -> dict[str, Any]:
-    """How the text splits into SMS parts, counted in GSM-7 characters (an estimate: Infobip's
-    own preview also knows when a character needs UCS-2)."""
-    parts = 1 if len(text) <= SMS_PART else -(-len(text) // SMS_MULTIPART)
-    size = SMS_PART if parts == 1 else SMS_MULTIPART
+# GSM 03.38: the basic set, one septet each, and the extension set, two (escape + char).
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
+# Characters a part holds: alone, and in a multipart message (the rest is the UDH).
+PART_SIZES = {"GSM-7": (160, 153), "UCS-2": (70, 67)}
+
+
+def sms_parts(text: str) -> tuple[str, int, int]:
+    """(encoding, parts, characters remaining in the last part) of a text sent as SMS:
+    GSM-7 when every character is in GSM 03.38 (extension characters count two), else UCS-2
+    (counted in UTF-16 code units: an emoji takes two)."""
+    if all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in text):
+        encoding, length = "GSM-7", sum(2 if c in GSM7_EXTENDED else 1 for c in text)
+    else:
+        encoding, length = "UCS-2", len(text.encode("utf-16-le")) // 2
+    single, multi = PART_SIZES[encoding]
+    parts = 1 if length <= single else -(-length // multi)
+    size = single if parts == 1 else multi
+    return encoding, parts, size * parts - length
+
+
+def preview_answer(text: str) -> dict[str, Any]:
+    """Infobip's preview shape: how the text splits into SMS parts (no transliteration or
+    language table asked, so one preview). Infobip does not name the encoding; it shows in
+    the characters a part holds."""
+    _, parts, remaining = sms_parts(text)
     return {
         "originalText": text,
         "previews": [
             {
                 "textPreview": text,
                 "messageCount": parts,
-                "charactersRemaining": size * parts - len(text),
+                "charactersRemaining": remaining,
+                "configuration": {},
             }
         ],
     }

@@ -36,6 +36,7 @@ from events.rules.model import (
     SUPPRESSED,
     Count,
     Do,
+    LookupCondition,
     Rule,
     RuleSet,
     When,
@@ -51,6 +52,19 @@ COUNTED = (FIRED, DEFERRED)
 # when the send falls due (a quiet-hours deferral may cross its end), and sends the template it
 # holds instead, if any (events/sessions.py).
 WINDOW_FLAG = "_window"
+
+
+@dataclass(frozen=True)
+class LastLookup:
+    """The contact's last Number Lookup, as the caller read it (events/lookups.py): the engine
+    never queries, so a rule on it stays pure."""
+
+    reachable: bool | None
+    ported: bool | None
+    roaming: bool | None
+    # The network the number is on now: names and MCC-MNC, case-folded.
+    networks: frozenset[str] = frozenset()
+    looked_up_at: datetime | None = None
 
 
 @dataclass
@@ -84,6 +98,7 @@ class Facts:
     # The language the opt-out reader recognised, when it read STOP, START or HELP; else it is
     # guessed from the text when a rule's text table asks (events/rules/language.py).
     language_read: str | None = None
+    lookup: LastLookup | None = None  # the contact's last Number Lookup, when a rule reads it
 
     @property
     def contact_raw(self) -> str | None:
@@ -193,6 +208,8 @@ class History:
     scope: Callable[[str], tuple[str, ...]] = field(default=lambda channel: (channel,))
     # contact -> sorted (when, kind) of its events.
     events: dict[str, list[tuple[datetime, str]]] = field(default_factory=dict)
+    # contact -> why it is known unreachable (filled only under SKIP_UNREACHABLE).
+    unreachable: dict[str, str] = field(default_factory=dict)
     # When a set: every (contact, digest) the identical-message guard asks about is noted, so
     # that a first, dry pass tells the caller which counts to fetch (see automation.py).
     asked: set[tuple[str, str]] | None = None
@@ -456,6 +473,9 @@ def _compile(when: When, own: frozenset[str], *, bucketed: bool = False) -> tupl
     session = when.session_open
     if session is not None:
         checks.append(_at(lambda f, h, n: _session_open(f, h, n) is session))
+    lookup = when.lookup
+    if lookup is not None:
+        checks.append(_predicate(lambda f: _lookup_shows(lookup, f.lookup)))
     return tuple(checks)
 
 
@@ -471,6 +491,17 @@ def _session_open(facts: Facts, history: History, now: datetime) -> bool:
     WhatsApp, else with any of our senders."""
     end = history.window_end(facts.contact, "whatsapp", _our_sender(facts))
     return end is not None and now < end
+
+
+def _lookup_shows(condition: LookupCondition, last: LastLookup | None) -> bool:
+    """Whether the last lookup shows what the condition asks; no lookup shows nothing."""
+    if last is None:
+        return False
+    for name in ("reachable", "ported", "roaming"):
+        wanted = getattr(condition, name)
+        if wanted is not None and getattr(last, name) is not wanted:
+            return False
+    return condition.network is None or bool(condition.network & last.networks)
 
 
 def _age_between(facts: Facts, now: datetime, low: float | None, high: float | None) -> bool:
@@ -707,6 +738,13 @@ def _guarded(
         channels = ", ".join(sorted({str(p.channel) for p in blocked}))
         kept = f"; still done: {', '.join(p.type for p in planned)}" if planned else ""
         return decision(SUPPRESSED, f"the contact opted out on {channels}{kept}")
+    unreachable = [p for p in sends if p.contact in history.unreachable]
+    if unreachable:
+        why = "; ".join(sorted({history.unreachable[str(p.contact)] for p in unreachable}))
+        if len(unreachable) == len(sends):
+            return decision(SKIPPED, f"known unreachable (SKIP_UNREACHABLE): {why}")
+        planned = [p for p in planned if p not in unreachable]
+        problems.append(f"not sent to a number known unreachable: {why}")
     not_before = None
     if rule.quiet_hours is not None and rule.quiet_hours.contains(now):
         if rule.quiet_mode == "skip":

@@ -142,6 +142,19 @@ class Count:
 
 
 @dataclass(frozen=True)
+class LookupCondition:
+    """What the contact's last Number Lookup must say (lookup = { reachable = false }); every
+    field set must hold, and a contact never looked up matches no lookup condition."""
+
+    reachable: bool | None = None
+    ported: bool | None = None
+    roaming: bool | None = None
+    # The network the number is on now (its ported network when ported), by name or MCC-MNC,
+    # case-folded.
+    network: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
 class When:
     """The conditions of a rule; all that are set must hold. None means "any"."""
 
@@ -176,6 +189,7 @@ class When:
     count: Count | None = None
     # Whether the contact's WhatsApp session (customer-service window) is open now.
     session_open: bool | None = None
+    lookup: LookupCondition | None = None
 
 
 @dataclass(frozen=True)
@@ -288,6 +302,11 @@ class RuleSet:
             )
             for r in self.rules
         )
+
+    @property
+    def uses_lookups(self) -> bool:
+        """Whether a rule reads the contact's last Number Lookup (the caller loads it)."""
+        return any(r.when.lookup is not None for r in self.rules)
 
     @property
     def longest_window(self) -> float:

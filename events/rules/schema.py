@@ -48,6 +48,7 @@ from events.rules.model import (
     Count,
     Do,
     Hours,
+    LookupCondition,
     MatchMode,
     QuietMode,
     Rule,
@@ -310,6 +311,25 @@ class CountTable(Table):
         return Count(kinds, self.within, self.at_least, self.at_most)
 
 
+class LookupTable(Table):
+    """lookup = { reachable = false, ported = true, roaming = false, network = ["Swisscom"] }"""
+
+    reachable: StrictBool | None = None
+    ported: StrictBool | None = None
+    roaming: StrictBool | None = None
+    network: Strings | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> LookupTable:
+        if all(v is None for v in (self.reachable, self.ported, self.roaming, self.network)):
+            raise problem("say what the last lookup must show: reachable, ported, roaming, network")
+        return self
+
+    def model(self) -> LookupCondition:
+        networks = frozenset(n.strip().casefold() for n in self.network) if self.network else None
+        return LookupCondition(self.reachable, self.ported, self.roaming, networks)
+
+
 class LimitsTable(Table):
     identical: CapValue = Cap(20, 300.0)  # identical automated messages per contact
     global_: CapValue | None = Field(None, alias="global")  # every automated message
@@ -350,6 +370,7 @@ class WhenTable(Table):
     max_age: Seconds | None = None
     count: CountTable | None = None
     session_open: StrictBool | None = None
+    lookup: LookupTable | None = None
 
     @property
     def keyworded(self) -> bool:
@@ -364,6 +385,7 @@ class WhenTable(Table):
         values["within_hours"] = self.within_hours.model() if self.within_hours else None
         values["outside_hours"] = self.outside_hours.model() if self.outside_hours else None
         values["count"] = self.count.model() if self.count else None
+        values["lookup"] = self.lookup.model() if self.lookup else None
         return When(**values)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from storage.models import calls, lookups, masking_sessions
 from storage.queries._sql import (
+    chunks,
     columns_of,
     insert_ignore,
     locked,
@@ -195,6 +196,21 @@ def lookups_for(conn: Connection, number: str, limit: int) -> list[StoredLookup]
         .limit(limit)
     )
     return records(StoredLookup, conn.execute(stmt))
+
+
+def latest_lookups(conn: Connection, numbers: Sequence[str]) -> dict[str, StoredLookup]:
+    """Each of these numbers' newest result (numbers as Infobip writes them); a number never
+    looked up is absent. Used by on-demand lookups (the cache) and by the rules."""
+    out: dict[str, StoredLookup] = {}
+    for chunk in chunks(sorted(set(numbers))):
+        stmt = (
+            select(*_LOOKUP)
+            .where(lookups.c.number.in_(chunk))
+            .order_by(lookups.c.number, lookups.c.looked_up_at.desc(), lookups.c.id.desc())
+        )
+        for row in records(StoredLookup, conn.execute(stmt)):
+            out.setdefault(row.number, row)
+    return out
 
 
 # ---- masking sessions ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from typing import Any
 import jwt
 
 from events.membrane.catalogue import ACTIONS
+from tests.fakes import infobip_more
 from tests.fakes.infobip_account import FakeAccount
 
 PULL_RESPONSES = Path(__file__).resolve().parent.parent / "fixtures" / "pull"
@@ -63,6 +64,14 @@ class FakeInfobip:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # The account's balance, numbers, applications and entities (tests/fakes/infobip_account.py).
     account: FakeAccount = field(default_factory=FakeAccount)
+    # ---- issue 13: Number Lookup, 2FA, email validation (tests/fakes/infobip_more.py) ----
+    hlr: dict[str, dict[str, Any]] = field(default_factory=dict)  # number -> result fields
+    notified: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (url, body)
+    pins: dict[str, dict[str, Any]] = field(default_factory=dict)  # pinId -> the PIN and state
+    tfa_apps: list[dict[str, Any]] = field(default_factory=list)
+    tfa_templates: list[dict[str, Any]] = field(default_factory=list)
+    invalid_emails: dict[str, str] = field(default_factory=dict)  # address -> reasons
+    # ---- end of issue 13 ----
 
     def send(self, channel: str, to: Any, fields: dict[str, Any]) -> dict[str, Any]:
         recipients = to if isinstance(to, list) else [to]
@@ -204,6 +213,7 @@ class FakeMembrane:
         self.knobs = knobs or Knobs()
         self.runs: list[tuple[str, dict[str, Any]]] = []
         self.requests: list[tuple[str, str, Any]] = []
+        self.hung = 0  # calls held by the hang knob so far
         self._run_ids = itertools.count(1)
         self._lock = threading.Lock()
         self._last_call: dict[str, float] = {}
@@ -304,6 +314,11 @@ class FakeMembrane:
         return 200, {"output": self.output(key, input), "actionRunId": run_id}
 
     def output(self, key: str, input: dict[str, Any]) -> Any:
+        # ---- issue 13: lookups, 2FA, validation, preview (tests/fakes/infobip_more.py) ----
+        answered = infobip_more.run(self.infobip, key, input)
+        if answered is not None:
+            return answered
+        # ---- end of issue 13 ----
         action = ACTIONS.get(key)
         if action is not None and action.sends and action.channel and "pin" not in key:
             fields = {k: v for k, v in input.items() if k not in ("to",)}
@@ -390,6 +405,11 @@ class FakeMembrane:
             return 200, self.infobip.logs([i for i in ids.split(",") if i], channel)
         if method == "GET" and ("/inbox/" in path or path.endswith("/inbound")):
             return 200, self.infobip.inbox(path)
+        # ---- issue 13: Number Lookup through the proxy (tests/fakes/infobip_more.py) ----
+        looked = infobip_more.number_lookup(self.infobip, path, body) if method == "POST" else None
+        if looked is not None:
+            return looked
+        # ---- end of issue 13 ----
         if method == "GET" and path.endswith("/reports"):
             channel = {"tts": "voice"}.get(path.split("/")[1], path.split("/")[1])
             return 200, self.infobip.reports(channel)

@@ -29,6 +29,7 @@ class _Routes:
         """Hangs, auth, forced failures and garbage: what happens before the call runs."""
         knobs = self.membrane.knobs
         if knobs.hang:
+            self.membrane.hung += 1  # a test can tell that a call is hanging now
             await asyncio.sleep(3600)
         denied = self.membrane.authenticate(request.headers.get("authorization"))
         if denied:

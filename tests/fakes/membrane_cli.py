@@ -71,6 +71,11 @@ class Invocation:
         self.infobip = FakeInfobip()
         self.infobip.sent.update(self.state.get("sent", {}))
         self.infobip.reported.update(self.state.get("reported", []))
+        # ---- issue 13: the 2FA state between runs ----
+        for name in ("pins", "tfa_apps", "tfa_templates", "hlr", "invalid_emails"):
+            if name in self.state:
+                setattr(self.infobip, name, self.state[name])
+        # ---- end of issue 13 ----
         self.membrane = FakeMembrane(
             connection_id=os.environ.get("FAKE_MEMBRANE_CONNECTION", "con_fake"),
             infobip=self.infobip,
@@ -81,6 +86,10 @@ class Invocation:
     def save(self) -> None:
         self.state["sent"] = self.infobip.sent
         self.state["reported"] = sorted(self.infobip.reported)
+        # ---- issue 13 ----
+        for name in ("pins", "tfa_apps", "tfa_templates", "hlr", "invalid_emails"):
+            self.state[name] = getattr(self.infobip, name)
+        # ---- end of issue 13 ----
         self.state_path.write_text(json.dumps(self.state))
 
     def fail(self, doc: dict[str, Any]) -> int:

@@ -178,3 +178,28 @@ def test_it_keeps_the_latest_calls_and_no_more() -> None:
 def test_a_preview_counts_sms_parts(text: str, parts: int, remaining: int) -> None:
     [preview] = DryRunClient().run_action("preview-sms-message", {"text": text}).output["previews"]
     assert (preview["messageCount"], preview["charactersRemaining"]) == (parts, remaining)
+
+
+# ---- issue 13: Number Lookup, 2FA, validation and preview under dry-run --------------------------
+
+
+def test_a_dry_run_lookup_finds_nothing_and_an_asynchronous_one_is_only_accepted() -> None:
+    client = DryRunClient()
+    assert client.request("POST", "/number/1/query", body={"to": ["41793026727"]}) == {
+        "results": []
+    }
+    accepted = client.request(
+        "POST", "/number/1/notify", body={"to": ["41793026727"], "notifyUrl": "https://x"}
+    )
+    assert [(r["to"], r["status"]["groupName"]) for r in accepted["results"]] == [
+        ("41793026727", "PENDING")
+    ]
+    assert "messages" not in accepted  # not mistaken for a send
+
+
+def test_a_dry_run_preview_counts_parts_and_room_as_infobip_does() -> None:
+    client = DryRunClient()
+    gsm = client.run_action("preview-sms-message", {"text": "a" * 161}).output["previews"][0]
+    ucs = client.run_action("preview-sms-message", {"text": "Привет"}).output["previews"][0]
+    assert (gsm["messageCount"], gsm["charactersRemaining"]) == (2, 145)
+    assert (ucs["messageCount"], ucs["charactersRemaining"]) == (1, 64)

@@ -196,3 +196,21 @@ def test_http_garbage_answer_is_an_error(api: tuple[FakeMembrane, str]) -> None:
     membrane.knobs.garbage = True
     with pytest.raises(MembraneError, match="not JSON"):
         http(url).list_connections()
+
+
+# ---- issue 13: the fake CLI keeps 2FA state between runs, and proxies Number Lookups -------------
+
+
+def test_the_fake_cli_sends_a_pin_and_verifies_it_in_a_later_run(cli_env: dict[str, str]) -> None:
+    client = cli(cli_env)
+    sent = client.run_action(
+        "send-tfa-pin-sms", {"applicationId": "A", "messageId": "M", "to": "41793026727"}
+    ).output
+    state = json.loads(Path(cli_env["FAKE_MEMBRANE_STATE"]).read_text())
+    pin = state["pins"][sent["pinId"]]["pin"]
+    wrong = client.run_action("verify-tfa-pin", {"pinId": sent["pinId"], "pin": "x"}).output
+    assert (wrong["verified"], wrong["pinError"]) == (False, "WRONG_PIN")
+    right = client.run_action("verify-tfa-pin", {"pinId": sent["pinId"], "pin": pin}).output
+    assert right["verified"] is True and right["msisdn"] == "41793026727"
+    found = client.request("POST", "/number/1/query", body={"to": ["41793026727"]})
+    assert found["results"][0]["originalNetwork"]["networkName"] == "Swisscom"
