@@ -24,6 +24,7 @@ from events.channels.registry import DEFAULT_DELAYS, PARSERS, SEND_ACTIONS
 from events.compliance import Compliance
 from events.config import Settings, SettingsError
 from events.dispatch import Dispatcher
+from events.erasure import ErasureKey
 from events.masking import MaskingSessions
 from events.membrane.catalogue import Action
 from events.membrane.client import MembraneClient
@@ -31,6 +32,7 @@ from events.membrane.factory import build_catalogue, build_client
 from events.optouts import OptOutPolicy
 from events.process import Processor
 from events.reconcile import Reconciler
+from events.retention import Pruner, Retention
 from events.rules.load import RulesError
 from events.rules.optout import (
     DEFAULT_HELP_WORDS,
@@ -61,7 +63,13 @@ def build_policy(settings: Settings) -> OptOutPolicy:
         uncertain=settings.optout_uncertain,
         suppress_hard_bounces=settings.suppress_hard_bounces,
         region=settings.default_region,
+        erasure=erasure_key(settings),
     )
+
+
+def erasure_key(settings: Settings) -> ErasureKey | None:
+    secret = settings.erasure_key
+    return ErasureKey.of(secret.get_secret_value()) if secret is not None else None
 
 
 def build_compliance(settings: Settings, catalogue: dict[str, Action] | None = None) -> Compliance:
@@ -242,6 +250,14 @@ class Services:
         )
 
     @cached_property
+    def retention(self) -> Retention:
+        return Retention(self.settings.retention_raw_days, self.settings.retention_events_days)
+
+    @cached_property
+    def pruner(self) -> Pruner:
+        return Pruner(self.engine, self.retention)
+
+    @cached_property
     def masking(self) -> MaskingSessions:
         return MaskingSessions(
             self.engine,
@@ -254,10 +270,11 @@ class Services:
         self._start(Checkpointer(self.engine))
 
     def start_workers(self) -> None:
-        """The dispatcher and the reconciler in threads (the processor runs in the caller's
-        thread, or is started by it)."""
+        """The dispatcher, the reconciler and the pruning in threads (the processor runs in the
+        caller's thread, or is started by it)."""
         self._start(self.dispatcher)
         self._start(self.reconciler)
+        self._start(self.pruner)
 
     def _start(self, loop: Any) -> None:
         loop.start()

@@ -9,12 +9,23 @@ import importlib.metadata
 import sys
 from collections.abc import Sequence
 
-from events.cli import db, health, masking, optouts, outbox, reconcile, rules, serve, webhooks
+from events.cli import (
+    contacts,
+    db,
+    health,
+    masking,
+    optouts,
+    outbox,
+    reconcile,
+    rules,
+    serve,
+    webhooks,
+)
 from events.cli.context import CommandError
 from events.config import SettingsError
 
 # The order `infobip-events --help` lists them in.
-GROUPS = (serve, health, db, webhooks, outbox, optouts, masking, reconcile, rules)
+GROUPS = (serve, health, db, webhooks, outbox, optouts, contacts, masking, reconcile, rules)
 
 
 def _version() -> str:

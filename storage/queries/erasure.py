@@ -1,0 +1,214 @@
+"""Erasure: the rows about one contact (compared by its key), the rows that merely mention it
+(found by a pattern, over every text, JSON and binary column of every table), the erased
+contacts' keyed hashes and the audit of each erasure.
+
+Finding mentions is done by the database where it can: PostgreSQL matches the pattern itself
+(`~*`, on the text of JSON columns and the escaped text of bytea); SQLite is given the same
+test as a function of the connection. Either way the caller's Python pattern decides what is
+rewritten, and rows are read a page at a time by primary key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Connection,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    cast,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
+
+from storage.models import (
+    calls,
+    erased_contacts,
+    erasure_audit,
+    events,
+    lookups,
+    masking_sessions,
+    message_tags,
+    messages,
+    metadata,
+    opt_out_audit,
+    opt_out_reviews,
+    opt_outs,
+    rule_decisions,
+)
+from storage.queries._sql import chunks, insert_ignore
+
+# Never searched: they hold hashes, not contacts.
+_OWN = ("erased_contacts", "erasure_audit", "alembic_version")
+_SQLITE_FUNCTION = "infobip_events_names"
+
+
+# ---- the erased contacts -------------------------------------------------------------------
+
+
+def add_erased(conn: Connection, contact_hash: str, key_id: str, now: datetime) -> None:
+    row = {"contact_hash": contact_hash, "key_id": key_id, "erased_at": now}
+    conn.execute(insert_ignore(conn, erased_contacts, ["contact_hash"]), [row])
+
+
+def erased_hashes_among(conn: Connection, hashes: Sequence[str]) -> set[str]:
+    out: set[str] = set()
+    for chunk in chunks(sorted(set(hashes))):
+        stmt = select(erased_contacts.c.contact_hash).where(
+            erased_contacts.c.contact_hash.in_(chunk)
+        )
+        out.update(str(r[0]) for r in conn.execute(stmt))
+    return out
+
+
+def other_key_ids(conn: Connection, key_id: str | None) -> set[str]:
+    """The key ids of erased contacts other than this one."""
+    stmt = select(erased_contacts.c.key_id).distinct()
+    if key_id is not None:
+        stmt = stmt.where(erased_contacts.c.key_id != key_id)
+    return {str(r[0]) for r in conn.execute(stmt)}
+
+
+def add_erasure_audit(
+    conn: Connection, contact_hash: str, key_id: str, actor: str, at: datetime, rows: Any
+) -> None:
+    conn.execute(
+        erasure_audit.insert(),
+        [{"contact_hash": contact_hash, "key_id": key_id, "actor": actor, "at": at, "rows": rows}],
+    )
+
+
+# ---- rows about the contact (exact key) ------------------------------------------------------
+
+
+def delete_rows_about(conn: Connection, contact: str) -> dict[str, int]:
+    """Delete the rows whose contact columns hold this key: its messages with their events
+    and tags, its other events, calls, lookups, masking sessions, rule decisions, suppression
+    entries and reviews. Returns rows deleted per table."""
+    out: dict[str, int] = {}
+    about = or_(messages.c.sender == contact, messages.c.recipient == contact)
+    pairs = conn.execute(select(messages.c.channel, messages.c.message_id).where(about)).all()
+    for channel, message_ids in _by_channel(pairs).items():
+        for chunk in chunks(message_ids):
+            for table in (events, message_tags):
+                result = conn.execute(
+                    delete(table).where(table.c.channel == channel, table.c.message_id.in_(chunk))
+                )
+                out[table.name] = out.get(table.name, 0) + result.rowcount
+    exact: list[tuple[Table, ColumnElement[bool]]] = [
+        (messages, about),
+        (events, or_(events.c.sender == contact, events.c.recipient == contact)),
+        (calls, or_(calls.c.sender == contact, calls.c.recipient == contact)),
+        (lookups, lookups.c.number == contact),
+        (
+            masking_sessions,
+            or_(masking_sessions.c.party_a == contact, masking_sessions.c.party_b == contact),
+        ),
+        (rule_decisions, rule_decisions.c.contact == contact),
+        (opt_outs, opt_outs.c.contact == contact),
+        (opt_out_reviews, opt_out_reviews.c.contact == contact),
+    ]
+    for table, where in exact:
+        result = conn.execute(delete(table).where(where))
+        out[table.name] = out.get(table.name, 0) + result.rowcount
+    return {k: v for k, v in out.items() if v}
+
+
+def relabel_audit(conn: Connection, contact: str, label: str) -> int:
+    """The opt-out audit trail is the proof of consent: its rows stay, under the label."""
+    result = conn.execute(
+        update(opt_out_audit).where(opt_out_audit.c.contact == contact).values(contact=label)
+    )
+    return int(result.rowcount)
+
+
+def _by_channel(pairs: Sequence[Any]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for channel, message_id in pairs:
+        out.setdefault(str(channel), []).append(str(message_id))
+    return out
+
+
+# ---- rows that mention the contact (a pattern) -----------------------------------------------
+
+
+def searched_tables() -> list[Table]:
+    """Every table of the schema but the erasure's own."""
+    return [t for t in metadata.sorted_tables if t.name not in _OWN]
+
+
+def text_columns(table: Table) -> list[str]:
+    """The columns of a table that can hold a contact: text, JSON and bytes."""
+    kinds = (String, Text, JSON, LargeBinary)
+    return [c.name for c in table.columns if isinstance(c.type, kinds) and not c.primary_key]
+
+
+def _names(conn: Connection, table: Table, column: str, pattern: str) -> ColumnElement[bool]:
+    col = table.c[column]
+    if conn.dialect.name == "postgresql":
+        if isinstance(col.type, LargeBinary):
+            return func.encode(col, "escape").op("~*")(pattern)
+        return cast(col, Text).op("~*")(pattern)
+    return func.coalesce(getattr(func, _SQLITE_FUNCTION)(col), 0) == 1
+
+
+def _register(conn: Connection, matches: Callable[[str | bytes], bool]) -> None:
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.driver_connection
+        raw.create_function(  # type: ignore[union-attr]
+            _SQLITE_FUNCTION,
+            1,
+            lambda value: None if value is None else int(matches(value)),
+            deterministic=True,
+        )
+
+
+def rows_naming(
+    conn: Connection,
+    table: Table,
+    pattern: str,
+    matches: Callable[[str | bytes], bool],
+    after: Any,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Up to `limit` rows past the key `after` with a text column that matches `pattern`
+    (POSIX ERE, case-insensitive; `matches` is the same test in Python, for SQLite): each as
+    {column: value} with its primary key under "_key"."""
+    columns = text_columns(table)
+    if not columns:
+        return []
+    _register(conn, matches)
+    key = next(iter(table.primary_key.columns))
+    stmt = (
+        select(key.label("_key"), *(table.c[c] for c in columns))
+        .where(or_(*(_names(conn, table, c, pattern) for c in columns)))
+        .order_by(key)
+        .limit(limit)
+    )
+    if after is not None:
+        stmt = stmt.where(key > after)
+    return [dict(row._mapping) for row in conn.execute(stmt)]
+
+
+def rewrite_row(conn: Connection, table: Table, key: Any, values: dict[str, Any]) -> None:
+    pk = next(iter(table.primary_key.columns))
+    conn.execute(update(table).where(pk == key).values(**values))
+
+
+def delete_row(conn: Connection, table: Table, key: Any) -> None:
+    pk = next(iter(table.primary_key.columns))
+    conn.execute(delete(table).where(pk == key))
+
+
+def raw_has_events(conn: Connection, raw_id: str) -> bool:
+    return bool(conn.execute(select(exists().where(events.c.raw_id == raw_id))).scalar())
