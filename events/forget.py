@@ -36,7 +36,7 @@ from events.contacts import is_email, is_phone_key
 from events.erasure import ErasureKey
 from events.outbox import recipients
 from storage.db import write_transaction
-from storage.models import RAW_IGNORED, RAW_PROCESSED, outbox, raw_webhooks
+from storage.models import RAW_IGNORED, RAW_PROCESSED, messages, outbox, raw_webhooks
 from storage.queries import erasure as erasure_q
 
 log = structlog.get_logger("events.forget")
@@ -230,8 +230,14 @@ def _redact_table(engine: Engine, table: Table, writings: Writings, done: Erased
 def _whole_row_goes(
     conn: Connection, table: Table, key: Any, row: dict[str, Any], writings: Writings
 ) -> bool:
-    """A processed raw webhook whose events are all gone (they were the contact's); an action
-    whose every recipient is the contact."""
+    """A row about the contact (its sender, recipient, number, party... in any writing); a
+    processed raw webhook whose events are all gone (they were the contact's); an action whose
+    every recipient is the contact."""
+    about = erasure_q.CONTACT_COLUMNS.get(table.name, ())
+    if any(isinstance(row.get(c), str) and writings.is_exactly(row[c]) for c in about):
+        if table is messages:
+            erasure_q.delete_tags_of(conn, row["channel"], row["message_id"])
+        return True
     if table is raw_webhooks:
         done = row.get("state") in (RAW_PROCESSED, RAW_IGNORED)
         return done and not erasure_q.raw_has_events(conn, str(key))

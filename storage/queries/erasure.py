@@ -142,9 +142,33 @@ def _by_channel(pairs: Sequence[Any]) -> dict[str, list[str]]:
 # ---- rows that mention the contact (a pattern) -----------------------------------------------
 
 
+# The columns that say whom a row is about: a row whose one of these is the contact, in any
+# writing (Infobip's, a person's), is deleted rather than redacted.
+CONTACT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "messages": ("sender", "recipient"),
+    "events": ("sender", "recipient"),
+    "calls": ("sender", "recipient"),
+    "lookups": ("number",),
+    "masking_sessions": ("party_a", "party_b"),
+    "rule_decisions": ("contact",),
+    "opt_outs": ("contact",),
+    "opt_out_reviews": ("contact",),
+}
+
+
 def searched_tables() -> list[Table]:
-    """Every table of the schema but the erasure's own."""
-    return [t for t in metadata.sorted_tables if t.name not in _OWN]
+    """Every table of the schema but the erasure's own; the raw inbox last, so that whether a
+    raw webhook still has events is known when it is reached."""
+    tables = [t for t in metadata.sorted_tables if t.name not in _OWN]
+    return sorted(tables, key=lambda t: t.name == "raw_webhooks")
+
+
+def delete_tags_of(conn: Connection, channel: str, message_id: str) -> None:
+    conn.execute(
+        delete(message_tags).where(
+            message_tags.c.channel == channel, message_tags.c.message_id == message_id
+        )
+    )
 
 
 def text_columns(table: Table) -> list[str]:
