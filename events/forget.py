@@ -32,7 +32,7 @@ import phonenumbers
 import structlog
 from sqlalchemy import Connection, Engine, Table
 
-from events.contacts import is_email, is_phone_key
+from events.contacts import ContactError, contact_key, is_email, is_phone_key
 from events.erasure import ErasureKey
 from events.outbox import recipients
 from storage.db import write_transaction
@@ -52,6 +52,15 @@ Progress = Callable[[str, int], None]
 def _escaped(text: str) -> str:
     """Literal in both Python's and PostgreSQL's regular expressions."""
     return "".join(c if c.isalnum() else "\\" + c for c in text)
+
+
+def erasable_key(value: str, region: str | None) -> str:
+    """The key of a phone number or an email address in any writing; ContactError for
+    anything else (a sender id such as "InfoSMS" is a company's, not a person's)."""
+    key = contact_key(value, region)
+    if not (is_phone_key(key) or is_email(key)):
+        raise ContactError(f"{value!r} is not a phone number or an email address")
+    return key
 
 
 def phone_forms(key: str) -> list[str]:

@@ -9,8 +9,8 @@ from starlette.responses import Response
 from events.api.common import answer, denied, problem
 from events.api.models import Model, Time
 from events.api.spec import Endpoints
-from events.contacts import ContactError, contact_key
-from events.forget import Erased, forget
+from events.contacts import ContactError
+from events.forget import Erased, erasable_key, forget
 from events.services import Services
 
 
@@ -54,7 +54,7 @@ async def forget_contact(request: Request) -> Response:
             "an erased contact is kept as a hash under it",
         )
     try:
-        contact = contact_key(request.path_params["contact"], s.settings.default_region)
+        contact = erasable_key(request.path_params["contact"], s.settings.default_region)
     except ContactError as exc:
         return problem(422, f"contact: {exc}", field="contact")
     done = await run_in_threadpool(forget, s.engine, key, contact, actor="api")

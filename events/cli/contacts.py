@@ -8,8 +8,8 @@ import sys
 from typing import Any
 
 from events.cli.context import err, fail, setup
-from events.contacts import ContactError, contact_key
-from events.forget import forget
+from events.contacts import ContactError
+from events.forget import erasable_key, forget
 
 
 def add_commands(sub: Any) -> None:
@@ -48,7 +48,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
             1,
         )
     try:
-        contact = contact_key(args.contact, services.settings.default_region)
+        contact = erasable_key(args.contact, services.settings.default_region)
     except ContactError as exc:
         fail(str(exc))
     if not args.yes:
