@@ -142,13 +142,18 @@ class Writings:
     def body(self, body: bytes) -> bytes:
         """A raw body: JSON is rewritten as JSON (so it still parses); anything else (XML,
         form data) has its writings replaced in place."""
-        stripped = body.lstrip()[:1]
-        if stripped in (b"{", b"["):
+        redacted = self._bytes.sub(PLACEHOLDER.encode(), body)
+        if body.lstrip()[:1] in (b"{", b"["):
+            # Inside JSON strings the replacement keeps it JSON; a number Infobip wrote as a
+            # JSON number does not: then the document is rewritten value by value.
             try:
-                return orjson.dumps(self.json(orjson.loads(body)))
+                orjson.loads(redacted)
             except orjson.JSONDecodeError:
-                pass
-        return self._bytes.sub(PLACEHOLDER.encode(), body)
+                try:
+                    return orjson.dumps(self.json(orjson.loads(body)))
+                except orjson.JSONDecodeError:
+                    pass
+        return redacted
 
     def value(self, value: Any) -> Any:
         if isinstance(value, (bytes, memoryview)):

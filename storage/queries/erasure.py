@@ -177,37 +177,49 @@ def text_columns(table: Table) -> list[str]:
     return [c.name for c in table.columns if isinstance(c.type, kinds) and not c.primary_key]
 
 
-def _names(conn: Connection, table: Table, column: str, pattern: str) -> ColumnElement[bool]:
-    col = table.c[column]
-    if conn.dialect.name == "postgresql":
+def _naming(conn: Connection, table: Table, columns: list[str], pattern: str) -> Any:
+    """The rows with a column that matches: PostgreSQL tests each column itself; SQLite calls
+    the registered function once per row with every column (one Python call, not one each)."""
+    if conn.dialect.name != "postgresql":
+        return getattr(func, _SQLITE_FUNCTION)(*(table.c[c] for c in columns)) == 1
+    tests = []
+    for name in columns:
+        col = table.c[name]
         if isinstance(col.type, LargeBinary):
-            return func.encode(col, "escape").op("~*")(pattern)
-        return cast(col, Text).op("~*")(pattern)
-    return func.coalesce(getattr(func, _SQLITE_FUNCTION)(col), 0) == 1
+            tests.append(func.encode(col, "escape").op("~*")(pattern))
+        else:
+            tests.append(cast(col, Text).op("~*")(pattern))
+    return or_(*tests)
 
 
-def _register(conn: Connection, matches: Callable[[str | bytes], bool]) -> None:
+def _register(conn: Connection, matches: Callable[[str], bool]) -> None:
     if conn.dialect.name == "sqlite":
+
+        def names(*values: object) -> int:
+            # One search over the row: a newline between columns never joins two numbers.
+            return int(matches("\n".join(_as_text(v) for v in values if v is not None)))
+
         raw = conn.connection.driver_connection
-        raw.create_function(  # type: ignore[union-attr]
-            _SQLITE_FUNCTION,
-            1,
-            lambda value: None if value is None else int(matches(value)),
-            deterministic=True,
-        )
+        raw.create_function(_SQLITE_FUNCTION, -1, names)  # type: ignore[union-attr]
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
 
 
 def rows_naming(
     conn: Connection,
     table: Table,
     pattern: str,
-    matches: Callable[[str | bytes], bool],
+    matches: Callable[[str], bool],
     after: Any,
     limit: int,
 ) -> list[dict[str, Any]]:
     """Up to `limit` rows past the key `after` with a text column that matches `pattern`
-    (POSIX ERE, case-insensitive; `matches` is the same test in Python, for SQLite): each as
-    {column: value} with its primary key under "_key"."""
+    (case-insensitive, in PostgreSQL's syntax and Python's alike; `matches` is the same test
+    in Python, for SQLite): each as {column: value} with its primary key under "_key"."""
     columns = text_columns(table)
     if not columns:
         return []
@@ -215,7 +227,7 @@ def rows_naming(
     key = next(iter(table.primary_key.columns))
     stmt = (
         select(key.label("_key"), *(table.c[c] for c in columns))
-        .where(or_(*(_names(conn, table, c, pattern) for c in columns)))
+        .where(_naming(conn, table, columns, pattern))
         .order_by(key)
         .limit(limit)
     )
