@@ -475,6 +475,27 @@ class Settings(BaseSettings):
         description="Membrane calls the API makes at once for lookups and PIN checks; more "
         "wait for none: they are answered 503.",
     )
+    # Retention and erasure (events/retention.py, events/forget.py)
+    retention_raw_days: int = Field(
+        default=30,
+        ge=0,
+        description="Raw webhooks processed (or ignored) longer ago than this are deleted by "
+        "the workers and `db prune`; their events stay. Pending and failed ones are never "
+        "deleted. 0: keep them forever.",
+    )
+    retention_events_days: int = Field(
+        default=400,
+        ge=0,
+        description="Events, messages, calls, lookups, rule decisions, finished outbox actions, "
+        "masking sessions and reconciliation runs older than this are deleted. The suppression "
+        "list and its audit are kept. 0: keep them forever.",
+    )
+    erasure_key: SecretStr | None = Field(
+        default=None,
+        description="The secret an erased contact's suppression is kept under (HMAC-SHA256; "
+        "`contacts forget` needs it, 16 characters or more). Keep it as long as the database: "
+        "under another key the erased contacts no longer match, so the service refuses to start.",
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)."
@@ -551,6 +572,15 @@ class Settings(BaseSettings):
             )
         hashlib.new(key)
         return _HMAC_ALIASES[key]
+
+    @field_validator("erasure_key")
+    @classmethod
+    def _erasure_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError(
+                "too short: use 16 characters or more (e.g. the output of `openssl rand -hex 32`)"
+            )
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -16,14 +16,15 @@ Contacts are the keys of events/contacts.py; the policy never sees a raw writing
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import Connection
 
 from events.channels.registry import PHONE_CHANNELS
+from events.erasure import ErasureKey
 from storage.queries.optouts import (
     add_opt_out_audit,
     decide_opt_out_review,
@@ -57,6 +58,8 @@ class OptOutPolicy:
     suppress_hard_bounces: bool = False
     # How national writings are read (INFOBIP_EVENTS_DEFAULT_REGION); None refuses them.
     region: str | None = None
+    # Erased contacts are kept as keyed hashes (events/erasure.py): suppressed everywhere.
+    erasure: ErasureKey | None = field(default=None, repr=False)
 
     def channels(self, channel: str) -> tuple[str, ...]:
         """The channels an opt-out made (or checked) on `channel` covers."""
@@ -69,13 +72,21 @@ class OptOutPolicy:
 
     def blocked(self, conn: Connection, channel: str, contacts: Sequence[str]) -> set[str]:
         """Which of these contacts must get no automated message on `channel`: opted out
-        within the scope, or waiting for a review of an uncertain opt-out."""
+        within the scope, waiting for a review of an uncertain opt-out, or erased."""
         if not contacts:
             return set()
         covered = self.channels(channel)
-        return opted_out_among(conn, covered, contacts) | pending_reviews_among(
-            conn, covered, contacts
+        return (
+            opted_out_among(conn, covered, contacts)
+            | pending_reviews_among(conn, covered, contacts)
+            | set(self.erased_labels(conn, contacts))
         )
+
+    def erased_labels(self, conn: Connection, contacts: Iterable[str]) -> dict[str, str]:
+        """The erased ones among these contacts, each with what an audit row may call it."""
+        if self.erasure is None:
+            return {}
+        return {c: self.erasure.label(c) for c in self.erasure.erased_among(conn, contacts)}
 
     def record(
         self,

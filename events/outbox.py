@@ -170,9 +170,11 @@ def check_sends(
         wanted.setdefault(channel, []).extend((row["id"], k) for k in keys)
     for channel, pairs in wanted.items():
         blocked = policy.blocked(conn, channel, [k for _, k in pairs])
+        # An erased contact is audited by its hash: a refusal must not write it down again.
+        erased = policy.erased_labels(conn, blocked) if blocked else {}
         for action_id, contact in pairs:
             if contact in blocked and action_id not in out:
-                out[action_id] = Refusal(SUPPRESSED, channel, contact)
+                out[action_id] = Refusal(SUPPRESSED, channel, erased.get(contact, contact))
     return out
 
 

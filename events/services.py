@@ -27,6 +27,7 @@ from events.channels.registry import DEFAULT_DELAYS, PARSERS, SEND_ACTIONS
 from events.compliance import Compliance
 from events.config import Settings, SettingsError
 from events.dispatch import Dispatcher
+from events.erasure import ErasureKey
 from events.lookups_on_demand import Lookups, notify_url
 from events.masking import MaskingSessions
 from events.membrane.catalogue import Action
@@ -35,6 +36,7 @@ from events.membrane.factory import build_catalogue, build_client
 from events.optouts import OptOutPolicy
 from events.process import Processor
 from events.reconcile import Reconciler
+from events.retention import Pruner, Retention
 from events.rules.load import RulesError
 from events.rules.optout import (
     DEFAULT_HELP_WORDS,
@@ -66,7 +68,13 @@ def build_policy(settings: Settings) -> OptOutPolicy:
         uncertain=settings.optout_uncertain,
         suppress_hard_bounces=settings.suppress_hard_bounces,
         region=settings.default_region,
+        erasure=erasure_key(settings),
     )
+
+
+def erasure_key(settings: Settings) -> ErasureKey | None:
+    secret = settings.erasure_key
+    return ErasureKey.of(secret.get_secret_value()) if secret is not None else None
 
 
 def build_compliance(settings: Settings, catalogue: dict[str, Action] | None = None) -> Compliance:
@@ -257,6 +265,14 @@ class Services:
         )
 
     @cached_property
+    def retention(self) -> Retention:
+        return Retention(self.settings.retention_raw_days, self.settings.retention_events_days)
+
+    @cached_property
+    def pruner(self) -> Pruner:
+        return Pruner(self.engine, self.retention)
+
+    @cached_property
     def masking(self) -> MaskingSessions:
         return MaskingSessions(
             self.engine,
@@ -326,11 +342,12 @@ class Services:
         self._start(Checkpointer(self.engine))
 
     def start_workers(self) -> None:
-        """The dispatcher and the reconciler in threads (the processor runs in the caller's
-        thread, or is started by it)."""
+        """The dispatcher, the reconciler and the pruning in threads (the processor runs in the
+        caller's thread, or is started by it)."""
         self._start(self.dispatcher)
         self._start(self.reconciler)
         self._start(self.account_sync)  # on its own thread: Membrane never holds up a webhook
+        self._start(self.pruner)
 
     def _start(self, loop: Any) -> None:
         loop.start()

@@ -566,3 +566,34 @@ class VerificationAudit(SQLModel, table=True):
 
 verifications = Verification.__table__  # type: ignore[attr-defined]
 verification_audit = VerificationAudit.__table__  # type: ignore[attr-defined]
+
+
+class ErasedContact(SQLModel, table=True):
+    """A contact that was forgotten, kept only as a keyed hash (HMAC-SHA256 of its key under
+    INFOBIP_EVENTS_ERASURE_KEY), so that it is still never messaged. key_id names the key that
+    made the hash (a fingerprint of the key, not the key)."""
+
+    __tablename__ = "erased_contacts"
+
+    contact_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    key_id: str = Field(sa_column=Column(String(16), nullable=False))
+    erased_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ErasureAudit(SQLModel, table=True):
+    """Who erased which contact (by its hash), when, and how many rows of each table."""
+
+    __tablename__ = "erasure_audit"
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True))
+    contact_hash: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    key_id: str = Field(sa_column=Column(String(16), nullable=False))
+    # api, cli:<user>, or what --actor said
+    actor: str = Field(sa_column=Column(String(160), nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # {table: {"deleted": n, "redacted": n}}
+    rows: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON(), nullable=False))
+
+
+erased_contacts = ErasedContact.__table__  # type: ignore[attr-defined]
+erasure_audit = ErasureAudit.__table__  # type: ignore[attr-defined]

@@ -11,8 +11,9 @@ from typing import NoReturn
 from sqlalchemy.exc import OperationalError
 
 from events.config import Settings, load_settings
+from events.erasure import key_problem
 from events.logs import configure_logging
-from events.services import Services
+from events.services import Services, erasure_key
 from storage.db import (
     current_revision,
     head_revision,
@@ -51,6 +52,20 @@ def setup(*, schema: bool = False, checkpoints: bool = False) -> Services:
 
 
 def ensure_schema(found: Settings) -> None:
+    """The schema at head (below), then the erasure key checked against the erased contacts:
+    under another key they could be messaged again (events/erasure.py)."""
+    _ensure_head(found)
+    engine = make_engine(found.database_url, connect_timeout=found.db_connect_timeout_seconds)
+    try:
+        with engine.connect() as conn:
+            problem = key_problem(conn, erasure_key(found))
+    finally:
+        engine.dispose()
+    if problem is not None:
+        fail(problem, 1)
+
+
+def _ensure_head(found: Settings) -> None:
     """SQLite, the embedded default, is migrated by itself (after checking that its directory
     can be written); PostgreSQL on purpose (db upgrade), or here with MIGRATE_ON_START, under
     an advisory lock. Any other PostgreSQL schema than head stops the command, saying what

@@ -1,11 +1,12 @@
-"""db upgrade and db current: the schema."""
+"""db upgrade and db current: the schema; db prune: retention (events/retention.py)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from events.cli.context import err, settings
+from events import retention
+from events.cli.context import err, settings, setup
 from storage.db import current_revision, head_revision, make_engine, upgrade
 
 
@@ -26,6 +27,17 @@ def add_commands(sub: Any) -> None:
         description="Print the current and the latest revision; exit 1 when they differ.",
     )
     q.set_defaults(func=cmd_current)
+    q = db_sub.add_parser(
+        "prune",
+        help="delete what is past its retention window",
+        description="Delete processed raw webhooks older than INFOBIP_EVENTS_RETENTION_RAW_DAYS "
+        "(never pending or failed ones) and events, messages, calls, lookups, rule decisions, "
+        "settled actions, masking sessions and reconciliation runs older than "
+        "INFOBIP_EVENTS_RETENTION_EVENTS_DAYS, a thousand rows per transaction (the workers do "
+        "it every hour too). Progress on stderr, totals on stdout.",
+    )
+    q.add_argument("--dry-run", action="store_true", help="count what would be deleted")
+    q.set_defaults(func=cmd_prune)
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
@@ -44,3 +56,23 @@ def cmd_current(_args: argparse.Namespace) -> int:
     head = head_revision(url)
     print(f"current: {current or 'none'}\nhead:    {head}")
     return 0 if current == head else 1
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    services = setup(schema=True)
+    policy = services.retention
+    if policy.keeps_everything:
+        err("both retention windows are 0: everything is kept")
+        return 0
+    if args.dry_run:
+        counts = retention.count(services.engine, policy)
+        for table, n in counts.items():
+            print(f"{table}: {n} rows would be deleted")
+    else:
+        counts = retention.prune(
+            services.engine, policy, progress=lambda table, n: err(f"{table}: {n} deleted")
+        )
+        for table, n in counts.items():
+            print(f"{table}: {n} rows deleted")
+    services.stop()
+    return 0

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from events.cli import (
     account,
+    contacts,
     db,
     health,
     lookups,
@@ -34,6 +35,7 @@ GROUPS = (
     webhooks,
     outbox,
     optouts,
+    contacts,
     masking,
     reconcile,
     rules,
