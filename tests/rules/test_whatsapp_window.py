@@ -19,13 +19,13 @@ from events.dispatch import Dispatcher
 from events.membrane.catalogue import ACTIONS
 from events.membrane.http_transport import HttpClient
 from storage.db import write_transaction
-from storage.models import opt_out_audit, outbox, rule_decisions
+from storage.models import opt_out_audit
 from storage.queries.raw import insert_raw, raw_row
 from storage.queries.sessions import record_inbound, session_at
 from tests.conftest import FIXTURES, drain, fixture_bytes, inbound_sms, post
 from tests.fakes.membrane import FakeMembrane, Knobs
 from tests.fakes.membrane_api import FakeApiServer
-from tests.rules.test_rules_pipeline import processor_with
+from tests.rules.test_rules_pipeline import actions, decisions, processor_with
 
 CONTACT = "385919998888"  # who writes in tests/fixtures/whatsapp/inbound_text.json
 OURS = "41793026731"  # our WhatsApp sender there
@@ -61,14 +61,14 @@ def runs(membrane: FakeMembrane) -> list[tuple[str, dict[str, Any]]]:
     return [(key, values) for key, values in membrane.runs if key.startswith("send-")]
 
 
-def decisions(engine: Engine) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(select(rule_decisions).order_by(rule_decisions.c.id)))
-
-
-def actions(engine: Engine) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(select(outbox).order_by(outbox.c.created_at, outbox.c.id)))
+def one_inbound(
+    client: Any, engine: Engine, tmp_path: Path, url: str, rules: str, hours_ago: float
+) -> None:
+    """A WhatsApp message received `hours_ago`, processed with `rules`, what it queued sent."""
+    processor = processor_with(engine, tmp_path, rules)
+    post(client, "whatsapp", whatsapp_inbound(datetime.now(UTC) - timedelta(hours=hours_ago)))
+    drain(processor)
+    dispatcher(engine, url).run_once()
 
 
 REPLY_WITH_TEMPLATE = """
@@ -98,10 +98,7 @@ def test_inside_the_window_a_whatsapp_reply_goes_as_text(
     client: Any, engine: Engine, tmp_path: Path, fake: tuple[FakeMembrane, str]
 ) -> None:
     membrane, url = fake
-    processor = processor_with(engine, tmp_path, REPLY_WITH_TEMPLATE)
-    post(client, "whatsapp", whatsapp_inbound(datetime.now(UTC) - timedelta(hours=1)))
-    drain(processor)
-    dispatcher(engine, url).run_once()
+    one_inbound(client, engine, tmp_path, url, REPLY_WITH_TEMPLATE, hours_ago=1)
     [(key, values)] = runs(membrane)
     assert key == TEXT and values["text"] == "Hi, about Hello, World!"
     [decision] = decisions(engine)
@@ -113,11 +110,8 @@ def test_outside_the_window_the_rules_template_goes_with_its_placeholders(
     client: Any, engine: Engine, tmp_path: Path, fake: tuple[FakeMembrane, str]
 ) -> None:
     membrane, url = fake
-    processor = processor_with(engine, tmp_path, REPLY_WITH_TEMPLATE)
     # A message received 25 hours ago (a late redelivery): its window is already closed.
-    post(client, "whatsapp", whatsapp_inbound(datetime.now(UTC) - timedelta(hours=25)))
-    drain(processor)
-    dispatcher(engine, url).run_once()
+    one_inbound(client, engine, tmp_path, url, REPLY_WITH_TEMPLATE, hours_ago=25)
     [(key, values)] = runs(membrane)
     assert key == TEMPLATE
     assert values["templateName"] == "follow_up" and values["language"] == "es"
@@ -131,10 +125,7 @@ def test_outside_the_window_without_a_template_the_rule_is_skipped_and_else_send
     client: Any, engine: Engine, tmp_path: Path, fake: tuple[FakeMembrane, str]
 ) -> None:
     membrane, url = fake
-    processor = processor_with(engine, tmp_path, REPLY_ELSE_SMS)
-    post(client, "whatsapp", whatsapp_inbound(datetime.now(UTC) - timedelta(hours=30)))
-    drain(processor)
-    dispatcher(engine, url).run_once()
+    one_inbound(client, engine, tmp_path, url, REPLY_ELSE_SMS, hours_ago=30)
     [(key, values)] = runs(membrane)
     assert (
         key == "send-sms-message"
@@ -151,10 +142,7 @@ def test_inside_the_window_the_else_actions_do_not_run(
     client: Any, engine: Engine, tmp_path: Path, fake: tuple[FakeMembrane, str]
 ) -> None:
     membrane, url = fake
-    processor = processor_with(engine, tmp_path, REPLY_ELSE_SMS)
-    post(client, "whatsapp", whatsapp_inbound(datetime.now(UTC) - timedelta(minutes=5)))
-    drain(processor)
-    dispatcher(engine, url).run_once()
+    one_inbound(client, engine, tmp_path, url, REPLY_ELSE_SMS, hours_ago=0.08333333333333333)
     assert [key for key, _ in runs(membrane)] == [TEXT]
 
 
