@@ -24,6 +24,7 @@ from events.channels.event import ParsedEvent, ParseError, Parser
 from events.channels.status import status_fields
 from events.channels.values import as_bool, as_str
 from events.compliance import Compliance
+from events.isolation import reason_of, store_item_by_item
 from events.retry import DATABASE_WAIT_CAP_SECONDS, RetryPolicy
 from events.states import (
     MESSAGE_FIELDS,
@@ -33,6 +34,7 @@ from events.states import (
     apply_event,
     initial_state,
 )
+from events.storable import MAX_ITEMS, storable_event, too_many_items
 from events.vocabulary import MESSAGE_KINDS, Kind
 from storage.db import is_unavailable, write_transaction
 from storage.models import RAW_FAILED, RAW_IGNORED, RAW_PROCESSED
@@ -99,6 +101,8 @@ FOLDS: dict[str, Fold] = {
 }
 
 Fresh = dict[Fold, list[tuple[ParsedEvent, EventRow]]]
+# A raw row with its items, its state and its error, as _parse gives them.
+ParsedRow = tuple[StoredRaw, list[ParsedEvent], str, str | None]
 
 
 def _fresh(
@@ -218,7 +222,7 @@ class Processor(BackgroundLoop):
 
     # ---- the pure part: bytes -> parsed events ----------------------------------------------
 
-    def _parse(self, raw: StoredRaw) -> tuple[list[ParsedEvent], str, str | None]:
+    def parse_raw(self, raw: StoredRaw) -> tuple[list[ParsedEvent], str, str | None]:
         """(events, raw state, error) for one raw row; never raises."""
         parser = self.parsers.get(raw.channel)
         if parser is None:
@@ -231,22 +235,31 @@ class Processor(BackgroundLoop):
             return [], RAW_FAILED, f"parser crashed: {type(exc).__name__}: {exc}"
         if not result.events:
             return [], RAW_IGNORED, "no items in the body"
+        if len(result.events) > MAX_ITEMS:
+            return [], RAW_FAILED, too_many_items(len(result.events))
         error = "; ".join(result.item_errors) if result.item_errors else None
-        return result.events, RAW_PROCESSED, error
+        # Every value made storable here, so that one odd item never fails the batch.
+        return [storable_event(e) for e in result.events], RAW_PROCESSED, error
 
     # ---- one transaction ---------------------------------------------------------------------
 
     def handle(self, conn: Connection, rows: Sequence[StoredRaw]) -> list[Outcome]:
         """Write the events and messages of these raw rows inside the caller's transaction."""
+        return self.write_parsed(conn, [(raw, *self.parse_raw(raw)) for raw in rows])
+
+    def write_parsed(
+        self, conn: Connection, parsed_rows: list[ParsedRow], *, start: int = 0, mark: bool = True
+    ) -> list[Outcome]:
+        """Write parsed rows (their items numbered from start) and, with mark, their raw
+        rows' outcomes. events/isolation.py writes one item at a time through here."""
         now = datetime.now(UTC)
         event_rows: list[EventRow] = []
         parsed: list[tuple[ParsedEvent, str]] = []
         per_raw: list[tuple[StoredRaw, str, str | None, list[str]]] = []
-        parsed_rows = [(raw, *self._parse(raw)) for raw in rows]
         self._resolve_channels(conn, parsed_rows)
         for raw, items, state, error in parsed_rows:
             keys = []
-            for index, event in enumerate(items):
+            for index, event in enumerate(items, start):
                 row = event_row(event, raw, index)
                 event_rows.append(row)
                 parsed.append((event, row["dedupe_key"]))
@@ -307,13 +320,12 @@ class Processor(BackgroundLoop):
                     received_at=raw.received_at,
                 )
             )
-        mark_raw(conn, updates)
+        if mark:
+            mark_raw(conn, updates)
         return outcomes
 
     @staticmethod
-    def _resolve_channels(
-        conn: Connection, parsed_rows: list[tuple[StoredRaw, list[ParsedEvent], str, str | None]]
-    ) -> None:
+    def _resolve_channels(conn: Connection, parsed_rows: list[ParsedRow]) -> None:
         """A shared-shape report from /webhooks/auto takes the channel of the message already
         known by its id (when exactly one channel knows it), else the channel its callbackData
         names; otherwise it stays uncertain."""
@@ -481,24 +493,39 @@ class Processor(BackgroundLoop):
         except Exception as exc:
             if is_unavailable(exc):
                 raise
-            reason = f"could not be stored: {type(exc).__name__}: {str(exc).splitlines()[0]}"
-            with write_transaction(self.engine) as conn:
-                rows = raw_by_ids(conn, [raw_id])
-                mark_raw(
-                    conn,
-                    [
-                        {
-                            "raw_id": raw_id,
-                            "state": RAW_FAILED,
-                            "error": reason,
-                            "item_count": None,
-                            "processed_at": datetime.now(UTC),
-                        }
-                    ],
-                )
+            reason = f"could not be stored: {reason_of(exc)}"
+        # One item the database refuses must not cost the others: item by item, in savepoints.
+        try:
+            done = store_item_by_item(self, raw_id)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise
+            done = None
+            reason += f"; item by item: {reason_of(exc)}"
+        if done is not None:
+            raw = done.raw
             return [
-                Outcome(raw_id, r.channel, RAW_FAILED, 0, 0, reason, r.received_at) for r in rows
+                Outcome(
+                    raw.id,
+                    raw.channel,
+                    RAW_PROCESSED,
+                    done.items,
+                    done.new_events,
+                    done.error,
+                    raw.received_at,
+                )
             ]
+        with write_transaction(self.engine) as conn:
+            rows = raw_by_ids(conn, [raw_id])
+            failed: RawOutcome = {
+                "raw_id": raw_id,
+                "state": RAW_FAILED,
+                "error": reason,
+                "item_count": None,
+                "processed_at": datetime.now(UTC),
+            }
+            mark_raw(conn, [failed])
+        return [Outcome(raw_id, r.channel, RAW_FAILED, 0, 0, reason, r.received_at) for r in rows]
 
     def _log(self, outcomes: Sequence[Outcome], seconds: float) -> None:
         """One line per webhook: id, channel, items, outcome, milliseconds since it arrived."""

@@ -40,8 +40,9 @@ def each_item(
             if not isinstance(item, dict):
                 raise ValueError(f"item is {type(item).__name__}, not an object")
             events.append(read(item))
-        except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
-            note = f"item {index}: {exc}"
+        except Exception as exc:  # an odd value (or a reader's bug) costs only its item
+            expected = isinstance(exc, (ValueError, TypeError, KeyError, ArithmeticError))
+            note = f"item {index}: {exc if expected else f'{type(exc).__name__}: {exc}'}"
             errors.append(note)
             events.append(unknown_event(channel, item, note))
     return ParseResult(events=events, item_errors=errors)
