@@ -266,14 +266,19 @@ class WebhookReceiver:
         content_type = self.ack_type
         instruction = None
         if channel in ANSWERS_WITH_INSTRUCTIONS and self.masking_answer is not None:
-            if self._inline_reads:
-                # A local SQLite read (WAL: it never waits for a writer) is quicker than a
-                # thread hop; a PostgreSQL round trip goes to a thread.
-                instruction = self.masking_answer(body)
-            else:
-                instruction = await asyncio.get_running_loop().run_in_executor(
-                    None, self.masking_answer, body
-                )
+            try:
+                if self._inline_reads:
+                    # A local SQLite read (WAL: it never waits for a writer) is quicker than a
+                    # thread hop; a PostgreSQL round trip goes to a thread.
+                    instruction = self.masking_answer(body)
+                else:
+                    instruction = await asyncio.get_running_loop().run_in_executor(
+                        None, self.masking_answer, body
+                    )
+            except Exception:
+                # Stored is stored: a 5xx now would only make Infobip send it again. The
+                # answer (events.masking) has its own fallback; this is the last resort.
+                log.exception("webhook answer failed; acknowledged with the id", id=raw_id)
         if instruction is not None:
             content, content_type = instruction, b"application/json"
         elif self.ack_body is not None:
