@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
 
 from events.channels.event import ParsedEvent
 from events.storable import NOTES_KEY, clean_text
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
     from events.process import Processor
 
 log = structlog.get_logger("events.isolation")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked": another writer held the lock past the busy timeout."""
+    return isinstance(exc, OperationalError) and "locked" in str(exc)
 
 
 def reason_of(exc: BaseException) -> str:

@@ -20,11 +20,12 @@ from sqlalchemy import Connection, Engine
 
 from events.automation import Automation, MessageSeen
 from events.background import BackgroundLoop
+from events.backlog import BacklogWatch
 from events.channels.event import ParsedEvent, ParseError, Parser
 from events.channels.status import status_fields
 from events.channels.values import as_bool, as_str
 from events.compliance import Compliance
-from events.isolation import reason_of, store_item_by_item
+from events.isolation import is_busy, reason_of, store_item_by_item
 from events.retry import DATABASE_WAIT_CAP_SECONDS, RetryPolicy
 from events.states import (
     MESSAGE_FIELDS,
@@ -197,6 +198,7 @@ class Processor(BackgroundLoop):
         ingest_idle: Callable[[], bool] | None = None,
         compliance: Compliance | None = None,
         automation: Automation | None = None,
+        backlog: BacklogWatch | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -219,6 +221,8 @@ class Processor(BackgroundLoop):
         # Called after every round of run_forever that reached the database (the worker's
         # heartbeat, events/health.py).
         self.on_round: Callable[[], None] | None = None
+        # Logs the oldest pending webhook's age while it is too old (events/backlog.py).
+        self.backlog = backlog
 
     # ---- the pure part: bytes -> parsed events ----------------------------------------------
 
@@ -561,9 +565,13 @@ class Processor(BackgroundLoop):
                 failures = 0
                 if self.on_round is not None:
                     self.on_round()
+                if self.backlog is not None:
+                    self.backlog.check()
             except Exception as exc:
-                failures += 1
-                wait = self.database_retry.delay(failures)
+                # SQLite busy past its timeout (a burst of acks holding the write lock) is no
+                # outage: try again soon rather than back off towards 30 s with rows pending.
+                failures = 0 if is_busy(exc) else failures + 1
+                wait = self.database_retry.delay(failures) if failures else BUSY_PAUSE_SECONDS
                 log.error(
                     "processor cannot reach the database",
                     error=str(exc).splitlines()[0],

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from events.automation import Automation, RulesHolder, build_holder
 from events.background import Checkpointer
+from events.backlog import BacklogWatch
 from events.channels.registry import DEFAULT_DELAYS, PARSERS, SEND_ACTIONS
 from events.compliance import Compliance
 from events.config import Settings, SettingsError
@@ -128,6 +129,7 @@ def build_processor(
         idle_seconds=settings.process_idle_seconds,
         compliance=build_compliance(settings, catalogue),
         automation=automation,
+        backlog=BacklogWatch(engine, settings.process_backlog_seconds),
     )
 
 
