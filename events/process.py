@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine
 from events.automation import Automation, MessageSeen
 from events.background import BackgroundLoop
 from events.backlog import BacklogWatch
+from events.channels.envelope import MAX_ITEMS, too_many_items
 from events.channels.event import ParsedEvent, ParseError, Parser
 from events.channels.status import status_fields
 from events.channels.values import as_bool, as_str
@@ -35,7 +36,7 @@ from events.states import (
     apply_event,
     initial_state,
 )
-from events.storable import MAX_ITEMS, storable_event, too_many_items
+from events.storable import storable_event
 from events.vocabulary import MESSAGE_KINDS, Kind
 from storage.db import is_unavailable, write_transaction
 from storage.models import RAW_FAILED, RAW_IGNORED, RAW_PROCESSED

@@ -38,10 +38,6 @@ NOTES_KEY = "_storage_notes"
 
 R = TypeVar("R", Status, Error, Price)
 
-# Infobip sends at most 2,000 results in one callback (docs/infobip.md); a body with ten times
-# that is not Infobip's, and the raw row's item_count is a SMALLINT.
-MAX_ITEMS = 20_000
-
 INT64 = (-(2**63), 2**63 - 1)
 INT32 = (-(2**31), 2**31 - 1)  # the status and error code columns are INTEGER
 # Under orjson's own limit of 255 levels, with room for what wraps the item.
@@ -50,7 +46,6 @@ MAX_DEPTH = 200
 CHANNEL_WIDTH = 32
 CURRENCY_WIDTH = 16
 AMOUNT_WIDTH = 64
-REPLACEMENT = "\ufffd"
 
 _TEXT_FIELDS = (
     "message_id",
@@ -65,13 +60,6 @@ _TEXT_FIELDS = (
     "note",
 )
 _TIME_FIELDS = ("occurred_at", "sent_at", "done_at", "seen_at")
-
-
-def too_many_items(count: int) -> str:
-    return (
-        f"{count} items in one body, more than {MAX_ITEMS} (Infobip sends at most 2,000): "
-        "not processed; the body is kept as received"
-    )
 
 
 def _time_is_storable(value: datetime) -> bool:
