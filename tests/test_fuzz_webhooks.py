@@ -7,11 +7,8 @@ scripts/fuzz_webhooks.py runs the same bodies thousands of times.
 
 from __future__ import annotations
 
-import base64
-import itertools
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -31,17 +28,17 @@ from tests.fuzz_bodies import (
     BODIES,
     CONTENT_TYPES,
     PATHS,
+    BadBatch,
     Template,
+    bad_batches,
     batch,
-    expected_kinds,
-    leaf_paths,
-    templates,
+    check_any_body,
+    check_bad_batch,
+    read_back,
     with_bad_value,
 )
 
 FUZZ_EXAMPLES = 6  # per path and database
-TEMPLATES = templates()
-SERIAL = itertools.count()
 FUZZ = hsettings(
     max_examples=FUZZ_EXAMPLES,
     deadline=None,
@@ -58,37 +55,6 @@ FUZZ = hsettings(
 def worker(settings: Settings, engine: Engine) -> Processor:
     """The processor as `serve` builds it (compliance and rules included)."""
     return build_processor(settings, engine)
-
-
-def read_back(client: TestClient, raw_id: str, body: bytes) -> dict[str, Any]:
-    """The raw webhook by its id, its body byte for byte as posted."""
-    answer = client.get(f"/v1/webhooks/{raw_id}")
-    assert answer.status_code == 200, answer.text[:300]
-    doc: dict[str, Any] = answer.json()
-    if doc.get("body_base64") is not None:
-        assert base64.b64decode(doc["body_base64"]) == body
-    else:
-        assert doc["body"].encode() == body
-    return doc
-
-
-def check_any_body(
-    client: TestClient, worker: Processor, path: str, body: bytes, content_type: str
-) -> None:
-    # Bytes: a header is latin-1 on the wire, whatever it spells.
-    headers = {"content-type": content_type.encode("latin-1")}
-    answer = client.post(f"/webhooks/{path}", content=body, headers=headers)
-    assert answer.status_code < 500, (path, answer.status_code, answer.text[:300])
-    if answer.status_code != 200:
-        assert answer.status_code == 413 and len(body) > 5 * 1024 * 1024
-        return
-    raw_id = answer.headers["x-webhook-id"]
-    read_back(client, raw_id, body)
-    drain(worker)
-    doc = read_back(client, raw_id, body)
-    assert doc["state"] in ("processed", "failed", "ignored")
-    if doc["state"] == "failed":
-        assert doc["error"]  # a reason, for whoever replays it
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -116,50 +82,6 @@ def test_deeply_nested_masking_callbacks_get_the_fallback_answer_not_a_500(
         answer = post(client, "number-masking", body)
         assert answer.status_code == 200
         assert answer.headers["x-webhook-id"]
-
-
-@dataclass(frozen=True)
-class BadBatch:
-    template: Template
-    size: int
-    bad_index: int
-    where: tuple[str, ...]
-    bad: str
-
-
-@st.composite
-def bad_batches(draw: st.DrawFn) -> BadBatch:
-    template = draw(st.sampled_from(TEMPLATES))
-    size = draw(st.integers(2, 40))
-    return BadBatch(
-        template,
-        size,
-        draw(st.integers(0, size - 1)),
-        draw(st.sampled_from([(), *leaf_paths(template.item)])),
-        draw(st.sampled_from(sorted(BAD_VALUES))),
-    )
-
-
-def check_bad_batch(client: TestClient, worker: Processor, case: BadBatch) -> None:
-    # Ids new to the database on every run (hypothesis replays examples: a replayed body
-    # would be a redelivery, whose events are already stored).
-    items = batch(case.template, case.size, f"fz{next(SERIAL)}")
-    kinds = expected_kinds(case.template.channel, items)
-    body = with_bad_value(items, case.bad_index, case.where, BAD_VALUES[case.bad])
-    answer = post(client, case.template.channel, body)
-    assert answer.status_code == 200, answer.text[:300]
-    drain(worker)
-    doc = read_back(client, answer.headers["x-webhook-id"], body)
-    assert doc["state"] == "processed", doc["error"]
-    by_index = {e["item_index"]: e for e in doc["events"]}
-    for index, kind in enumerate(kinds):
-        if index == case.bad_index:
-            # Stored all the same: normalized with what was changed, or unknown with why.
-            event = by_index[index]
-            assert event["kind"] == kind or event["note"], event
-            continue
-        assert by_index[index]["kind"] == kind, (index, by_index[index])
-        assert NOTES_KEY not in (by_index[index]["data"] or {})
 
 
 def test_one_bad_value_never_costs_the_good_items_of_its_batch(
