@@ -211,7 +211,8 @@ class WebhookReceiver:
             body=body,
             content_type=headers.get("content-type"),
             headers=kept,
-            remote_addr=client_ip,
+            # A forwarded address is whatever a proxy wrote: never longer than its column.
+            remote_addr=client_ip[:64] if client_ip else None,
             inbound=carries_inbound(body, headers.get("content-type")),
         )
         assert self.committer is not None, "the app's lifespan has not started"

@@ -2,8 +2,10 @@
 
 Several workers may run against one PostgreSQL: rows are claimed with FOR UPDATE SKIP LOCKED,
 and messages are locked in a fixed order. A redelivered item is dropped by the events table's
-unique key, so it never moves a message twice (invariant 3). One bad body never fails its batch:
-if a batch cannot be written, its rows are retried one by one and only the culprit is failed.
+unique key, so it never moves a message twice (invariant 3). One bad item never fails its batch:
+every parsed item is made storable first (events/storable.py); if a batch still cannot be
+written, its rows are retried one by one, and a row that still fails is written item by item
+(events/isolation.py), the item the database refuses becoming an unknown event with the reason.
 """
 
 from __future__ import annotations
