@@ -105,7 +105,7 @@ FOLDS: dict[str, Fold] = {
 }
 
 Fresh = dict[Fold, list[tuple[ParsedEvent, EventRow]]]
-# A raw row with its items, its state and its error, as _parse gives them.
+# A raw row with its items, its state and its error, as parse_raw gives them.
 ParsedRow = tuple[StoredRaw, list[ParsedEvent], str, str | None]
 
 
