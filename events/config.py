@@ -240,6 +240,12 @@ class Settings(BaseSettings):
     process_max_attempts: int = Field(
         default=5, ge=1, description="Attempts at a raw webhook before it is kept as failed."
     )
+    process_backlog_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="While the oldest pending webhook is older than this, the processor logs "
+        "`backlog` with its age (every 10 s).",
+    )
 
     # Membrane (see events/membrane/): dry-run unless configured.
     membrane_transport: Literal["dry-run", "cli", "http"] = Field(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
@@ -31,6 +31,7 @@ NO_CURRENCY = frozenset({"", "UNKNOWN"})
 # phonenumbers' region for a number of no country ("001": satellite, international services).
 UNKNOWN_REGION = "001"
 _QUANTUM = Decimal(1).scaleb(-UNIT_DIGITS)
+_MAX_UNITS = 2**63 - 1
 
 
 def cost_line(event: ParsedEvent, event_id: int | None, received_at: datetime) -> CostRow | None:
@@ -42,7 +43,13 @@ def cost_line(event: ParsedEvent, event_id: int | None, received_at: datetime) -
     if currency in NO_CURRENCY:
         return None
     units, unit = billed_units(event)
-    amount = (price.amount * units).quantize(_QUANTUM)
+    try:
+        amount = (price.amount * units).quantize(_QUANTUM)
+        amount_units = to_units(amount)
+    except InvalidOperation:
+        return None  # a price or count no ledger can hold (a broken report): left unpriced
+    if abs(amount_units) > _MAX_UNITS:  # beyond a 64-bit column: the same
+        return None
     message_id = event.message_id
     if event.channel == "number-masking":
         # Each leg of a masked call has its own correlationId and price.
@@ -52,7 +59,7 @@ def cost_line(event: ParsedEvent, event_id: int | None, received_at: datetime) -
         "message_id": message_id,
         "currency": currency,
         "amount": amount,
-        "amount_units": to_units(amount),
+        "amount_units": amount_units,
         "unit_price": price.amount,
         "units": units,
         "unit": unit,

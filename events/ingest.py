@@ -211,7 +211,8 @@ class WebhookReceiver:
             body=body,
             content_type=headers.get("content-type"),
             headers=kept,
-            remote_addr=client_ip,
+            # A forwarded address is whatever a proxy wrote: never longer than its column.
+            remote_addr=client_ip[:64] if client_ip else None,
             inbound=carries_inbound(body, headers.get("content-type")),
         )
         assert self.committer is not None, "the app's lifespan has not started"
@@ -266,14 +267,19 @@ class WebhookReceiver:
         content_type = self.ack_type
         instruction = None
         if channel in ANSWERS_WITH_INSTRUCTIONS and self.masking_answer is not None:
-            if self._inline_reads:
-                # A local SQLite read (WAL: it never waits for a writer) is quicker than a
-                # thread hop; a PostgreSQL round trip goes to a thread.
-                instruction = self.masking_answer(body)
-            else:
-                instruction = await asyncio.get_running_loop().run_in_executor(
-                    None, self.masking_answer, body
-                )
+            try:
+                if self._inline_reads:
+                    # A local SQLite read (WAL: it never waits for a writer) is quicker than a
+                    # thread hop; a PostgreSQL round trip goes to a thread.
+                    instruction = self.masking_answer(body)
+                else:
+                    instruction = await asyncio.get_running_loop().run_in_executor(
+                        None, self.masking_answer, body
+                    )
+            except Exception:
+                # Stored is stored: a 5xx now would only make Infobip send it again. The
+                # answer (events.masking) has its own fallback; this is the last resort.
+                log.exception("webhook answer failed; acknowledged with the id", id=raw_id)
         if instruction is not None:
             content, content_type = instruction, b"application/json"
         elif self.ack_body is not None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import Engine
 
 from events.channels.number_masking import is_callback
@@ -29,6 +30,8 @@ from storage.queries.calls import (
     list_masking_sessions,
     live_masking_session,
 )
+
+log = structlog.get_logger("events.masking")
 
 
 def session_json(row: StoredSession, now: datetime | None = None) -> dict[str, Any]:
@@ -128,13 +131,28 @@ class MaskingSessions:
 
     def answer(self, body: bytes) -> bytes | None:
         """The instruction body for a masking callback, or None when the body is not one (a
-        status report gets the usual ack)."""
+        status report gets the usual ack). Never raises: the callback is stored already, and
+        whatever goes wrong here the call still gets the fallback answer."""
         try:
             doc = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than it decodes
             return None
-        if not isinstance(doc, dict) or not is_callback(doc):
-            return None
+        try:
+            if not isinstance(doc, dict) or not is_callback(doc):
+                return None
+            return self._instruction(doc)
+        except Exception:
+            log.exception("masking answer failed; answering with the fallback")
+            return self.fallback()
+
+    def fallback(self) -> bytes:
+        """The answer when no live session connects the call: the fallback recording when one
+        is configured, else an empty instruction (Infobip then ends the call)."""
+        if self.fallback_file_url:
+            return json.dumps({"fileUrl": self.fallback_file_url}).encode()
+        return b"{}"
+
+    def _instruction(self, doc: dict[str, Any]) -> bytes:
         instruction: dict[str, Any] = {}
         caller, dialled = doc.get("from"), doc.get("to")
         if isinstance(caller, str) and isinstance(dialled, str):
@@ -152,6 +170,6 @@ class MaskingSessions:
                     # The other party sees the masking number, never the caller's own.
                     # Infobip's wire format: digits, no `+`.
                     instruction = {"phoneNumber": wire(other), "callerId": wire(masking_number)}
-        if not instruction and self.fallback_file_url:
-            instruction = {"fileUrl": self.fallback_file_url}
+        if not instruction:
+            return self.fallback()
         return json.dumps(instruction).encode()

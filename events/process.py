@@ -2,8 +2,10 @@
 
 Several workers may run against one PostgreSQL: rows are claimed with FOR UPDATE SKIP LOCKED,
 and messages are locked in a fixed order. A redelivered item is dropped by the events table's
-unique key, so it never moves a message twice (invariant 3). One bad body never fails its batch:
-if a batch cannot be written, its rows are retried one by one and only the culprit is failed.
+unique key, so it never moves a message twice (invariant 3). One bad item never fails its batch:
+every parsed item is made storable first (events/storable.py); if a batch still cannot be
+written, its rows are retried one by one, and a row that still fails is written item by item
+(events/isolation.py), the item the database refuses becoming an unknown event with the reason.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ from sqlalchemy import Connection, Engine
 from events.answers import SOURCE as KEPT_ANSWER_SOURCE
 from events.automation import Automation, MessageSeen
 from events.background import BackgroundLoop
+from events.backlog import BacklogWatch
 from events.bookkeeping import Bookkeeping
+from events.channels.envelope import MAX_ITEMS, too_many_items
 from events.channels.event import ParsedEvent, ParseError, Parser
 from events.channels.status import status_fields
 from events.channels.values import as_bool, as_str
 from events.compliance import Compliance
+from events.isolation import is_busy, reason_of, store_item_by_item
 from events.retry import DATABASE_WAIT_CAP_SECONDS, RetryPolicy
 from events.states import (
     MESSAGE_FIELDS,
@@ -35,6 +40,7 @@ from events.states import (
     apply_event,
     initial_state,
 )
+from events.storable import storable_event
 from events.vocabulary import MESSAGE_KINDS, Kind
 from storage.db import is_unavailable, write_transaction
 from storage.models import RAW_FAILED, RAW_IGNORED, RAW_PROCESSED
@@ -101,6 +107,8 @@ FOLDS: dict[str, Fold] = {
 }
 
 Fresh = dict[Fold, list[tuple[ParsedEvent, EventRow]]]
+# A raw row with its items, its state and its error, as parse_raw gives them.
+ParsedRow = tuple[StoredRaw, list[ParsedEvent], str, str | None]
 
 
 def _fresh(
@@ -196,6 +204,7 @@ class Processor(BackgroundLoop):
         compliance: Compliance | None = None,
         automation: Automation | None = None,
         bookkeeping: Bookkeeping | None = None,
+        backlog: BacklogWatch | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -220,10 +229,12 @@ class Processor(BackgroundLoop):
         # Called after every round of run_forever that reached the database (the worker's
         # heartbeat, events/health.py).
         self.on_round: Callable[[], None] | None = None
+        # Logs the oldest pending webhook's age while it is too old (events/backlog.py).
+        self.backlog = backlog
 
     # ---- the pure part: bytes -> parsed events ----------------------------------------------
 
-    def _parse(self, raw: StoredRaw) -> tuple[list[ParsedEvent], str, str | None]:
+    def parse_raw(self, raw: StoredRaw) -> tuple[list[ParsedEvent], str, str | None]:
         """(events, raw state, error) for one raw row; never raises."""
         parser = self.parsers.get(raw.channel)
         if parser is None and raw.source == KEPT_ANSWER_SOURCE:
@@ -240,23 +251,32 @@ class Processor(BackgroundLoop):
             return [], RAW_FAILED, f"parser crashed: {type(exc).__name__}: {exc}"
         if not result.events:
             return [], RAW_IGNORED, "no items in the body"
+        if len(result.events) > MAX_ITEMS:
+            return [], RAW_FAILED, too_many_items(len(result.events))
         error = "; ".join(result.item_errors) if result.item_errors else None
-        return result.events, RAW_PROCESSED, error
+        # Every value made storable here, so that one odd item never fails the batch.
+        return [storable_event(e) for e in result.events], RAW_PROCESSED, error
 
     # ---- one transaction ---------------------------------------------------------------------
 
     def handle(self, conn: Connection, rows: Sequence[StoredRaw]) -> list[Outcome]:
         """Write the events and messages of these raw rows inside the caller's transaction."""
+        return self.write_parsed(conn, [(raw, *self.parse_raw(raw)) for raw in rows])
+
+    def write_parsed(
+        self, conn: Connection, parsed_rows: list[ParsedRow], *, start: int = 0, mark: bool = True
+    ) -> list[Outcome]:
+        """Write parsed rows (their items numbered from start) and, with mark, their raw
+        rows' outcomes. events/isolation.py writes one item at a time through here."""
         now = datetime.now(UTC)
         event_rows: list[EventRow] = []
         parsed: list[tuple[ParsedEvent, str]] = []
         per_raw: list[tuple[StoredRaw, str, str | None, list[str]]] = []
-        parsed_rows = [(raw, *self._parse(raw)) for raw in rows]
         self._resolve_channels(conn, parsed_rows)
         self.bookkeeping.mark(conn, [e for _, items, _, _ in parsed_rows for e in items])
         for raw, items, state, error in parsed_rows:
             keys = []
-            for index, event in enumerate(items):
+            for index, event in enumerate(items, start):
                 row = event_row(event, raw, index)
                 event_rows.append(row)
                 parsed.append((event, row["dedupe_key"]))
@@ -319,13 +339,12 @@ class Processor(BackgroundLoop):
                     received_at=raw.received_at,
                 )
             )
-        mark_raw(conn, updates)
+        if mark:
+            mark_raw(conn, updates)
         return outcomes
 
     @staticmethod
-    def _resolve_channels(
-        conn: Connection, parsed_rows: list[tuple[StoredRaw, list[ParsedEvent], str, str | None]]
-    ) -> None:
+    def _resolve_channels(conn: Connection, parsed_rows: list[ParsedRow]) -> None:
         """A shared-shape report from /webhooks/auto takes the channel of the message already
         known by its id (when exactly one channel knows it), else the channel its callbackData
         names; otherwise it stays uncertain."""
@@ -493,24 +512,39 @@ class Processor(BackgroundLoop):
         except Exception as exc:
             if is_unavailable(exc):
                 raise
-            reason = f"could not be stored: {type(exc).__name__}: {str(exc).splitlines()[0]}"
-            with write_transaction(self.engine) as conn:
-                rows = raw_by_ids(conn, [raw_id])
-                mark_raw(
-                    conn,
-                    [
-                        {
-                            "raw_id": raw_id,
-                            "state": RAW_FAILED,
-                            "error": reason,
-                            "item_count": None,
-                            "processed_at": datetime.now(UTC),
-                        }
-                    ],
-                )
+            reason = f"could not be stored: {reason_of(exc)}"
+        # One item the database refuses must not cost the others: item by item, in savepoints.
+        try:
+            done = store_item_by_item(self, raw_id)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise
+            done = None
+            reason += f"; item by item: {reason_of(exc)}"
+        if done is not None:
+            raw = done.raw
             return [
-                Outcome(raw_id, r.channel, RAW_FAILED, 0, 0, reason, r.received_at) for r in rows
+                Outcome(
+                    raw.id,
+                    raw.channel,
+                    RAW_PROCESSED,
+                    done.items,
+                    done.new_events,
+                    done.error,
+                    raw.received_at,
+                )
             ]
+        with write_transaction(self.engine) as conn:
+            rows = raw_by_ids(conn, [raw_id])
+            failed: RawOutcome = {
+                "raw_id": raw_id,
+                "state": RAW_FAILED,
+                "error": reason,
+                "item_count": None,
+                "processed_at": datetime.now(UTC),
+            }
+            mark_raw(conn, [failed])
+        return [Outcome(raw_id, r.channel, RAW_FAILED, 0, 0, reason, r.received_at) for r in rows]
 
     def _log(self, outcomes: Sequence[Outcome], seconds: float) -> None:
         """One line per webhook: id, channel, items, outcome, milliseconds since it arrived."""
@@ -546,9 +580,13 @@ class Processor(BackgroundLoop):
                 failures = 0
                 if self.on_round is not None:
                     self.on_round()
+                if self.backlog is not None:
+                    self.backlog.check()
             except Exception as exc:
-                failures += 1
-                wait = self.database_retry.delay(failures)
+                # SQLite busy past its timeout (a burst of acks holding the write lock) is no
+                # outage: try again soon rather than back off towards 30 s with rows pending.
+                failures = 0 if is_busy(exc) else failures + 1
+                wait = self.database_retry.delay(failures) if failures else BUSY_PAUSE_SECONDS
                 log.error(
                     "processor cannot reach the database",
                     error=str(exc).splitlines()[0],

@@ -40,6 +40,7 @@ from events.channels.status import Status
 from events.membrane.catalogue import Action, render
 from events.membrane.client import MembraneClient, MembraneError
 from events.process import Processor, event_row
+from events.runs import interrupt_orphans, this_owner
 from events.vocabulary import Direction, Kind
 from storage.db import write_transaction
 from storage.ids import new_id
@@ -213,6 +214,9 @@ class Reconciler(BackgroundLoop):
     ) -> RunReport:
         now = self.clock()
         report = RunReport(id=new_id())
+        # Runs a crash left running are closed first (events/runs.py): on PostgreSQL holding
+        # the leader lock proves their owners gone.
+        interrupt_orphans(self.engine, now, leader_held=self.engine.dialect.name == "postgresql")
         with write_transaction(self.engine) as conn:
             insert_run(
                 conn,
@@ -224,6 +228,7 @@ class Reconciler(BackgroundLoop):
                     "channel": channel,
                     "dry_run": dry_run,
                     "error": None,
+                    "owner": this_owner(),
                     **report.counts(),
                 },
             )

@@ -22,6 +22,7 @@ from events.account import Account, AccountSync
 from events.answers import OnDemand
 from events.automation import Automation, RulesHolder, build_holder
 from events.background import Checkpointer
+from events.backlog import BacklogWatch
 from events.bookkeeping import Bookkeeping
 from events.channels.registry import DEFAULT_DELAYS, PARSERS, SEND_ACTIONS
 from events.compliance import Compliance
@@ -150,6 +151,7 @@ def build_processor(
         compliance=compliance,
         automation=automation,
         bookkeeping=Bookkeeping(automation.holder, region=settings.default_region),
+        backlog=BacklogWatch(engine, settings.process_backlog_seconds),
     )
 
 

@@ -326,7 +326,8 @@ class ReconcileRun(SQLModel, table=True):
     id: str = Field(sa_column=Column(String(32), primary_key=True))
     started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     finished_at: datetime | None = _dt()
-    state: str = Field(sa_column=Column(String(16), nullable=False))  # running, done, failed
+    # running, done, failed, or interrupted (its process stopped before it ended)
+    state: str = Field(sa_column=Column(String(16), nullable=False))
     channel: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
     dry_run: bool = Field(default=False)
     checked: int = Field(default=0)
@@ -336,6 +337,8 @@ class ReconcileRun(SQLModel, table=True):
     closed: int = Field(default=0)
     errors: int = Field(default=0)
     error: str | None = _text()
+    # The process that runs it ("host:pid:start ticks", events/runs.py); None before 0012.
+    owner: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
 
 
 reconcile_runs = ReconcileRun.__table__  # type: ignore[attr-defined]

@@ -89,7 +89,7 @@ def channel_hint(callback_data: Any, hints: frozenset[str]) -> str | None:
     if text.lstrip().startswith("{"):
         try:
             doc = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             doc = None
         if isinstance(doc, dict):
             hint = as_str(doc.get("channel"))

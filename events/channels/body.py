@@ -13,6 +13,8 @@ from defusedxml import DefusedXmlException
 
 from events.channels.event import ParseError
 
+TOO_DEEP = "body is nested too deep to decode (no Infobip body nests more than a few levels)"
+
 
 def carries_inbound(body: bytes, content_type: str | None) -> bool:
     """Whether a body carries inbound messages (the raw inbox claims those first). Inbound
@@ -34,6 +36,10 @@ def decode_json(body: bytes) -> Any:
         return json.loads(body, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ParseError(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        # The standard library's decoder recurses per level: a body of 100,000 `[` exhausts
+        # the stack. No Infobip body nests more than a few levels.
+        raise ParseError(TOO_DEEP) from None
 
 
 def _xml_value(element: Element) -> Any:
@@ -62,7 +68,10 @@ def decode_xml(body: bytes) -> dict[str, Any]:
         raise ParseError(f"XML refused for safety ({type(exc).__name__})") from None
     except SafeET.ParseError as exc:
         raise ParseError(f"body is not well-formed XML: {exc}") from None
-    value = _xml_value(root)
+    try:
+        value = _xml_value(root)
+    except RecursionError:
+        raise ParseError(TOO_DEEP) from None
     if not isinstance(value, dict):
         raise ParseError(f"XML root <{root.tag}> holds no fields")
     return value

@@ -79,7 +79,7 @@ def _form_fields(body: bytes, content_type: str) -> tuple[dict[str, Any], list[d
             try:
                 fields[name] = json.loads(text)
                 continue
-            except ValueError:
+            except (ValueError, RecursionError):  # too deep: kept as the text it is
                 pass
         fields[name] = text
     return fields, files

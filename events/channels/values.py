@@ -120,7 +120,10 @@ def platform_ids(item: Item) -> tuple[str | None, str | None]:
 
 def fingerprint(item: Any) -> str:
     """A stable digest of an item, for kinds that carry no id of their own."""
-    text = json.dumps(item, sort_keys=True, default=str, separators=(",", ":"))
+    try:
+        text = json.dumps(item, sort_keys=True, default=str, separators=(",", ":"))
+    except RecursionError:  # nested deeper than the encoder goes: its shape has to do
+        text = f"deep {type(item).__name__} of {len(item) if hasattr(item, '__len__') else 1}"
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypedDict
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from storage.ids import new_id
 from storage.models import RAW_PENDING, raw_webhooks
@@ -188,3 +188,25 @@ def get_raw(conn: Connection, raw_id: str) -> StoredRaw | None:
     return record(
         StoredRaw, conn.execute(select(*_STORED).where(raw_webhooks.c.id == raw_id)).first()
     )
+
+
+def oldest_pending(conn: Connection) -> datetime | None:
+    """When the oldest pending row arrived: the first of each priority by the claim index
+    (state, priority, id; ids are time-ordered), the earlier of the two."""
+    found = []
+    for priority in (0, 1):
+        stmt = (
+            select(raw_webhooks.c.received_at)
+            .where(raw_webhooks.c.state == RAW_PENDING, raw_webhooks.c.priority == priority)
+            .order_by(raw_webhooks.c.id)
+            .limit(1)
+        )
+        value = conn.execute(stmt).scalar()
+        if value is not None:
+            found.append(value)
+    return min(found) if found else None
+
+
+def pending_count(conn: Connection) -> int:
+    stmt = select(func.count()).select_from(raw_webhooks).where(raw_webhooks.c.state == RAW_PENDING)
+    return int(conn.execute(stmt).scalar() or 0)

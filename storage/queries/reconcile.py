@@ -31,10 +31,11 @@ class RunRow(RunCounts):
     id: str
     started_at: datetime
     finished_at: datetime | None
-    state: str  # running, done, failed
+    state: str  # running, done, failed, interrupted
     channel: str | None
     dry_run: bool
     error: str | None
+    owner: str | None  # the process that runs it (events/runs.py)
 
 
 class RunEnd(RunCounts):
@@ -62,6 +63,7 @@ class StoredRun:
     closed: int
     errors: int
     error: str | None
+    owner: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +170,28 @@ def insert_run(conn: Connection, row: RunRow) -> None:
 
 def update_run(conn: Connection, run_id: str, end: RunEnd) -> None:
     conn.execute(update(reconcile_runs).where(reconcile_runs.c.id == run_id).values(**end))
+
+
+def running_runs(conn: Connection) -> list[tuple[str, str | None]]:
+    """(id, owner) of the runs still marked running."""
+    rows = conn.execute(
+        select(reconcile_runs.c.id, reconcile_runs.c.owner).where(
+            reconcile_runs.c.state == "running"
+        )
+    )
+    return [(str(r[0]), r[1]) for r in rows]
+
+
+def interrupt_runs(conn: Connection, ids: Sequence[str], now: datetime, reason: str) -> int:
+    """Mark these runs interrupted, if they are still running; how many were."""
+    if not ids:
+        return 0
+    result = conn.execute(
+        update(reconcile_runs)
+        .where(reconcile_runs.c.id.in_(list(ids)), reconcile_runs.c.state == "running")
+        .values(state="interrupted", finished_at=now, error=reason)
+    )
+    return int(result.rowcount or 0)
 
 
 def list_runs(conn: Connection, limit: int) -> list[StoredRun]:
