@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     )
 
     # Read API
+    metrics: bool = Field(
+        default=True,
+        description="Record Prometheus metrics and serve them at GET /metrics (the API's "
+        "bearer token, or loopback only without one). False: nothing is recorded (404).",
+    )
     api_token: SecretStr | None = Field(
         default=None,
         description="The read API's bearer token. None: the API answers loopback clients only "

@@ -18,6 +18,7 @@ from typing import Protocol
 import structlog
 from sqlalchemy import Connection, Engine
 
+from events import metrics
 from events.automation import Automation, MessageSeen
 from events.background import BackgroundLoop
 from events.channels.event import ParsedEvent, ParseError, Parser
@@ -78,6 +79,7 @@ class Outcome:
     new_events: int
     error: str | None
     received_at: datetime
+    kinds: tuple[tuple[str, str], ...] = ()  # (channel, kind) of each new event, for metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +257,9 @@ class Processor(BackgroundLoop):
 
         new_ids = insert_events_ignoring_duplicates(conn, event_rows) if event_rows else {}
         new_keys = new_ids.keys()
+        kinds = {
+            k: (r["channel"], r["kind"]) for r in event_rows if (k := r["dedupe_key"]) in new_keys
+        }
 
         # Fold the new events into their messages, calls and lookups, in arrival order.
         fresh = _fresh(parsed, event_rows, new_keys)
@@ -305,6 +310,7 @@ class Processor(BackgroundLoop):
                     new_events=sum(1 for k in keys if k in new_keys),
                     error=error,
                     received_at=raw.received_at,
+                    kinds=tuple(kinds.pop(k) for k in keys if k in kinds),  # each new one once
                 )
             )
         mark_raw(conn, updates)
@@ -451,6 +457,7 @@ class Processor(BackgroundLoop):
         self._last_batch_seconds = time.perf_counter() - started
         self._last_batch_full = len(outcomes) >= (limit or self.batch_size)
         self._log(outcomes, self._last_batch_seconds)
+        metrics.processed(outcomes)
         if self.automation is not None:
             self.automation.after_commit()
         return outcomes

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from events import metrics
 from events.automation import Automation, RulesHolder, build_holder
 from events.background import Checkpointer
 from events.channels.registry import DEFAULT_DELAYS, PARSERS, SEND_ACTIONS
@@ -178,6 +179,7 @@ class Services:
         background_checkpoints: bool = False,
     ) -> None:
         self.settings = settings
+        metrics.configure(settings.metrics)
         self._given_engine = engine
         self._background_checkpoints = background_checkpoints
         self._started: list[Any] = []
@@ -194,9 +196,11 @@ class Services:
 
     @cached_property
     def engine(self) -> Engine:
-        if self._given_engine is not None:
-            return self._given_engine
-        return build_engine(self.settings, background_checkpoints=self._background_checkpoints)
+        engine = self._given_engine or build_engine(
+            self.settings, background_checkpoints=self._background_checkpoints
+        )
+        metrics.watch_engine(engine)
+        return engine
 
     @cached_property
     def catalogue(self) -> dict[str, Action]:

@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from events.api import actions, calls, health, masking, messages, optouts, reconcile
+from events.api import actions, calls, health, masking, messages, metrics, optouts, reconcile
 from events.api.models import Queued
 from events.api.spec import Endpoints, Operation, openapi
 from events.channels.registry import CHANNEL_PATHS
@@ -36,7 +36,7 @@ webhooks.describe(
     authenticated=False,
 )
 
-MODULES = (messages, actions, optouts, masking, calls, reconcile, health)
+MODULES = (messages, actions, optouts, masking, calls, reconcile, health, metrics)
 
 
 def operations() -> list[Operation]:
