@@ -377,3 +377,78 @@ def test_serve_sums_the_counters_of_the_receiver_and_the_worker_across_restarts(
         assert value(samples, RECEIVED, channel="sms", code="200") == 4
     finally:
         server.stop()
+
+
+# ---- a worker on a host of its own: its own /metrics on METRICS_PORT --------------------------
+
+
+def call_wsgi(app: Any, **environ: str) -> tuple[str, bytes]:
+    answer: list[str] = []
+    base = {"PATH_INFO": "/metrics", "REQUEST_METHOD": "GET", "REMOTE_ADDR": "127.0.0.1"}
+    body = b"".join(app({**base, **environ}, lambda status, _headers: answer.append(status)))
+    return answer[0], body
+
+
+def test_a_worker_s_metrics_answer_loopback_clients_only_without_a_token(
+    settings: Settings, engine: Engine
+) -> None:
+    from events.api.metrics import wsgi_metrics
+
+    app = wsgi_metrics(settings, engine)
+    status, body = call_wsgi(app)
+    assert status.startswith("200") and b"infobip_events_raw_inbox_pending" in body
+    assert call_wsgi(app, REMOTE_ADDR="203.0.113.9")[0].startswith("403")
+    assert call_wsgi(app, HTTP_X_FORWARDED_FOR="203.0.113.9")[0].startswith("403")
+    assert call_wsgi(app, PATH_INFO="/v1/messages")[0].startswith("404")
+    with_token = wsgi_metrics(settings.model_copy(update={"api_token": SecretStr("t0k")}), engine)
+    assert call_wsgi(with_token, REMOTE_ADDR="203.0.113.9")[0].startswith("401")
+    right = call_wsgi(with_token, REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer t0k")
+    assert right[0].startswith("200")
+
+
+@pytest.mark.slow
+def test_a_worker_alone_serves_its_own_counts_on_metrics_port(
+    db_url: str, client: TestClient, tmp_path: Path
+) -> None:
+    import os
+    import sys
+    import time
+
+    from tests.helpers_proc import free_port
+
+    for _ in range(2):
+        assert post(client, "sms", fixture_bytes(DLR)).status_code == 200
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("PROMETHEUS_MULTIPROC_DIR",)} | {
+        "INFOBIP_EVENTS_DATABASE_URL": db_url,
+        "INFOBIP_EVENTS_HOST": "127.0.0.1",
+        "INFOBIP_EVENTS_METRICS_PORT": str(port),
+        "INFOBIP_EVENTS_API_TOKEN": "t0k",
+        "INFOBIP_EVENTS_RECONCILE_INTERVAL_SECONDS": "3600",
+    }
+    log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "events.cli", "worker"], env=env, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        deadline = time.monotonic() + 30
+        samples: Samples = {}
+        while time.monotonic() < deadline:
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+            try:
+                response = httpx.get(url, headers={"authorization": "Bearer t0k"}, timeout=2)
+            except httpx.HTTPError:
+                time.sleep(0.2)
+                continue
+            samples = parse(response.text)
+            if value(samples, PROCESSED, channel="sms", outcome="processed") == 2:
+                break
+            time.sleep(0.2)
+        assert value(samples, PROCESSED, channel="sms", outcome="processed") == 2
+        assert value(samples, STORED, channel="sms", kind="delivery") == 2
+        assert ("infobip_events_raw_inbox_pending", frozenset()) in samples  # the database's
+        assert httpx.get(url, timeout=2).status_code == 401
+    finally:
+        worker.terminate()
+        worker.wait(20)
