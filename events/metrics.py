@@ -38,6 +38,7 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     generate_latest,
+    values,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -90,6 +91,11 @@ class Families:
 
     def __init__(self) -> None:
         self.multiprocess = MULTIPROC_ENV in os.environ
+        if self.multiprocess:
+            # The library asks os.getpid() at every increment, to notice a fork; here that is a
+            # system call, and the ack path makes three increments. The pid is kept instead,
+            # and renewed in a forked child (prometheus_client's own hook for this).
+            values.ValueClass = values.MultiProcessValue(process_identifier=_pid)  # type: ignore[no-untyped-call]
         # The *_created samples exist in one process only: without them the text is the same
         # whether one process or several answer.
         disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -166,6 +172,20 @@ class Families:
             "database_errors", "Errors the database driver raised, by kind", ["kind"]
         )
 
+
+_own_pid = os.getpid()
+
+
+def _pid() -> int:
+    return _own_pid
+
+
+def _forked() -> None:
+    global _own_pid
+    _own_pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 _enabled = True
 _families: Families | None = None
