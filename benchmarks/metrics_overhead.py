@@ -8,7 +8,10 @@ Starts `infobip-events serve` (receiver and worker processes, metrics in prometh
 multiprocess mode as in production) on a fresh SQLite file per run, INFOBIP_EVENTS_METRICS=true
 then false, rounds times in alternation so that the machine's drift falls on both alike, and
 drives each with wrk POSTing a real SMS delivery report. Prints requests/s and p99 ack latency
-of every run, the medians, and on/off as a ratio. The load generator is wrk and nothing else: a
+of every run, the medians, and on/off as a ratio. On a shared machine the server runs vary more
+than metrics cost, so it also times, in one process, a stub receiver bare and wrapped in the
+instrumentation (one process, and multiprocess as under serve): the added microseconds per ack
+and their share of the median ack. The load generator is wrk and nothing else: a
 Python generator would measure itself more than the difference, so without wrk this refuses.
 """
 
@@ -18,6 +21,7 @@ import argparse
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -70,6 +74,51 @@ def _counted(port: int) -> float:
     return 0.0
 
 
+MICRO = r"""
+import asyncio, sys, time
+from events import metrics
+
+class Stub:  # a receiver that answers at once: what is left is the instrumentation's cost
+    prefix = "/webhooks/"
+    async def __call__(self, scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+async def sink(message):
+    pass
+
+async def timed(app, n):
+    scope = {"type": "http", "path": "/webhooks/sms", "method": "POST"}
+    started = time.perf_counter()
+    for _ in range(n):
+        await app(scope, None, sink)
+    return (time.perf_counter() - started) / n * 1e6
+
+async def main(n, rounds):
+    bare, wrapped = Stub(), metrics.TimedWebhooks(Stub())
+    await timed(wrapped, 1000)
+    b = min([await timed(bare, n) for _ in range(rounds)])
+    w = min([await timed(wrapped, n) for _ in range(rounds)])
+    print(f"{b:.2f} {w:.2f} {int(metrics.families().multiprocess)}")
+
+asyncio.run(main(int(sys.argv[1]), 5))
+"""
+
+
+def micro(multiprocess: bool, work: Path) -> tuple[float, float]:
+    """Microseconds per request of a stub receiver, bare and wrapped in the instrumentation
+    (TimedWebhooks: a counter, a histogram), in one process, best of 5 rounds."""
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env["PYTHONPATH"] = str(ROOT)
+    if multiprocess:
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(work / "multiproc")
+    out = subprocess.run(
+        [sys.executable, "-c", MICRO, "50000"], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out[2] == str(int(multiprocess)), out
+    return float(out[0]), float(out[1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per run (default 10)")
@@ -100,6 +149,7 @@ def main() -> int:
                     + (f"  /metrics counted {r['counted']:.0f}" if on else ""),
                     flush=True,
                 )
+        per_ack = {mode: micro(mode, Path(work)) for mode in (False, True)}
     rate = {on: statistics.median(r["rate"] for r in results[on]) for on in results}
     p99 = {on: statistics.median(r["p99_ms"] for r in results[on]) for on in results}
     print(f"median metrics off: {rate[False]:8.0f} req/s  p99 {p99[False]:6.2f} ms  (baseline)")
@@ -107,6 +157,14 @@ def main() -> int:
     print(
         f"ratio on/off: throughput {rate[True] / rate[False]:.3f}, p99 {p99[True] / p99[False]:.3f}"
     )
+    p50 = statistics.median(r["p50_ms"] for r in results[False]) * 1000
+    for mode, (bare, wrapped) in per_ack.items():
+        cost = wrapped - bare
+        print(
+            f"per ack, {'multiprocess (serve)' if mode else 'one process'}: stub receiver "
+            f"{bare:.2f} us bare, {wrapped:.2f} us instrumented: +{cost:.2f} us, "
+            f"{cost / p50:.4f} of the median ack ({p50 / 1000:.2f} ms, metrics off)"
+        )
     return 0
 
 
