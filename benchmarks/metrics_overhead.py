@@ -46,12 +46,15 @@ def one_run(
         "INFOBIP_EVENTS_LOG_LEVEL": "WARNING",
         "INFOBIP_EVENTS_RECONCILE_INTERVAL_SECONDS": "3600",
     }
+    body = work / FIXTURE.name  # run_wrk writes its script beside the body: not in tests/
+    if not body.exists():
+        shutil.copy(FIXTURE, body)
     log = work / f"serve-{port}.log"
     proc = start([sys.executable, "-m", "events.cli", "serve"], env, log)
     try:
         wait_up(f"http://127.0.0.1:{port}/readyz", proc=proc)
-        run_wrk(f"http://127.0.0.1:{port}/webhooks/sms", FIXTURE, connections, 2)  # warm-up
-        result = run_wrk(f"http://127.0.0.1:{port}/webhooks/sms", FIXTURE, connections, duration)
+        run_wrk(f"http://127.0.0.1:{port}/webhooks/sms", body, connections, 2)  # warm-up
+        result = run_wrk(f"http://127.0.0.1:{port}/webhooks/sms", body, connections, duration)
         result["counted"] = _counted(port) if metrics else 0.0
     finally:
         stop(proc)

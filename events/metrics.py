@@ -16,6 +16,11 @@ Two kinds of figures:
   the last reconciliation's misses) is read from the database when /metrics is scraped: exact
   in every deployment, whichever process answers, and never summed twice.
 
+Rows processed and events stored are counted after their commit. Rule decisions and opt-outs
+are counted as they are written, in the processor's transaction (the one-line call sits where
+they are written): a batch whose commit fails and is retried row by row may count them twice,
+which takes a database failure.
+
 Labels are bounded: channels from the registry, codes the receiver answers, event kinds,
 catalogue actions, failure classes (events/retry.py), rule names (bounded by the rules file),
 outcomes and states. Anything else is reported as "other"; a message id or a number never

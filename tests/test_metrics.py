@@ -6,10 +6,15 @@ worker summed by the receiver."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,7 @@ from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
 from events import metrics
+from events.api.metrics import wsgi_metrics
 from events.config import Settings
 from events.membrane.catalogue import ACTIONS
 from events.outbox import enqueue
@@ -30,7 +36,8 @@ from storage.db import write_transaction
 from tests.conftest import content_type_of, fixture_bytes, inbound_sms, make_client, post
 from tests.fakes.membrane import FakeMembrane, Knobs
 from tests.fakes.membrane_api import FakeApiServer
-from tests.helpers_proc import Server
+from tests.helpers_proc import Server, free_port
+from tests.test_serve import children_of, role, wait_for
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -118,6 +125,22 @@ def traffic_settings(db_url: str, url: str, tmp_path: Path, **extra: Any) -> Set
     )
 
 
+@contextmanager
+def serving(
+    db_url: str, engine: Engine, fake: tuple[FakeMembrane, str], tmp_path: Path
+) -> Iterator[tuple[TestClient, Services, FakeMembrane]]:
+    """The app (the receiver and the API) and, in the same process, the workers' objects
+    (processor, dispatcher, reconciler) on the fake Membrane."""
+    membrane, url = fake
+    settings = traffic_settings(db_url, url, tmp_path)
+    with make_client(settings, engine) as client:
+        services = Services(settings, engine=engine)
+        try:
+            yield client, services, membrane
+        finally:
+            services.stop()
+
+
 def run_traffic(client: TestClient, services: Services, membrane: FakeMembrane) -> None:
     """3 delivery reports, a QUIZ answer (a rule replies), STOP and START (an opt-out and an
     opt-in), an unknown channel; processed, dispatched (one send fails for good), and one
@@ -153,17 +176,11 @@ def run_traffic(client: TestClient, services: Services, membrane: FakeMembrane) 
 def test_every_family_is_exposed_after_traffic_with_the_right_values(
     db_url: str, engine: Engine, fake: tuple[FakeMembrane, str], tmp_path: Path
 ) -> None:
-    membrane, url = fake
-    settings = traffic_settings(db_url, url, tmp_path)
-    with make_client(settings, engine) as client:
+    with serving(db_url, engine, fake, tmp_path) as (client, services, membrane):
         before = scrape(client)
-        services = Services(settings, engine=engine)
-        try:
-            run_traffic(client, services, membrane)
-            after = scrape(client)
-            assert services.reconciler.run() is not None
-        finally:
-            services.stop()
+        run_traffic(client, services, membrane)
+        after = scrape(client)
+        assert services.reconciler.run() is not None
         reconciled = scrape(client)
 
     def grew(name: str, **labels: str) -> float:
@@ -205,18 +222,12 @@ def test_every_family_is_exposed_after_traffic_with_the_right_values(
 def test_labels_are_bounded_no_id_or_number_becomes_a_label(
     db_url: str, engine: Engine, fake: tuple[FakeMembrane, str], tmp_path: Path
 ) -> None:
-    membrane, url = fake
-    settings = traffic_settings(db_url, url, tmp_path)
-    with make_client(settings, engine) as client:
-        services = Services(settings, engine=engine)
-        try:
-            run_traffic(client, services, membrane)
-            # Paths made of ids and numbers are posted too: they must not become labels.
-            post(client, "01a249d837e4f9ec66ffe7a9ffa83c8d", b"{}")
-            post(client, "385916242493", b"{}")
-            services.reconciler.run()
-        finally:
-            services.stop()
+    with serving(db_url, engine, fake, tmp_path) as (client, services, membrane):
+        run_traffic(client, services, membrane)
+        # Paths made of ids and numbers are posted too: they must not become labels.
+        post(client, "01a249d837e4f9ec66ffe7a9ffa83c8d", b"{}")
+        post(client, "385916242493", b"{}")
+        services.reconciler.run()
         samples = scrape(client)
     seen = {(k, v) for _, labels in samples for k, v in labels}
     assert ("channel", "sms") in seen
@@ -319,8 +330,6 @@ def serve_samples(server: Server) -> Samples:
 
 
 def wait_for_value(server: Server, name: str, expected: float, **labels: str) -> Samples:
-    import time
-
     deadline = time.monotonic() + 30
     while True:
         samples = serve_samples(server)
@@ -333,11 +342,6 @@ def wait_for_value(server: Server, name: str, expected: float, **labels: str) ->
 def test_serve_sums_the_counters_of_the_receiver_and_the_worker_across_restarts(
     db_url: str, tmp_path: Path
 ) -> None:
-    import os
-    import signal
-
-    from tests.test_serve import children_of, role, wait_for
-
     server = Server(db_url, tmp_path / "serve.log")
     server.start()
     try:
@@ -392,8 +396,6 @@ def call_wsgi(app: Any, **environ: str) -> tuple[str, bytes]:
 def test_a_worker_s_metrics_answer_loopback_clients_only_without_a_token(
     settings: Settings, engine: Engine
 ) -> None:
-    from events.api.metrics import wsgi_metrics
-
     app = wsgi_metrics(settings, engine)
     status, body = call_wsgi(app)
     assert status.startswith("200") and b"infobip_events_raw_inbox_pending" in body
@@ -410,12 +412,6 @@ def test_a_worker_s_metrics_answer_loopback_clients_only_without_a_token(
 def test_a_worker_alone_serves_its_own_counts_on_metrics_port(
     db_url: str, client: TestClient, tmp_path: Path
 ) -> None:
-    import os
-    import sys
-    import time
-
-    from tests.helpers_proc import free_port
-
     for _ in range(2):
         assert post(client, "sms", fixture_bytes(DLR)).status_code == 200
     port = free_port()
