@@ -107,73 +107,82 @@ class Families:
         # In multiprocess mode the values live in files and are read back by
         # MultiProcessCollector; registering the objects as well would report them twice.
         self.registry = CollectorRegistry(auto_describe=True)
+        self._declare_receiver_and_processor()
+        self._declare_dispatch_and_reconcile()
+        self._declare_people_and_database()
+
+    def _counter(self, name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
         reg = None if self.multiprocess else self.registry
+        return Counter(f"infobip_events_{name}", doc, labels, registry=reg)
 
-        def counter(name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
-            return Counter(f"infobip_events_{name}", doc, labels, registry=reg)
+    def _histogram(self, name: str, doc: str, labels: Sequence[str], buckets: Any) -> Histogram:
+        reg = None if self.multiprocess else self.registry
+        return Histogram(f"infobip_events_{name}", doc, labels, registry=reg, buckets=buckets)
 
-        def histogram(name: str, doc: str, labels: Sequence[str], buckets: Any) -> Histogram:
-            return Histogram(f"infobip_events_{name}", doc, labels, registry=reg, buckets=buckets)
-
-        self.webhooks = counter(
+    def _declare_receiver_and_processor(self) -> None:
+        self.webhooks = self._counter(
             "webhooks_received", "Webhooks answered, by channel and HTTP code", ["channel", "code"]
         )
-        self.ack = histogram(
+        self.ack = self._histogram(
             "webhook_ack_duration_seconds",
             "From the request to its 200 (the raw row committed), by channel",
             ["channel"],
             ACK_BUCKETS,
         )
-        self.raw = counter(
+        self.raw = self._counter(
             "raw_webhooks_processed",
             "Raw webhooks the processor finished, by channel and outcome "
             "(processed, failed, ignored)",
             ["channel", "outcome"],
         )
-        self.results = counter(
+        self.results = self._counter(
             "events_stored",
             "New (not redelivered) events stored, by channel and kind",
             ["channel", "kind"],
         )
-        self.attempts = counter(
+
+    def _declare_dispatch_and_reconcile(self) -> None:
+        self.attempts = self._counter(
             "dispatch_attempts", "Outbox actions run by the dispatcher, by action", ["action"]
         )
-        self.outcomes = counter(
+        self.outcomes = self._counter(
             "dispatch_outcomes",
             "Outbox actions' states after a run (done, pending for a retry, failed, dead, "
             "unknown_outcome), by action",
             ["action", "outcome"],
         )
-        self.failures = counter(
+        self.failures = self._counter(
             "dispatch_failures",
             "Failed action runs by action and failure class (retryable, permanent, "
             "unknown_outcome)",
             ["action", "failure"],
         )
-        self.membrane = histogram(
+        self.membrane = self._histogram(
             "membrane_call_duration_seconds",
             "Membrane calls by call (run_action, request, list_actions, list_connections) and "
             "outcome (ok or the failure class)",
             ["call", "outcome"],
             CALL_BUCKETS,
         )
-        self.reconcile_runs = counter(
+        self.reconcile_runs = self._counter(
             "reconcile_runs", "Reconciliation runs by state (done, failed)", ["state"]
         )
-        self.recovered = counter("reconcile_recovered", "Reports recovered by reconciliation")
-        self.closed = counter(
+        self.recovered = self._counter("reconcile_recovered", "Reports recovered by reconciliation")
+        self.closed = self._counter(
             "reconcile_windows_closed", "Messages whose report window closed without a report"
         )
-        self.opt_outs = counter(
+
+    def _declare_people_and_database(self) -> None:
+        self.opt_outs = self._counter(
             "opt_outs", "Opt-outs recorded, by channel and source", ["channel", "source"]
         )
-        self.opt_ins = counter(
+        self.opt_ins = self._counter(
             "opt_ins", "Opt-ins recorded, by channel and source", ["channel", "source"]
         )
-        self.decisions = counter(
+        self.decisions = self._counter(
             "rule_decisions", "New rule decisions by rule and outcome", ["rule", "outcome"]
         )
-        self.db_errors = counter(
+        self.db_errors = self._counter(
             "database_errors", "Errors the database driver raised, by kind", ["kind"]
         )
 

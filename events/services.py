@@ -196,10 +196,12 @@ class Services:
 
     @cached_property
     def engine(self) -> Engine:
-        engine = self._given_engine or build_engine(
-            self.settings, background_checkpoints=self._background_checkpoints
-        )
-        metrics.watch_engine(engine)
+        engine = self._given_engine
+        if engine is None:
+            engine = build_engine(
+                self.settings, background_checkpoints=self._background_checkpoints
+            )
+        metrics.watch_engine(engine)  # database errors counted, whoever built the engine
         return engine
 
     @cached_property
