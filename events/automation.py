@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection
 
+from events import metrics
 from events.channels.event import ParsedEvent
 from events.contacts import ContactError, wire_key
 from events.lookups import last_lookup, lookups_of, reachable, unreachable_reason
@@ -348,6 +349,7 @@ class Automation:
             for event_id, d in decisions
         ]
         new = insert_decisions(conn, rows)  # decided before (a replay): never twice
+        metrics.decided(rows, new)
         queued = [
             r
             for key, made in planned.items()

@@ -119,6 +119,19 @@ class Settings(BaseSettings):
     )
 
     # Read API
+    metrics: bool = Field(
+        default=True,
+        description="Record Prometheus metrics and serve them at GET /metrics (the API's "
+        "bearer token, or loopback only without one). False: nothing is recorded (404).",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="A worker on a host of its own serves its own GET /metrics on this port "
+        "(on HOST). Not under serve, nor with PROMETHEUS_MULTIPROC_DIR set: there the "
+        "receiver's /metrics sums every process.",
+    )
     api_token: SecretStr | None = Field(
         default=None,
         description="The read API's bearer token. None: the API answers loopback clients only "

@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, Engine
 
+from events import metrics
 from events.answers import keep_answer
 from events.background import BackgroundLoop
 from events.forward import Forwarder
@@ -275,6 +276,7 @@ class Dispatcher(BackgroundLoop):
                 call = steps.send(result)
         except StopIteration as stop:
             outcome: ActionResult = stop.value
+            metrics.dispatched(row.action, self.catalogue, outcome.values.get("state", ""))
             return outcome
 
     def _done(
@@ -315,6 +317,7 @@ class Dispatcher(BackgroundLoop):
         attempts: int,
         now: datetime,
     ) -> ActionResult:
+        metrics.dispatch_failed(row.action, failure)
         message = str(error)[:2000]
         if isinstance(error, MembraneError) and error.stderr:
             message += f" | stderr: {error.stderr.strip()[:500]}"

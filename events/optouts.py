@@ -23,6 +23,7 @@ from typing import Literal
 
 from sqlalchemy import Connection
 
+from events import metrics
 from events.channels.registry import PHONE_CHANNELS
 from events.erasure import ErasureKey
 from storage.queries.optouts import (
@@ -102,6 +103,7 @@ class OptOutPolicy:
     ) -> bool:
         """Record a choice with its audit row; returns whether the contact was opted out
         before (within the scope)."""
+        metrics.opted(channel, opted_out, source)
         return record_opt_out_choice(
             conn,
             channel=channel,

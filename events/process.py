@@ -20,6 +20,7 @@ from typing import Protocol
 import structlog
 from sqlalchemy import Connection, Engine
 
+from events import metrics
 from events.answers import SOURCE as KEPT_ANSWER_SOURCE
 from events.automation import Automation, MessageSeen
 from events.background import BackgroundLoop
@@ -86,6 +87,7 @@ class Outcome:
     new_events: int
     error: str | None
     received_at: datetime
+    kinds: tuple[tuple[str, str], ...] = ()  # (channel, kind) of each new event, for metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +289,9 @@ class Processor(BackgroundLoop):
         new_keys = new_ids.keys()
         if new_ids:
             self.bookkeeping.record(conn, [(e, new_ids[k]) for e, k in parsed if k in new_ids], now)
+        kinds = {
+            k: (r["channel"], r["kind"]) for r in event_rows if (k := r["dedupe_key"]) in new_keys
+        }
 
         # Fold the new events into their messages, calls and lookups, in arrival order.
         fresh = _fresh(parsed, event_rows, new_keys)
@@ -337,6 +342,7 @@ class Processor(BackgroundLoop):
                     new_events=sum(1 for k in keys if k in new_keys),
                     error=error,
                     received_at=raw.received_at,
+                    kinds=tuple(kinds.pop(k) for k in keys if k in kinds),  # each new one once
                 )
             )
         if mark:
@@ -482,6 +488,7 @@ class Processor(BackgroundLoop):
         self._last_batch_seconds = time.perf_counter() - started
         self._last_batch_full = len(outcomes) >= (limit or self.batch_size)
         self._log(outcomes, self._last_batch_seconds)
+        metrics.processed(outcomes)
         if self.automation is not None:
             self.automation.after_commit()
         return outcomes

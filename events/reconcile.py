@@ -31,6 +31,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine
 
+from events import metrics
 from events.answers import keep_answer
 from events.background import BackgroundLoop
 from events.channels.event import ParsedEvent
@@ -183,7 +184,7 @@ class Reconciler(BackgroundLoop):
         ids = [str(r["messageId"]) for r in results if isinstance(r, dict) and r.get("messageId")]
         if before_processing is not None:
             before_processing(ids)
-        self.processor.process_ids([raw_id])
+        metrics.processed(self.processor.process_ids([raw_id]))
         return ids
 
     # ---- one run ------------------------------------------------------------------------------
@@ -265,6 +266,7 @@ class Reconciler(BackgroundLoop):
                 },
             )
         log.info("reconcile", run=report.id, state=state, **report.counts())
+        metrics.reconciled(state, report.recovered, report.closed)
         return report
 
     def _channel(

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from events import metrics
 from events.account import Account, AccountSync
 from events.answers import OnDemand
 from events.automation import Automation, RulesHolder, build_holder
@@ -203,6 +204,7 @@ class Services:
         background_checkpoints: bool = False,
     ) -> None:
         self.settings = settings
+        metrics.configure(settings.metrics)
         self._given_engine = engine
         self._background_checkpoints = background_checkpoints
         self._started: list[Any] = []
@@ -219,9 +221,13 @@ class Services:
 
     @cached_property
     def engine(self) -> Engine:
-        if self._given_engine is not None:
-            return self._given_engine
-        return build_engine(self.settings, background_checkpoints=self._background_checkpoints)
+        engine = self._given_engine
+        if engine is None:
+            engine = build_engine(
+                self.settings, background_checkpoints=self._background_checkpoints
+            )
+        metrics.watch_engine(engine)  # database errors counted, whoever built the engine
+        return engine
 
     @cached_property
     def catalogue(self) -> dict[str, Action]:

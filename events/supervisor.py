@@ -34,6 +34,8 @@ from events.retry import RetryPolicy
 
 log = structlog.get_logger("events.supervisor")
 
+# Where serve's children keep their metrics (prometheus_client's multiprocess mode).
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # A child that lived this long is healthy again: its restart backoff starts over.
 HEALTHY_AFTER_SECONDS = 30.0
 # A child that dies this many times in a row, each within HEALTHY_AFTER_SECONDS, is broken.
@@ -61,11 +63,19 @@ def _die_with(parent: int) -> Callable[[], None]:
     return arrange
 
 
+def _forget_live_gauges(pid: int, path: str) -> None:
+    """A dead child's counters stay (totals never go back); its live gauges, if any, go."""
+    from prometheus_client import multiprocess  # only here: the supervisor stays light
+
+    multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
+
+
 @dataclass
 class Child:
     name: str
     argv: list[str]
     pass_fds: tuple[int, ...] = ()
+    env: dict[str, str] | None = None
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     failures: int = 0
@@ -73,7 +83,7 @@ class Child:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            self.argv, pass_fds=self.pass_fds, preexec_fn=_die_with(os.getpid())
+            self.argv, pass_fds=self.pass_fds, env=self.env, preexec_fn=_die_with(os.getpid())
         )
         self.started_at = time.monotonic()
         self.restart_at = None
@@ -111,6 +121,7 @@ class Supervisor:
     python: str = sys.executable
     backoff: RetryPolicy = field(default_factory=lambda: RetryPolicy(0.5, 30.0))
     _stopping: bool = False
+    metrics_dir: str | None = None
 
     def bind(self) -> socket.socket:
         """The listening socket, bound before anything else happens."""
@@ -131,10 +142,19 @@ class Supervisor:
         receiver = [*cli, "receiver", "--fd", str(sock.fileno())]
         for path in wake:
             receiver += ["--wake", path]
-        out = [Child("receiver", receiver, pass_fds=(sock.fileno(),))]
+        env = self._metrics_env(sockets_dir)
+        out = [Child("receiver", receiver, pass_fds=(sock.fileno(),), env=env)]
         for i, path in enumerate(wake, start=1):
-            out.append(Child(f"worker-{i}", [*cli, "worker", "--wake-socket", path]))
+            out.append(Child(f"worker-{i}", [*cli, "worker", "--wake-socket", path], env=env))
         return out
+
+    def _metrics_env(self, sockets_dir: str) -> dict[str, str]:
+        """prometheus_client's multiprocess mode for the children: each writes its counters to
+        files of its own in this fresh directory and the receiver's /metrics sums them all
+        (events/metrics.py). Fresh at every start, so that no count of an earlier run stays."""
+        self.metrics_dir = os.path.join(sockets_dir, "metrics")
+        os.mkdir(self.metrics_dir)
+        return {**os.environ, METRICS_DIR_ENV: self.metrics_dir}
 
     def run(self) -> int:
         """Serve until told to stop; 0 after a clean stop."""
@@ -210,6 +230,8 @@ class Supervisor:
                 f"{child.name} exited {child.failures} times in a row (last code {code}): "
                 "see its log above"
             )
+        if child.process is not None and self.metrics_dir is not None:
+            _forget_live_gauges(child.process.pid, self.metrics_dir)
         wait = self.backoff.delay(child.failures)
         log.error(
             "child died: restarting",

@@ -148,7 +148,8 @@ def write_transaction(engine: Engine, *, wait: bool = True) -> Iterator[Connecti
                 restore = raw.execute("PRAGMA busy_timeout").fetchone()[0]
                 raw.execute("PRAGMA busy_timeout=0")
             try:
-                conn = conn.execution_options(sqlite_immediate=True)
+                # sqlite_nowait: a "locked" error here is expected, not a database error.
+                conn = conn.execution_options(sqlite_immediate=True, sqlite_nowait=not wait)
                 with conn.begin():
                     yield conn
             except OperationalError as exc:

@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from events import metrics
 from events.api import docs
 from events.channels.registry import CHANNEL_PATHS
 from events.config import Settings
@@ -57,6 +58,8 @@ def create_app(
     """The ASGI app: receiver, API and, with run_processor, the workers in threads. `wake`:
     the wake-up sockets of worker processes (events/wakeup.py), told of each commit."""
     receiver = build_receiver(settings)
+    # Counted and timed only when metrics are on: off, the ack path is exactly the receiver.
+    webhooks = metrics.TimedWebhooks(receiver) if settings.metrics else receiver
     migrate = settings.is_sqlite if auto_migrate is None else auto_migrate
 
     @asynccontextmanager
@@ -77,7 +80,7 @@ def create_app(
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if receiver.handles(scope):
-            await receiver(scope, receive, send)
+            await webhooks(scope, receive, send)
         else:
             await framework(scope, receive, send)
 

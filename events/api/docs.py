@@ -23,6 +23,7 @@ from events.api import (
     lookups,
     masking,
     messages,
+    metrics,
     optouts,
     reconcile,
     sessions,
@@ -62,6 +63,7 @@ MODULES = (
     lookups,
     verify,
     health,
+    metrics,
 )
 
 

@@ -8,14 +8,16 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 
 from events.cli.context import check_sqlite_writable, ensure_schema, err, fail, settings, setup
 from events.health import Heartbeat
-from events.services import build_rules
+from events.services import Services, build_rules
 from events.slow_clients import guarded_protocol
+from events.supervisor import METRICS_DIR_ENV
 from events.wakeup import DISPATCH, PROCESS, WakeListener
 
 log = structlog.get_logger("events.serve")
@@ -175,6 +177,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         listener.start()
     if services.settings.heartbeat_file is not None:
         processor.on_round = Heartbeat(services.settings.heartbeat_file).beat
+    stop_metrics = _worker_metrics(services)
     services.start_checkpoints()
     services.start_workers()
     # SIGTERM ends the processor's loop after its batch; then the dispatcher finishes what it
@@ -185,5 +188,27 @@ def cmd_worker(args: argparse.Namespace) -> int:
         processor.run_forever()
     if listener is not None:
         listener.stop()
+    if stop_metrics is not None:
+        stop_metrics()
     services.stop()
     return 0
+
+
+def _worker_metrics(services: Services) -> Callable[[], None] | None:
+    """A worker whose counts are its own (no PROMETHEUS_MULTIPROC_DIR shared with a receiver)
+    serves them on METRICS_PORT; under serve the receiver's /metrics covers it."""
+    found = services.settings
+    if not (found.metrics and found.metrics_port) or METRICS_DIR_ENV in os.environ:
+        return None
+    from events.api.metrics import serve_worker_metrics
+
+    try:
+        stop = serve_worker_metrics(found, services.engine, found.metrics_port)
+    except OSError as exc:
+        fail(
+            f"cannot serve metrics on {found.host}:{found.metrics_port}: {exc.strerror}. "
+            "Choose another INFOBIP_EVENTS_METRICS_PORT",
+            1,
+        )
+    log.info("metrics", address=f"http://{found.host}:{found.metrics_port}/metrics")
+    return stop

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from events import metrics
 from events.membrane import contract
 from events.membrane.client import ActionInfo, MembraneError, RunResult
 
@@ -76,6 +77,7 @@ class CliClient:
                 stderr=done.stderr,
             ) from None
 
+    @metrics.membrane_call("run_action")
     def run_action(self, key: str, input: dict[str, Any]) -> RunResult:
         doc = self._run(contract.cli_run_action(key, self.connection_id, json.dumps(input)))
         try:
@@ -84,6 +86,7 @@ class CliClient:
             raise MembraneError(str(exc), stdout=json.dumps(doc)) from None
         return RunResult(output=output, action_run_id=run_id, raw=doc)
 
+    @metrics.membrane_call("request")
     def request(
         self,
         method: str,
@@ -97,10 +100,12 @@ class CliClient:
             contract.cli_request(self.connection_id, path, method.upper(), data, query or {})
         )
 
+    @metrics.membrane_call("list_actions")
     def list_actions(self) -> list[ActionInfo]:
         items = contract.items_of(self._run(contract.cli_list_actions(self.connection_id)))
         return [_action_info(i) for i in items]
 
+    @metrics.membrane_call("list_connections")
     def list_connections(self) -> list[dict[str, Any]]:
         return contract.items_of(self._run(contract.cli_list_connections()))
 

@@ -21,6 +21,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
+from events import metrics
 from events.membrane import contract
 from events.membrane.cli_transport import _action_info
 from events.membrane.client import ActionInfo, MembraneError, RunResult
@@ -118,10 +119,12 @@ class HttpClient:
             kw["json"] = body
         return method.upper(), contract.proxy_path(self.connection_id, path), kw
 
+    @metrics.membrane_call("run_action")
     def run_action(self, key: str, input: dict[str, Any]) -> RunResult:
         method, path, kw = self._run_call(key, input, self.connection_id)
         return _run_result(self._call(method, path, **kw))
 
+    @metrics.membrane_call("request")
     def request(
         self,
         method: str,
@@ -133,6 +136,7 @@ class HttpClient:
         verb, url, kw = self._request_call(method, path, body, query)
         return self._call(verb, url, **kw)
 
+    @metrics.membrane_call("list_actions")
     def list_actions(self) -> list[ActionInfo]:
         doc = self._call(
             "GET",
@@ -141,6 +145,7 @@ class HttpClient:
         )
         return [_action_info(i) for i in contract.items_of(doc)]
 
+    @metrics.membrane_call("list_connections")
     def list_connections(self) -> list[dict[str, Any]]:
         return contract.items_of(self._call("GET", contract.LIST_CONNECTIONS_PATH))
 

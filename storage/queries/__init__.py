@@ -8,5 +8,6 @@ differences are handled in these modules and nowhere else). Import the module yo
 - optouts: suppression list, audit trail, reviews
 - decisions: rule decisions, tags, the history the rules read
 - reconcile: stale messages, runs, the leader lock
+- metrics: the state /metrics reads at each scrape (backlog, outbox depth, last run)
 - calls: calls, number lookups, masking sessions
 """
