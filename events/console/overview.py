@@ -105,7 +105,7 @@ def figures(
         _add(rows.setdefault(count.channel, ChannelFigures(count.channel)), count)
         _add(total, count)
     ordered = [rows[name] for name in sorted(rows)]
-    if len(ordered) != 1:
+    if len(ordered) > 1:
         ordered.append(total)
     labels = bucket_labels(since, now, unit)
     for row in ordered:

@@ -141,7 +141,7 @@ def access(request: Request) -> Session:
 
 def to_login(request: Request) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"{PATH}/login?next={quote(target)}", status_code=303)
+    return RedirectResponse(f"{PATH}/login?next={quote(target, safe='')}", status_code=303)
 
 
 async def checked_form(request: Request) -> tuple[Session, dict[str, Any]]:
