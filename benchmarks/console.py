@@ -339,10 +339,10 @@ def pages(engine: Any) -> list[str]:
             text("SELECT channel, message_id FROM messages WHERE id = :id"), {"id": middle}
         ).one()
     return [
-        "/console",
-        "/console?window=1h",
-        "/console?window=7d",
-        "/console?window=30d",
+        "/console/",
+        "/console/?window=1h",
+        "/console/?window=7d",
+        "/console/?window=30d",
         "/console/webhooks",
         "/console/webhooks?state=failed",
         "/console/webhooks?channel=email&since=2h",
@@ -432,15 +432,16 @@ def report(name: str, rows: list[tuple[str, float, float]]) -> bool:
 # ---- databases --------------------------------------------------------------------------------
 
 
-def on_sqlite(events: int, rounds: int, folder: Path) -> bool:
+def on_sqlite(events: int, rounds: int, folder: Path, reuse: bool) -> bool:
     from storage.db import make_engine, upgrade
 
-    path = folder / "console-bench.db"
-    path.unlink(missing_ok=True)
+    path = folder / f"console-bench-{events}.db"
     url = f"sqlite:///{path}"
-    upgrade(url)
-    engine = make_engine(url, sqlite_synchronous="OFF")
-    seed(engine, events)
+    if not (reuse and path.exists()):
+        path.unlink(missing_ok=True)
+        upgrade(url)
+        seed(make_engine(url, sqlite_synchronous="OFF"), events)
+    engine = make_engine(url)
     return report(f"SQLite, {events:,} events", measure(url, engine, rounds))
 
 
@@ -476,12 +477,15 @@ def main() -> None:
     parser.add_argument(
         "--dir", type=Path, default=ROOT / "benchmarks" / "results", help="the SQLite file's folder"
     )
+    parser.add_argument(
+        "--reuse", action="store_true", help="time the SQLite file seeded by an earlier run"
+    )
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     print("tool: httpx against uvicorn (this process), time.perf_counter per request")
     ok = True
     if args.db in ("sqlite", "both"):
-        ok = on_sqlite(args.events, args.rounds, args.dir) and ok
+        ok = on_sqlite(args.events, args.rounds, args.dir, args.reuse) and ok
     if args.db in ("postgresql", "both"):
         ok = on_postgresql(args.events, args.rounds) and ok
     print("\nevery page under the target" if ok else "\nSOME PAGES OVER THE TARGET")

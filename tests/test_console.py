@@ -34,9 +34,9 @@ from tests.console_helpers import (
 )
 
 PAGES = (
-    "/console",
-    "/console?window=1h",
-    "/console?window=30d",
+    "/console/",
+    "/console/?window=1h",
+    "/console/?window=30d",
     "/console/webhooks",
     "/console/webhooks?state=failed&channel=sms&since=24h&until=0m",
     "/console/messages",
@@ -62,7 +62,7 @@ def console(settings: Settings, engine: Engine) -> Iterator[TestClient]:
 
 def log_in(client: TestClient, token: str = TOKEN) -> Any:
     csrf = csrf_of(client.get("/console/login").text)
-    data = {"csrf": csrf, "token": token, "next": "/console"}
+    data = {"csrf": csrf, "token": token, "next": "/console/"}
     return client.post("/console/login", data=data, follow_redirects=False)
 
 
@@ -73,12 +73,19 @@ def test_a_visitor_without_a_session_is_sent_to_the_login_page(console: TestClie
         assert answer.headers["location"].startswith("/console/login?next=%2Fconsole")
 
 
+def test_console_without_its_slash_leads_to_the_overview(console: TestClient) -> None:
+    log_in(console)
+    answer = console.get("/console")
+    assert answer.url.path == "/console/"
+    assert "<h1>Overview</h1>" in answer.text
+
+
 def test_login_with_the_token_gives_a_signed_strict_httponly_cookie_without_the_token(
     console: TestClient,
 ) -> None:
     answer = log_in(console)
     assert answer.status_code == 303
-    assert answer.headers["location"] == "/console"
+    assert answer.headers["location"] == "/console/"
     cookie = answer.headers["set-cookie"]
     assert cookie.startswith(f"{COOKIE}=")
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/console" in cookie
@@ -99,7 +106,7 @@ def test_a_wrong_token_is_refused_and_logs_nobody_in(console: TestClient) -> Non
     answer = log_in(console, "not-the-token")
     assert answer.status_code == 401
     assert "not the API token" in answer.text
-    assert console.get("/console", follow_redirects=False).status_code == 303
+    assert console.get("/console/", follow_redirects=False).status_code == 303
 
 
 def test_a_tampered_cookie_is_no_session(console: TestClient) -> None:
@@ -107,7 +114,7 @@ def test_a_tampered_cookie_is_no_session(console: TestClient) -> None:
     value = console.cookies[COOKIE]
     payload, _, signature = value.partition(".")
     console.cookies.set(COOKIE, payload + "." + signature[::-1], path="/console")
-    assert console.get("/console", follow_redirects=False).status_code == 303
+    assert console.get("/console/", follow_redirects=False).status_code == 303
 
 
 def test_a_session_signed_under_another_token_is_no_session(
@@ -119,7 +126,7 @@ def test_a_session_signed_under_another_token_is_no_session(
     other = settings.model_copy(update={"api_token": SecretStr("another-token-5678")})
     with make_client(other, engine) as second:
         second.cookies.set(COOKIE, value, path="/console")
-        assert second.get("/console", follow_redirects=False).status_code == 303
+        assert second.get("/console/", follow_redirects=False).status_code == 303
 
 
 def test_a_form_without_the_sessions_csrf_token_changes_nothing(
@@ -140,7 +147,7 @@ def test_the_login_form_itself_needs_its_csrf_token(console: TestClient) -> None
     console.get("/console/login")
     answer = console.post("/console/login", data={"token": TOKEN}, follow_redirects=False)
     assert answer.status_code == 403
-    assert console.get("/console", follow_redirects=False).status_code == 303
+    assert console.get("/console/", follow_redirects=False).status_code == 303
 
 
 def test_logging_out_ends_the_session(console: TestClient) -> None:
@@ -148,7 +155,7 @@ def test_logging_out_ends_the_session(console: TestClient) -> None:
     csrf = csrf_of(console.get("/console").text)
     answer = console.post("/console/logout", data={"csrf": csrf}, follow_redirects=False)
     assert answer.headers["location"] == "/console/login"
-    assert console.get("/console", follow_redirects=False).status_code == 303
+    assert console.get("/console/", follow_redirects=False).status_code == 303
 
 
 def test_without_a_token_loopback_clients_need_no_login_and_others_are_refused(
@@ -242,7 +249,7 @@ def test_retry_goes_back_to_console_pages_only(console: TestClient, engine: Engi
         data={"csrf": csrf, "back": "https://elsewhere.example/"},
         follow_redirects=False,
     )
-    assert answer.headers["location"].startswith("/console?done=retried")
+    assert answer.headers["location"].startswith("/console/?done=retried")
 
 
 def test_a_number_finds_the_messages_to_and_from_it_whatever_its_writing(
@@ -321,7 +328,7 @@ def test_webhooks_filter_by_channel_state_and_time(console: TestClient, engine: 
 def test_filters_that_cannot_be_used_say_what_is_wrong(console: TestClient) -> None:
     log_in(console)
     for page, words in (
-        ("/console?window=2y", "window must be one of 1h, 24h, 7d, 30d"),
+        ("/console/?window=2y", "window must be one of 1h, 24h, 7d, 30d"),
         ("/console/webhooks?state=lost", "state must be one of"),
         ("/console/webhooks?since=yesterday-ish", "since:"),
         ("/console/actions?state=asleep", "state must be one of"),

@@ -31,7 +31,7 @@ HEADERS = {
 }
 
 NAV = (
-    ("/console", "Overview"),
+    ("/console/", "Overview"),
     ("/console/webhooks", "Webhooks"),
     ("/console/messages", "Messages"),
     ("/console/actions", "Actions"),

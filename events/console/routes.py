@@ -1,4 +1,6 @@
-"""The console's routes under /console, and its own static files (no CDN, no build step)."""
+"""The console's routes, mounted at /console (one Mount: the OpenAPI document describes the
+API, and these are pages), and its own static files (no CDN, no build step). `/console`
+itself redirects to the overview at `/console/`."""
 
 from __future__ import annotations
 
@@ -9,23 +11,26 @@ from starlette.staticfiles import StaticFiles
 
 from events.console import forms, pages
 from events.console.render import action, view
+from events.console.session import PATH
 
 STATIC = Path(__file__).parent / "static"
 
-routes: list[BaseRoute] = [
-    Route("/console", view(pages.overview)),
-    Route("/console/login", forms.login_page, methods=["GET"]),
-    Route("/console/login", forms.login, methods=["POST"]),
-    Route("/console/logout", forms.logout, methods=["POST"]),
-    Route("/console/webhooks", view(pages.webhooks)),
-    Route("/console/webhooks/{webhook_id}", view(pages.webhook)),
-    Route("/console/webhooks/{webhook_id}/replay", action(forms.replay), methods=["POST"]),
-    Route("/console/messages", view(pages.messages)),
-    Route("/console/messages/{channel}/{message_id:path}", view(pages.message)),
-    Route("/console/actions", view(pages.actions)),
-    Route("/console/actions/{action_id}/retry", action(forms.retry), methods=["POST"]),
-    Route("/console/dead-letters", view(pages.dead_letters)),
-    Route("/console/opt-outs", view(pages.opt_outs)),
-    Route("/console/reconcile", view(pages.reconcile_runs)),
-    Mount("/console/static", StaticFiles(directory=STATIC, check_dir=False), name="console-static"),
+pages_and_forms: list[BaseRoute] = [
+    Route("/", view(pages.overview)),
+    Route("/login", forms.login_page, methods=["GET"]),
+    Route("/login", forms.login, methods=["POST"]),
+    Route("/logout", forms.logout, methods=["POST"]),
+    Route("/webhooks", view(pages.webhooks)),
+    Route("/webhooks/{webhook_id}", view(pages.webhook)),
+    Route("/webhooks/{webhook_id}/replay", action(forms.replay), methods=["POST"]),
+    Route("/messages", view(pages.messages)),
+    Route("/messages/{channel}/{message_id:path}", view(pages.message)),
+    Route("/actions", view(pages.actions)),
+    Route("/actions/{action_id}/retry", action(forms.retry), methods=["POST"]),
+    Route("/dead-letters", view(pages.dead_letters)),
+    Route("/opt-outs", view(pages.opt_outs)),
+    Route("/reconcile", view(pages.reconcile_runs)),
+    Mount("/static", StaticFiles(directory=STATIC, check_dir=False)),
 ]
+
+routes: list[BaseRoute] = [Mount(PATH, routes=pages_and_forms)]

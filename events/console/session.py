@@ -26,6 +26,7 @@ from events.api.common import is_local, services_of
 
 COOKIE = "infobip_events_console"
 PATH = "/console"
+OVERVIEW = "/console/"
 LIFETIME_SECONDS = 12 * 3600
 _KEY_LABEL = b"infobip-events console session v1"
 
@@ -157,4 +158,4 @@ def safe_next(target: str | None) -> str:
     """Where to go after logging in: a console path only (no open redirect)."""
     if target and target.startswith(PATH) and not target.startswith("//"):
         return target
-    return PATH
+    return OVERVIEW
