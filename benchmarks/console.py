@@ -35,6 +35,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from events.channels.status import STATUS_COLUMNS  # noqa: E402
+
 TARGET_MS = 500.0
 TOKEN = "bench-console-token-0123456789"
 DAYS = 30
@@ -93,23 +95,7 @@ class Seeder:
         return len(batch)
 
 
-STATUS = dict.fromkeys(
-    (
-        "status_group_id",
-        "status_group_name",
-        "status_id",
-        "status_name",
-        "status_description",
-        "error_group_id",
-        "error_group_name",
-        "error_id",
-        "error_name",
-        "error_description",
-        "error_permanent",
-        "price_amount",
-        "price_currency",
-    )
-)
+STATUS = dict.fromkeys((*STATUS_COLUMNS, "price_amount", "price_currency"))
 
 
 def message_plan(events: int) -> tuple[int, int]:

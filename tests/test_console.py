@@ -198,6 +198,13 @@ def test_the_overview_counts_reports_by_channel_and_outcome(
     assert figure(html, "sms", "undeliverable") == "2"
     assert "66.7%" in html
     assert figure(html, "sms", "inbound") == "1"
+    # The query's buckets are the chart's: this hour's bar is drawn, full height.
+    assert re.search(r'<rect class="sent" [^>]*height="32.00"', html)
+    for window in ("1h", "7d"):
+        assert re.search(
+            r'<rect class="sent" [^>]*height="32.00"',
+            console.get(f"/console/?window={window}").text,
+        )
 
 
 def test_the_overview_shows_the_backlogs(console: TestClient, engine: Engine) -> None:

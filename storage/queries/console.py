@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, literal, select
+from sqlalchemy import ColumnElement, Connection, func, select
 
 from storage.models import (
     RAW_FAILED,
@@ -87,14 +87,17 @@ _AUDIT = columns_of(opt_out_audit, StoredAudit)
 
 
 def _bucket(conn: Connection, unit: str) -> ColumnElement[Any]:
-    width = BUCKET_WIDTHS[unit]
-    if conn.dialect.name == "postgresql":
-        text_time = func.to_char(
-            func.timezone("UTC", messages.c.created_at), literal("YYYY-MM-DD HH24:MI")
-        )
-    else:  # SQLite stores "YYYY-MM-DD HH:MM:SS.ffffff" in UTC (storage/types.py)
-        text_time = messages.c.created_at
-    return func.substr(text_time, 1, width)
+    if conn.dialect.name == "postgresql":  # date_trunc costs less per row than to_char
+        return func.date_trunc(unit, func.timezone("UTC", messages.c.created_at))
+    # SQLite stores "YYYY-MM-DD HH:MM:SS.ffffff" in UTC (storage/types.py): its first
+    # characters name the bucket.
+    return func.substr(messages.c.created_at, 1, BUCKET_WIDTHS[unit])
+
+
+def _label(bucket: Any, unit: str) -> str:
+    if isinstance(bucket, datetime):
+        return bucket.strftime("%Y-%m-%d %H:%M")[: BUCKET_WIDTHS[unit]]
+    return str(bucket)
 
 
 def traffic(conn: Connection, since: datetime, unit: str) -> list[TrafficCount]:
@@ -112,7 +115,7 @@ def traffic(conn: Connection, since: datetime, unit: str) -> list[TrafficCount]:
         .where(messages.c.created_at >= since)
         .group_by(bucket, messages.c.channel, messages.c.direction, messages.c.state)
     )
-    return [TrafficCount(str(b), c, d, s, int(n)) for b, c, d, s, n in conn.execute(stmt)]
+    return [TrafficCount(_label(b, unit), c, d, s, int(n)) for b, c, d, s, n in conn.execute(stmt)]
 
 
 def backlog(conn: Connection) -> Backlog:
