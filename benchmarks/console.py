@@ -327,8 +327,8 @@ def pages(engine: Any) -> list[str]:
     return [
         "/console/",
         "/console/?window=1h",
-        "/console/?window=7d",
-        "/console/?window=30d",
+        "/console/?window=6h",
+        "/console/?window=3d",
         "/console/webhooks",
         "/console/webhooks?state=failed",
         "/console/webhooks?channel=email&since=2h",

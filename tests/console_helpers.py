@@ -58,7 +58,7 @@ def dead_action(engine: Engine, to: str = "+41793026727") -> str:
     return action_id
 
 
-def failed_webhook(engine: Engine, body: bytes) -> str:
+def failed_webhook(engine: Engine, body: bytes, inbound: bool = False) -> str:
     """A webhook an older parser failed on: the body itself reads well today."""
     row = raw_row(
         channel="sms",
@@ -66,7 +66,7 @@ def failed_webhook(engine: Engine, body: bytes) -> str:
         content_type="application/json",
         headers={"content-type": "application/json"},
         remote_addr="127.0.0.1",
-        inbound=False,
+        inbound=inbound,
     )
     row.update(state="failed", attempts=1, error="ValueError: an older parser's bug")
     with write_transaction(engine) as conn:

@@ -36,7 +36,7 @@ from tests.console_helpers import (
 PAGES = (
     "/console/",
     "/console/?window=1h",
-    "/console/?window=30d",
+    "/console/?window=3d",
     "/console/webhooks",
     "/console/webhooks?state=failed&channel=sms&since=24h&until=0m",
     "/console/messages",
@@ -200,7 +200,7 @@ def test_the_overview_counts_reports_by_channel_and_outcome(
     assert figure(html, "sms", "inbound") == "1"
     # The query's buckets are the chart's: this hour's bar is drawn, full height.
     assert re.search(r'<rect class="sent" [^>]*height="32.00"', html)
-    for window in ("1h", "7d"):
+    for window in ("1h", "6h", "3d"):
         assert re.search(
             r'<rect class="sent" [^>]*height="32.00"',
             console.get(f"/console/?window={window}").text,
@@ -321,6 +321,28 @@ def test_webhook_page_shows_the_raw_body_and_hides_credentials_in_headers(
     assert html.count("(hidden)") == 2
 
 
+def test_a_state_lists_the_newest_of_both_priorities(console: TestClient, engine: Engine) -> None:
+    """Inbound bodies (priority 0) and reports (priority 1) are listed together, newest first."""
+    log_in(console)
+    older = failed_webhook(engine, delivery_report("p-1"))
+    newer = failed_webhook(engine, inbound_sms("hello"), inbound=True)
+    newest = failed_webhook(engine, delivery_report("p-2"))
+    html = console.get("/console/webhooks?state=failed").text
+    # Ids sort by arrival (to the millisecond; within one, by their random part).
+    assert re.findall(r'data-webhook="([^"]+)"', html) == sorted([older, newer, newest])[::-1]
+
+
+def test_a_message_id_on_two_channels_lists_both(console: TestClient, processor: Processor) -> None:
+    log_in(console)
+    post(console, "sms", delivery_report("shared-id"))
+    post(console, "sms", inbound_sms("hi", message_id="other-id"))
+    post(console, "mms", delivery_report("shared-id"))
+    drain(processor)
+    html = console.get("/console/messages", params={"q": "shared-id"}).text
+    assert "2 messages for" in html
+    assert "/console/messages/sms/shared-id" in html and "/console/messages/mms/shared-id" in html
+
+
 def test_webhooks_filter_by_channel_state_and_time(console: TestClient, engine: Engine) -> None:
     log_in(console)
     failed = failed_webhook(engine, b"{}")
@@ -335,7 +357,7 @@ def test_webhooks_filter_by_channel_state_and_time(console: TestClient, engine: 
 def test_filters_that_cannot_be_used_say_what_is_wrong(console: TestClient) -> None:
     log_in(console)
     for page, words in (
-        ("/console/?window=2y", "window must be one of 1h, 24h, 7d, 30d"),
+        ("/console/?window=2y", "window must be one of 1h, 6h, 24h, 3d"),
         ("/console/webhooks?state=lost", "state must be one of"),
         ("/console/webhooks?since=yesterday-ish", "since:"),
         ("/console/actions?state=asleep", "state must be one of"),

@@ -159,7 +159,7 @@ def messages(request: Request, s: Services) -> Page:
     if not query:
         return "messages.html", {"q": "", "found": [], "searched": False}
     with s.engine.connect() as conn:
-        by_id = messages_q.get_messages(conn, query, None)
+        by_id = console_q.messages_with_id(conn, query)
         if len(by_id) == 1:
             return "message.html", _message_context(conn, by_id[0])
         found = by_id or console_q.messages_of_contact(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, select
+from sqlalchemy import ColumnElement, Connection, func, select, text
 
 from storage.models import (
     RAW_FAILED,
@@ -80,6 +80,8 @@ class RawFilter:
     max_id: str | None = None
 
 
+# The raw inbox's priorities: 0 for bodies with inbound messages, 1 for the rest (raw.raw_row).
+RAW_PRIORITIES = (0, 1)
 WATCHED_ACTION_STATES = ("pending", "running", "failed", "dead", "unknown_outcome")
 _SUMMARY = columns_of(raw_webhooks, RawSummary)
 _MESSAGE = columns_of(messages, StoredMessage)
@@ -143,12 +145,12 @@ def backlog(conn: Connection) -> Backlog:
 def list_raw(
     conn: Connection, where: RawFilter, before_id: str | None, limit: int
 ) -> list[RawSummary]:
-    """Raw webhooks newest first, below the cursor before_id, without their bodies."""
+    """Raw webhooks newest first, below the cursor before_id, without their bodies. With a
+    state, one query per priority, each walking ix_raw_webhooks_claim (state, priority, id)
+    backwards: a rare state (failed) is then found without reading the whole inbox."""
     stmt = select(*_SUMMARY)
     if where.channel:
         stmt = stmt.where(raw_webhooks.c.channel == where.channel)
-    if where.state:
-        stmt = stmt.where(raw_webhooks.c.state == where.state)
     if where.min_id is not None:  # the primary key bounds the scan; received_at makes it exact
         stmt = stmt.where(raw_webhooks.c.id >= where.min_id)
     if where.max_id is not None:
@@ -159,8 +161,42 @@ def list_raw(
         stmt = stmt.where(raw_webhooks.c.received_at < where.until)
     if before_id:
         stmt = stmt.where(raw_webhooks.c.id < before_id)
-    rows = conn.execute(stmt.order_by(raw_webhooks.c.id.desc()).limit(limit))
-    return records(RawSummary, rows)
+    stmt = stmt.order_by(raw_webhooks.c.id.desc()).limit(limit)
+    if not where.state:
+        return records(RawSummary, conn.execute(stmt))
+    found: list[RawSummary] = []
+    for priority in RAW_PRIORITIES:
+        narrowed = stmt.where(
+            raw_webhooks.c.state == where.state, raw_webhooks.c.priority == priority
+        )
+        found.extend(records(RawSummary, conn.execute(narrowed)))
+    return sorted(found, key=lambda r: r.id, reverse=True)[:limit]
+
+
+def messages_with_id(conn: Connection, message_id: str) -> list[StoredMessage]:
+    """The messages with this id on any channel. The unique index leads with the channel, so
+    the channels in use are read first by skipping through that index (a recursive query: a
+    few probes per channel), then each (channel, id) is one lookup; PostgreSQL would otherwise
+    read the whole table for an id alone."""
+    channels = [
+        str(c)
+        for (c,) in conn.execute(
+            text(
+                "WITH RECURSIVE ch(c) AS ("
+                " SELECT min(channel) FROM messages"
+                " UNION ALL"
+                " SELECT (SELECT min(channel) FROM messages WHERE channel > ch.c)"
+                " FROM ch WHERE ch.c IS NOT NULL"
+                ") SELECT c FROM ch WHERE c IS NOT NULL"
+            )
+        )
+    ]
+    if not channels:
+        return []
+    stmt = select(*_MESSAGE).where(
+        messages.c.channel.in_(channels), messages.c.message_id == message_id
+    )
+    return records(StoredMessage, conn.execute(stmt.order_by(messages.c.id)))
 
 
 def messages_of_contact(
