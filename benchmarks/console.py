@@ -328,7 +328,7 @@ def pages(engine: Any) -> list[str]:
         "/console/",
         "/console/?window=1h",
         "/console/?window=6h",
-        "/console/?window=3d",
+        "/console/?window=48h",
         "/console/webhooks",
         "/console/webhooks?state=failed",
         "/console/webhooks?channel=email&since=2h",

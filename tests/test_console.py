@@ -36,7 +36,7 @@ from tests.console_helpers import (
 PAGES = (
     "/console/",
     "/console/?window=1h",
-    "/console/?window=3d",
+    "/console/?window=48h",
     "/console/webhooks",
     "/console/webhooks?state=failed&channel=sms&since=24h&until=0m",
     "/console/messages",
@@ -200,7 +200,7 @@ def test_the_overview_counts_reports_by_channel_and_outcome(
     assert figure(html, "sms", "inbound") == "1"
     # The query's buckets are the chart's: this hour's bar is drawn, full height.
     assert re.search(r'<rect class="sent" [^>]*height="32.00"', html)
-    for window in ("1h", "6h", "3d"):
+    for window in ("1h", "6h", "48h"):
         assert re.search(
             r'<rect class="sent" [^>]*height="32.00"',
             console.get(f"/console/?window={window}").text,
@@ -357,7 +357,7 @@ def test_webhooks_filter_by_channel_state_and_time(console: TestClient, engine: 
 def test_filters_that_cannot_be_used_say_what_is_wrong(console: TestClient) -> None:
     log_in(console)
     for page, words in (
-        ("/console/?window=2y", "window must be one of 1h, 6h, 24h, 3d"),
+        ("/console/?window=2y", "window must be one of 1h, 6h, 24h, 48h"),
         ("/console/webhooks?state=lost", "state must be one of"),
         ("/console/webhooks?since=yesterday-ish", "since:"),
         ("/console/actions?state=asleep", "state must be one of"),

@@ -11,13 +11,14 @@ from datetime import datetime, timedelta
 from storage.queries.console import BUCKET_WIDTHS, TrafficCount
 
 # The windows a person can choose, with the bucket of each one's chart. Each is counted live
-# from the messages created in it, so the longest is three days: on SQLite a week of 33,000
-# messages a day takes about 0.5 s to count (benchmarks/console.py).
+# from the messages created in it, so the longest is two days: on SQLite, with 18,000 messages
+# a day, three days took 0.4-0.6 s to count on a loaded machine and a week 0.5-0.9 s
+# (benchmarks/console.py).
 WINDOWS: dict[str, tuple[timedelta, str]] = {
     "1h": (timedelta(hours=1), "minute"),
     "6h": (timedelta(hours=6), "hour"),
     "24h": (timedelta(hours=24), "hour"),
-    "3d": (timedelta(days=3), "hour"),
+    "48h": (timedelta(hours=48), "hour"),
 }
 DEFAULT_WINDOW = "24h"
 STEPS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
