@@ -92,6 +92,16 @@ class Message(StatusColumns, table=True):
         Index("ix_messages_state", "state"),
         Index("ix_messages_recipient", "recipient"),
         Index("ix_messages_bulk_id", "bulk_id"),
+        # The console's overview counts a window's messages by channel, direction and state:
+        # covering, so the count reads the index only.
+        Index("ix_messages_created", "created_at", "channel", "direction", "state"),
+        # The console's search by number: an inbound message's contact is its sender.
+        Index(
+            "ix_messages_inbound_sender",
+            "sender",
+            sqlite_where=text("direction = 'inbound'"),
+            postgresql_where=text("direction = 'inbound'"),
+        ),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True))

@@ -24,6 +24,7 @@ from events import metrics
 from events.api import docs
 from events.channels.registry import CHANNEL_PATHS
 from events.config import Settings
+from events.console.routes import routes as console_routes
 from events.ingest import GroupCommitter, WebhookReceiver
 from events.services import Services
 from events.verify import Verifier
@@ -32,7 +33,11 @@ from storage.db import head_revision, upgrade
 
 log = structlog.get_logger("events.app")
 
-ROUTES = [route for module in docs.MODULES for route in module.api.routes] + docs.routes
+ROUTES = [
+    *(route for module in docs.MODULES for route in module.api.routes),
+    *docs.routes,
+    *console_routes,  # the web console (events/console/)
+]
 
 
 def build_receiver(settings: Settings) -> WebhookReceiver:

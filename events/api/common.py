@@ -68,17 +68,22 @@ def denied(request: Request) -> Response | None:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         return None
-    peer = request.client.host if request.client else None
-    forwarded = request.headers.get("x-forwarded-for")
-    ip = verifier_of(request).client_ip(peer, forwarded)
-    proxied = ip == peer and (forwarded is not None or "forwarded" in request.headers)
-    if proxied or not is_loopback(ip):
+    if not is_local(request):
         return problem(
             403,
             "no INFOBIP_EVENTS_API_TOKEN is set, so the API answers loopback clients only: "
             "set a token to reach it from elsewhere",
         )
     return None
+
+
+def is_local(request: Request) -> bool:
+    """A loopback client that no proxy forwarded (a local proxy makes everyone look local)."""
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.get("x-forwarded-for")
+    ip = verifier_of(request).client_ip(peer, forwarded)
+    proxied = ip == peer and (forwarded is not None or "forwarded" in request.headers)
+    return not proxied and is_loopback(ip)
 
 
 def verifier_of(request: Request) -> Verifier:
