@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -16,7 +17,7 @@ from events.cli.context import check_sqlite_writable, ensure_schema, err, fail, 
 from events.health import Heartbeat
 from events.services import build_rules
 from events.slow_clients import guarded_protocol
-from events.wakeup import DISPATCH, PROCESS, WakeListener
+from events.wakeup import DISPATCH, PROCESS, IngestActivity, WakeListener
 
 log = structlog.get_logger("events.serve")
 
@@ -170,7 +171,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 0
     listener = None
     if args.wake_socket:
-        handlers = {PROCESS: processor.wake, DISPATCH: services.dispatcher.wake}
+        activity = IngestActivity(processor.wake)
+        # Small batches while the receiver commits webhooks (its acks wait on the lock).
+        processor.ingest_idle = activity.idle
+        handlers: dict[bytes, Callable[[], None]] = {
+            PROCESS: activity,
+            DISPATCH: services.dispatcher.wake,
+        }
         listener = WakeListener(args.wake_socket, handlers)
         listener.start()
     if services.settings.heartbeat_file is not None:
