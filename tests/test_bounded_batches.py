@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine
 
+from events.channels.status import STATUS_COLUMNS
 from storage.db import WriteBusy, make_engine, write_transaction
 from storage.queries import raw
 from storage.queries.messages import insert_events_ignoring_duplicates
@@ -68,23 +69,7 @@ def _event(key: str, index: int, raw_id: str) -> dict[str, object]:
         "received_at": now,
         "data": {"price": {"pricePerMessage": 0.01}, "text": "tab\there\nnew line \\ slash"},
         "note": None,
-        **dict.fromkeys(
-            (
-                "status_group_id",
-                "status_group_name",
-                "status_id",
-                "status_name",
-                "status_description",
-                "error_group_id",
-                "error_group_name",
-                "error_id",
-                "error_name",
-                "error_description",
-                "error_permanent",
-                "price_amount",
-                "price_currency",
-            )
-        ),
+        **dict.fromkeys((*STATUS_COLUMNS, "price_amount", "price_currency")),
     }
 
 
@@ -108,6 +93,7 @@ def test_bulk_event_insert_keeps_arrival_order_and_skips_known_keys(engine: Engi
 
 HOLD = """
 import sys, time
+from events.channels.status import STATUS_COLUMNS
 from storage.db import make_engine, write_transaction
 engine = make_engine(sys.argv[1])
 with write_transaction(engine):
