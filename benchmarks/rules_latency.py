@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import free_port, wait_up  # noqa: E402
+from benchmarks.common import figure, free_port, wait_up  # noqa: E402
 
 # The fake Membrane, noting when each send arrives (and its text, which names the inbound).
 FAKE = """
@@ -235,6 +235,15 @@ def main() -> None:
         ratio = pct(ours, 0.99) / max(pct(bare, 0.99), 0.001)
         verdict = "met" if pct(ours, 0.99) <= 200 else "missed"
         print(f"p99 ratio {ratio:.1f}x the baseline; target p99 <= 200 ms: {verdict}")
+        figure(
+            f"inbound to Membrane p99 at {args.rate:.0f}/s",
+            "<= 200 ms",
+            f"{pct(ours, 0.99):.1f} ms",
+            ratio,
+            f"bare endpoint calling Membrane, p99 {pct(bare, 0.99):.1f} ms",
+            "threaded poster + fake Membrane's arrival times",
+            pct(ours, 0.99) <= 200,
+        )
     finally:
         for proc in procs:
             proc.terminate()

@@ -24,11 +24,16 @@ from starlette.types import Receive, Scope, Send
 
 from events.channels.body import carries_inbound
 from events.channels.registry import ANSWERS_WITH_INSTRUCTIONS
+from events.heap import HeapTrimmer
 from events.verify import Verifier
 from storage.db import WriteBusy, write_transaction
 from storage.queries.raw import RawRow, insert_raw, raw_row
 
 log = structlog.get_logger("events.ingest")
+
+# After a commit of this many bytes of bodies, the freed heap goes back to the system
+# (events/heap.py): big buckets would otherwise leave the receiver's RSS at its peak.
+TRIM_AFTER_BYTES = 1024 * 1024
 
 
 class Unavailable(Exception):
@@ -64,6 +69,7 @@ class GroupCommitter:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-commit")
         self._inline = engine.dialect.name == "sqlite"
         self.last_submit = 0.0  # time.monotonic() of the latest request
+        self._trim = HeapTrimmer()
 
     async def start(self) -> None:
         self._wake = asyncio.Event()
@@ -117,6 +123,8 @@ class GroupCommitter:
                         future.set_result(None)
                 if self.on_commit is not None:
                     self.on_commit()
+                if sum(len(row["body"]) for row in rows) > TRIM_AFTER_BYTES:
+                    self._trim()
 
     def idle(self, quiet_seconds: float = 0.02) -> bool:
         """True when no webhook arrived for a little while (the processor's cue)."""

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import structlog
@@ -70,6 +70,14 @@ def _forget_live_gauges(pid: int, path: str) -> None:
     multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
 
 
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The children's environment: this one, with glibc's allocator held to two heaps unless
+    the operator chose otherwise. By default each thread that allocates may get a heap of its
+    own (up to 8 per core), and the receiver's and workers' threads then keep tens of MB of
+    freed memory each."""
+    return {"MALLOC_ARENA_MAX": "2", **environ}
+
+
 @dataclass
 class Child:
     name: str
@@ -83,7 +91,10 @@ class Child:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            self.argv, pass_fds=self.pass_fds, env=self.env, preexec_fn=_die_with(os.getpid())
+            self.argv,
+            pass_fds=self.pass_fds,
+            preexec_fn=_die_with(os.getpid()),
+            env=child_environment(os.environ if self.env is None else self.env),
         )
         self.started_at = time.monotonic()
         self.restart_at = None

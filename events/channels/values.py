@@ -23,7 +23,10 @@ def as_str(value: Any) -> str | None:
     """Text, or None. A numeric messageId (old email tracking example) becomes its digits; the
     string "null" (a real capture's mccMnc) is no value at all."""
     if type(value) is str:
-        return None if value == "" or value == "null" or value.lower() == "null" else value
+        # Only a four-letter text can spell null: the lower() is skipped for every other one.
+        if len(value) == 4 and value.lower() == "null":
+            return None
+        return value or None
     if value is None or isinstance(value, (dict, list)):
         return None
     if isinstance(value, bool):

@@ -9,16 +9,18 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import structlog
 
 from events.cli.context import check_sqlite_writable, ensure_schema, err, fail, settings, setup
 from events.health import Heartbeat
+from events.heap import HeapTrimmer
 from events.services import Services, build_rules
 from events.slow_clients import guarded_protocol
 from events.supervisor import METRICS_DIR_ENV
-from events.wakeup import DISPATCH, PROCESS, WakeListener
+from events.wakeup import DISPATCH, PROCESS, IngestActivity, WakeListener
 
 log = structlog.get_logger("events.serve")
 
@@ -155,6 +157,20 @@ def _listen(host: str, port: int) -> socket.socket:
         )
 
 
+def _after_round(heartbeat_file: Path | None) -> Callable[[], None]:
+    """After each round of the processor: the heartbeat (events/health.py), and the freed heap
+    handed back (events/heap.py), so that a burst of big bodies does not stay in the RSS."""
+    trim = HeapTrimmer()
+    beat = Heartbeat(heartbeat_file).beat if heartbeat_file is not None else None
+
+    def after_round() -> None:
+        trim()
+        if beat is not None:
+            beat()
+
+    return after_round
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     services = setup(schema=True, checkpoints=not args.once)
     processor = services.processor
@@ -172,11 +188,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 0
     listener = None
     if args.wake_socket:
-        handlers = {PROCESS: processor.wake, DISPATCH: services.dispatcher.wake}
+        activity = IngestActivity(processor.wake)
+        # Small batches while the receiver commits webhooks (its acks wait on the lock).
+        processor.ingest_idle = activity.idle
+        handlers: dict[bytes, Callable[[], None]] = {
+            PROCESS: activity,
+            DISPATCH: services.dispatcher.wake,
+        }
         listener = WakeListener(args.wake_socket, handlers)
         listener.start()
-    if services.settings.heartbeat_file is not None:
-        processor.on_round = Heartbeat(services.settings.heartbeat_file).beat
+    processor.on_round = _after_round(services.settings.heartbeat_file)
     stop_metrics = _worker_metrics(services)
     services.start_checkpoints()
     services.start_workers()

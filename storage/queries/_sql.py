@@ -152,22 +152,7 @@ def multi_insert(
     tail = f" ON CONFLICT ({conflict}) DO NOTHING RETURNING {returning}"
     out: list[tuple[Any, ...]] = []
     if conn.dialect.name == "postgresql":
-        # psycopg pipelines an executemany with RETURNING; one multi-row statement would cost
-        # more to convert client-side (a query string with thousands of placeholders).
-        cursor = conn.connection.cursor()
-        try:
-            cursor.executemany(  # type: ignore[call-arg]
-                head + one + tail,
-                [tuple(v) for v in encode_rows(conn, table, columns, rows)],
-                returning=True,
-            )
-            while True:
-                out.extend(tuple(r) for r in cursor.fetchall())
-                if not cursor.nextset():
-                    break
-        finally:
-            cursor.close()
-        return out
+        return _pg_copy_insert(conn, table, columns, rows, tail)
     # SQLite: multi-row VALUES (its executemany cannot return rows); 32766 parameters at most.
     per_chunk = max(1, min(CHUNK, 30000 // len(columns)))
     for chunk in chunks(rows, per_chunk):
@@ -175,6 +160,47 @@ def multi_insert(
         sql = head + ",".join([one] * len(chunk)) + tail
         out.extend(tuple(r) for r in conn.exec_driver_sql(sql, tuple(params)))
     return out
+
+
+def _pg_copy_insert(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Mapping[str, object]],
+    tail: str,
+) -> list[tuple[Any, ...]]:
+    """PostgreSQL: the rows go by COPY into a temporary table shaped like the target, then one
+    INSERT ... SELECT moves them in the order given (ids follow arrival; callers that need a
+    lock order sort their rows, as insert_new_messages does). Three times faster on a
+    2,000-result bucket than a pipelined executemany (a statement per row), and six times
+    faster than one unnest() of per-column arrays (psycopg adapts array elements one by
+    one)."""
+    if not rows:
+        return []
+    names = ",".join(columns)
+    staging = f"_incoming_{table.name}"
+    positions = iter(range(len(rows)))
+    cursor = conn.connection.cursor()
+    try:
+        # Once per connection; emptied by every commit or rollback, and below.
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
+            f"SELECT *, 0 AS position_ FROM {table.name} WITH NO DATA"
+        )
+        with cursor.copy(f"COPY {staging} ({names},position_) FROM STDIN") as copy:
+            for values in encode_rows(conn, table, columns, rows):
+                values.append(next(positions))
+                copy.write_row(values)
+        cursor.execute(
+            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {staging} "
+            f"ORDER BY position_{tail}"
+        )
+        out = [tuple(r) for r in cursor.fetchall()]
+        # Another insert into this table in the same transaction must not see these rows.
+        cursor.execute(f"DELETE FROM {staging}")
+        return out
+    finally:
+        cursor.close()
 
 
 # ---- SQLAlchemy Core: off the hot path ----------------------------------------------------------
