@@ -22,10 +22,11 @@ import pytest
 import uvicorn
 from pydantic import SecretStr
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 from sqlalchemy import Engine, func, select
 
@@ -145,7 +146,20 @@ def click_and_wait(browser: WebDriver, by: str, value: str) -> None:
     """Click, then wait for the next page (a form's 303 and the GET after it)."""
     old = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(by, value).click()
-    WebDriverWait(browser, WAIT_SECONDS).until(expected_conditions.staleness_of(old))
+    WebDriverWait(browser, WAIT_SECONDS).until(lambda _: _left(old))
+
+
+def _left(old: WebElement) -> bool:
+    """Whether the page that held `old` is gone. While the next page replaces it, chromedriver
+    may answer "Node with given id does not belong to the document" instead of the stale
+    element error: that says the same."""
+    try:
+        old.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        return "does not belong to the document" in str(exc)
+    return False
 
 
 def eventually(check: Callable[[], bool], what: str) -> None:
