@@ -436,6 +436,14 @@ class DatabaseState(Collector):
             "When the last finished (not dry) reconciliation ended, Unix time (0: never)",
             finished,
         )
+        if state.balance is not None:
+            balance = GaugeMetricFamily(
+                "infobip_events_account_balance",
+                "The Infobip account's balance at its last read, in its currency",
+                labels=["currency"],
+            )
+            balance.add_metric([state.balance[1]], state.balance[0])
+            yield balance
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

@@ -15,6 +15,8 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from events.membrane.catalogue import ACTIONS
 from events.outbox import enqueue
 from events.services import Services
 from storage.db import write_transaction
+from storage.queries.account import insert_balance
 from tests.conftest import content_type_of, fixture_bytes, inbound_sms, make_client, post
 from tests.fakes.membrane import FakeMembrane, Knobs
 from tests.fakes.membrane_api import FakeApiServer
@@ -245,6 +248,17 @@ def test_a_pending_webhook_shows_in_the_backlog_with_its_age(client: TestClient)
     samples = scrape(client)
     assert value(samples, "infobip_events_raw_inbox_pending") == 1
     assert value(samples, "infobip_events_raw_inbox_oldest_pending_age_seconds") >= 0
+
+
+def test_the_last_balance_read_is_a_gauge_in_its_currency(
+    client: TestClient, engine: Engine
+) -> None:
+    assert "infobip_events_account_balance" not in names(scrape(client))  # never read yet
+    with write_transaction(engine) as conn:
+        early = datetime(2026, 12, 1, 8, tzinfo=UTC)
+        insert_balance(conn, early, Decimal("50.00"), "EUR", "a1")
+        insert_balance(conn, early + timedelta(minutes=15), Decimal("47.79"), "EUR", "a2")
+    assert value(scrape(client), "infobip_events_account_balance", currency="EUR") == 47.79
 
 
 def test_metrics_need_the_bearer_token_when_one_is_set(settings: Settings, engine: Engine) -> None:

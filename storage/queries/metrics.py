@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select
 
 from storage.models import RAW_PENDING, outbox, raw_webhooks, reconcile_runs
+from storage.queries.account import latest_balance
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,8 @@ class ServiceState:
     outbox: dict[str, int] = field(default_factory=dict)
     last_still_missing: int = 0
     last_run_finished: datetime | None = None
+    # The account's last balance read (Decimal as float: a gauge), with its currency.
+    balance: tuple[float, str] | None = None
 
 
 def state(conn: Connection) -> ServiceState:
@@ -38,10 +41,12 @@ def state(conn: Connection) -> ServiceState:
         .order_by(reconcile_runs.c.started_at.desc())
         .limit(1)
     ).first()
+    found = latest_balance(conn)
     return ServiceState(
         pending=int(pending),
         oldest_pending=oldest,
         outbox={str(s): int(n) for s, n in depth},
         last_still_missing=int(last[0]) if last else 0,
         last_run_finished=last[1] if last else None,
+        balance=(float(found.balance), found.currency) if found else None,
     )
