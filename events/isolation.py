@@ -10,12 +10,13 @@ here, and only after its rows were retried one by one (events/process.py).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import structlog
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from events.channels.event import ParsedEvent
@@ -25,8 +26,28 @@ from storage.db import is_unavailable, write_transaction
 from storage.models import RAW_PROCESSED
 from storage.queries.raw import RawOutcome, StoredRaw, mark_raw, raw_by_ids
 
-if TYPE_CHECKING:
-    from events.process import Processor
+
+class _Written(Protocol):
+    @property
+    def new_events(self) -> int: ...
+
+
+class Processor(Protocol):
+    """What the second pass needs of events.process.Processor (which imports this module)."""
+
+    engine: Engine
+
+    def parse_raw(self, raw: StoredRaw) -> tuple[list[ParsedEvent], str, str | None]: ...
+
+    def write_parsed(
+        self,
+        conn: Connection,
+        parsed_rows: list[tuple[StoredRaw, list[ParsedEvent], str, str | None]],
+        *,
+        start: int = 0,
+        mark: bool = True,
+    ) -> Sequence[_Written]: ...
+
 
 log = structlog.get_logger("events.isolation")
 
