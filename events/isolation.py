@@ -27,14 +27,13 @@ from storage.models import RAW_PROCESSED
 from storage.queries.raw import RawOutcome, StoredRaw, mark_raw, raw_by_ids
 
 
-class Written(Protocol):
+class _Written(Protocol):
     @property
     def new_events(self) -> int: ...
 
 
 class Processor(Protocol):
-    """What storing item by item needs of the processor (events/process.py), which calls this
-    module: a protocol rather than an import keeps the two free of a cycle."""
+    """What the second pass needs of events.process.Processor (which imports this module)."""
 
     engine: Engine
 
@@ -45,9 +44,9 @@ class Processor(Protocol):
         conn: Connection,
         parsed_rows: list[tuple[StoredRaw, list[ParsedEvent], str, str | None]],
         *,
-        start: int = ...,
-        mark: bool = ...,
-    ) -> Sequence[Written]: ...
+        start: int = 0,
+        mark: bool = True,
+    ) -> Sequence[_Written]: ...
 
 
 log = structlog.get_logger("events.isolation")
