@@ -4,6 +4,7 @@ batches, and never pending or failed raw rows or anything newer than its window.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,7 +19,10 @@ from storage.models import (
     RAW_FAILED,
     RAW_PENDING,
     RAW_PROCESSED,
+    balances,
+    chat_sessions,
     events,
+    membrane_answers,
     message_tags,
     messages,
     opt_out_audit,
@@ -171,3 +175,53 @@ def test_db_prune_dry_run_counts_and_prune_deletes(
     out, err = capsys.readouterr()
     assert "raw_webhooks: 1 rows deleted" in out and "raw_webhooks: 1 deleted" in err
     assert set(states(engine)) == {old_ids[world["failed"]], old_ids[world["pending"]]}
+
+
+def test_prune_takes_the_account_history_sessions_and_verifications_past_the_events_window(
+    engine: Engine,
+) -> None:
+    now = datetime.now(UTC)
+    with write_transaction(engine) as conn:
+        conn.execute(
+            balances.insert(),
+            [
+                {
+                    "checked_at": now,
+                    "balance": Decimal("47.79"),
+                    "currency": "EUR",
+                    "answer_id": "a1",
+                }
+            ],
+        )
+        conn.execute(
+            membrane_answers.insert(),
+            [
+                {
+                    "id": "a1",
+                    "purpose": "balance",
+                    "call": "GET /account/1/balance",
+                    "received_at": now,
+                    "body": b"{}",
+                }
+            ],
+        )
+        conn.execute(
+            chat_sessions.insert(),
+            [
+                {
+                    "contact": "+41790000004",
+                    "channel": "whatsapp",
+                    "sender": "+41790000005",
+                    "last_inbound_at": now,
+                    "message_id": "wa-1",
+                    "updated_at": now,
+                }
+            ],
+        )
+    tables = (balances, membrane_answers, chat_sessions)
+    policy = Retention(raw_days=0, events_days=400)
+    prune(engine, policy, now=now + 399 * DAY)
+    assert [rows(engine, t) for t in tables] == [1, 1, 1]  # inside the window: kept
+    done = prune(engine, policy, now=now + 401 * DAY)
+    assert [rows(engine, t) for t in tables] == [0, 0, 0]
+    assert done["balances"] == done["membrane_answers"] == done["chat_sessions"] == 1

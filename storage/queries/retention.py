@@ -21,16 +21,22 @@ from storage.ids import id_floor
 from storage.models import (
     RAW_IGNORED,
     RAW_PROCESSED,
+    balances,
     calls,
+    chat_sessions,
+    costs,
     events,
     lookups,
     masking_sessions,
+    membrane_answers,
     message_tags,
     messages,
     outbox,
     raw_webhooks,
     reconcile_runs,
     rule_decisions,
+    verification_audit,
+    verifications,
 )
 
 
@@ -69,9 +75,17 @@ EVENTS = (
     Target(calls, "updated_at"),
     Target(lookups, "looked_up_at"),
     Target(rule_decisions, "created_at"),
-    Target(outbox, "updated_at", ("done", "failed", "dead")),
+    Target(outbox, "updated_at", ("done", "failed", "dead", "skipped")),
     Target(masking_sessions, "expires_at"),
-    Target(reconcile_runs, "started_at", ("done", "failed")),
+    Target(reconcile_runs, "started_at", ("done", "failed", "interrupted")),
+    # The account's history: ledger lines, balance reads and the answers they came from.
+    Target(costs, "priced_at"),
+    Target(balances, "checked_at"),
+    Target(membrane_answers, "received_at"),
+    # A session this old has long closed; a verification this old has long expired.
+    Target(chat_sessions, "last_inbound_at"),
+    Target(verifications, "updated_at"),
+    Target(verification_audit, "at"),
 )
 
 
