@@ -113,6 +113,39 @@ Fresh = dict[Fold, list[tuple[ParsedEvent, EventRow]]]
 ParsedRow = tuple[StoredRaw, list[ParsedEvent], str, str | None]
 
 
+def _raw_outcome(
+    raw: StoredRaw, state: str, error: str | None, keys: list[str], now: datetime
+) -> RawOutcome:
+    return {
+        "raw_id": raw.id,
+        "state": state,
+        "error": error,
+        "item_count": len(keys),
+        "processed_at": now,
+    }
+
+
+def _outcome(
+    raw: StoredRaw,
+    state: str,
+    error: str | None,
+    keys: list[str],
+    new_keys: Collection[str],
+    kinds: dict[str, tuple[str, str]],
+) -> Outcome:
+    """What became of one raw row; each new event's (channel, kind) is taken once (pop)."""
+    return Outcome(
+        raw_id=raw.id,
+        channel=raw.channel,
+        state=state,
+        items=len(keys),
+        new_events=sum(1 for k in keys if k in new_keys),
+        error=error,
+        received_at=raw.received_at,
+        kinds=tuple(kinds.pop(k) for k in keys if k in kinds),
+    )
+
+
 def _fresh(
     parsed: Sequence[tuple[ParsedEvent, str]], event_rows: Sequence[EventRow], new: Collection[str]
 ) -> Fresh:
@@ -321,33 +354,15 @@ class Processor(BackgroundLoop):
                     new_events.append((event, new_ids[key]))
             self.automation.apply(conn, new_events, intents, now, messages)
 
-        updates: list[RawOutcome] = []
-        outcomes = []
-        for raw, state, error, keys in per_raw:
-            updates.append(
-                {
-                    "raw_id": raw.id,
-                    "state": state,
-                    "error": error,
-                    "item_count": len(keys),
-                    "processed_at": now,
-                }
-            )
-            outcomes.append(
-                Outcome(
-                    raw_id=raw.id,
-                    channel=raw.channel,
-                    state=state,
-                    items=len(keys),
-                    new_events=sum(1 for k in keys if k in new_keys),
-                    error=error,
-                    received_at=raw.received_at,
-                    kinds=tuple(kinds.pop(k) for k in keys if k in kinds),  # each new one once
-                )
-            )
         if mark:
-            mark_raw(conn, updates)
-        return outcomes
+            mark_raw(
+                conn,
+                [_raw_outcome(raw, state, error, keys, now) for raw, state, error, keys in per_raw],
+            )
+        return [
+            _outcome(raw, state, error, keys, new_keys, kinds)
+            for raw, state, error, keys in per_raw
+        ]
 
     @staticmethod
     def _resolve_channels(conn: Connection, parsed_rows: list[ParsedRow]) -> None:

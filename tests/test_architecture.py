@@ -233,3 +233,35 @@ def test_the_cycle_finder_passes_a_registry_of_its_own(tmp_path: Path) -> None:
         },
     )
     assert cycles(import_graph(tmp_path, ("pkg",))) == []
+
+
+# ---- functions fit on a screen ------------------------------------------------------------
+
+LONGEST_FUNCTION = 80
+
+
+def long_functions(root: Path, packages: tuple[str, ...], limit: int) -> list[str]:
+    """Every function of the packages longer than `limit` lines, as path:line name (length)."""
+    found = []
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    length = (node.end_lineno or node.lineno) - node.lineno + 1
+                    if length > limit:
+                        where = path.relative_to(root)
+                        found.append(f"{where}:{node.lineno} {node.name} ({length} lines)")
+    return found
+
+
+def test_no_function_in_events_or_storage_is_longer_than_80_lines() -> None:
+    assert long_functions(ROOT, ("events", "storage"), LONGEST_FUNCTION) == []
+
+
+def test_the_length_check_finds_a_long_function(tmp_path: Path) -> None:
+    body = "\n".join(f"    x{i} = {i}" for i in range(LONGEST_FUNCTION))
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "long.py").write_text(f"def too_long():\n{body}\n")
+    assert long_functions(tmp_path, ("pkg",), LONGEST_FUNCTION) == [
+        f"pkg/long.py:1 too_long ({LONGEST_FUNCTION + 1} lines)"
+    ]
