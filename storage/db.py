@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -290,8 +291,13 @@ def sqlite_write_problem(path: Path) -> str | None:
                     f"cannot write the SQLite database {what} (owned by uid "
                     f"{target.stat().st_uid}; this process runs as uid {os.getuid()})"
                 )
+        # Permissions are not the whole story: root passes every access check, yet a read-only
+        # filesystem (/sys, a read-only mount) refuses the write. An unnamed temporary file
+        # in the directory tries it for real and leaves nothing behind.
+        with tempfile.TemporaryFile(dir=existing):
+            pass
     except OSError as exc:
-        return f"cannot reach the SQLite database {path}: {exc.strerror}"
+        return f"cannot write the SQLite database {path}: {exc.strerror}"
     return None
 
 

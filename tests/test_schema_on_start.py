@@ -173,3 +173,15 @@ def test_a_writable_sqlite_directory_is_created_and_migrated(tmp_path: Path) -> 
         assert current_revision(engine) == head_revision(f"sqlite:///{path}")
     finally:
         engine.dispose()
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux's read-only /sys")
+def test_a_read_only_filesystem_stops_the_start_in_one_line_even_for_root() -> None:
+    # Root passes every permission check; /sys refuses the write all the same.
+    settings = _settings("sqlite:////sys/infobip-events.db")
+    with pytest.raises(CommandError) as caught:
+        ensure_schema(settings)
+    message = str(caught.value)
+    assert caught.value.code == 1 and "\n" not in message
+    assert "cannot write the SQLite database /sys/infobip-events.db" in message
+    assert "INFOBIP_EVENTS_DATABASE_URL" in message

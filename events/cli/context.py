@@ -104,8 +104,9 @@ def check_sqlite_writable(found: Settings) -> None:
     if problem is not None:
         uid = os.getuid()
         fail(
-            f"{problem}. Give the directory to uid {uid} (on the host: chown -R {uid} DIR, "
-            "for the directory mounted there), or run as its owner (docker run --user UID)",
+            f"{problem}. Point INFOBIP_EVENTS_DATABASE_URL at a writable directory, or give "
+            f"this one to uid {uid} (on the host: chown -R {uid} DIR, for the directory "
+            "mounted there), or run as its owner (docker run --user UID)",
             1,
         )
 

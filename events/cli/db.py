@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from events import retention
-from events.cli.context import err, settings, setup
+from events.cli.context import check_sqlite_writable, err, settings, setup
 from storage.db import current_revision, head_revision, make_engine, upgrade
 
 
@@ -41,7 +41,10 @@ def add_commands(sub: Any) -> None:
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
-    upgrade(settings().database_url, args.revision)
+    found = settings()
+    if found.is_sqlite:
+        check_sqlite_writable(found)
+    upgrade(found.database_url, args.revision)
     err(f"database at {args.revision}")
     return 0
 
