@@ -14,7 +14,6 @@ import contextlib
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable, Sequence
 
 PROCESS = b"p"
@@ -80,22 +79,3 @@ class WakeListener:
         self._socket.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
-
-
-class IngestActivity:
-    """What a worker process knows of the receiver's load: the receiver wakes it after every
-    group commit, so a wake-up within the last `quiet_seconds` means webhooks are arriving.
-    The processor then takes small batches (events/process.py, ingest_idle): on SQLite the
-    receiver and the worker share one write lock, and a long batch would hold every ack."""
-
-    def __init__(self, wake: Callable[[], None], quiet_seconds: float = 0.02) -> None:
-        self._wake = wake
-        self.quiet_seconds = quiet_seconds
-        self.last = 0.0
-
-    def __call__(self) -> None:
-        self.last = time.monotonic()
-        self._wake()
-
-    def idle(self) -> bool:
-        return time.monotonic() - self.last > self.quiet_seconds

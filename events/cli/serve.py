@@ -20,7 +20,7 @@ from events.heap import HeapTrimmer
 from events.services import Services, build_rules
 from events.slow_clients import guarded_protocol
 from events.supervisor import METRICS_DIR_ENV
-from events.wakeup import DISPATCH, PROCESS, IngestActivity, WakeListener
+from events.wakeup import DISPATCH, PROCESS, WakeListener
 
 log = structlog.get_logger("events.serve")
 
@@ -188,13 +188,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 0
     listener = None
     if args.wake_socket:
-        activity = IngestActivity(processor.wake)
-        # Small batches while the receiver commits webhooks (its acks wait on the lock).
-        processor.ingest_idle = activity.idle
-        handlers: dict[bytes, Callable[[], None]] = {
-            PROCESS: activity,
-            DISPATCH: services.dispatcher.wake,
-        }
+        handlers = {PROCESS: processor.wake, DISPATCH: services.dispatcher.wake}
         listener = WakeListener(args.wake_socket, handlers)
         listener.start()
     processor.on_round = _after_round(services.settings.heartbeat_file)
