@@ -268,6 +268,9 @@ class OutboxAction(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+# Three names, one thing: the outbox is the pattern (events/outbox.py), `actions` its table
+# (as in the API's /v1/actions), OutboxAction a row of it (plain `Action` is the Membrane
+# catalogue's action, events/membrane/catalogue.py).
 outbox = OutboxAction.__table__  # type: ignore[attr-defined]
 
 
