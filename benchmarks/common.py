@@ -185,6 +185,34 @@ def tree(pid: int) -> list[int]:
     return out
 
 
+def role(pid: int) -> str:
+    """What a process of the serve tree is, from its command line (supervisor, receiver,
+    worker-N by pid order is not kept: workers are summed under 'worker')."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "gone"
+    words = [a.decode(errors="replace") for a in argv]
+    for name in ("supervisor", "receiver", "worker"):
+        if any(name in w for w in words):
+            return name
+    return "other"
+
+
+def process_rss(pid: int) -> dict[str, float]:
+    """RSS in MB of each role in the tree (workers summed), for a per-process breakdown."""
+    out: dict[str, float] = {}
+    for member in tree(pid):
+        try:
+            text = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue
+        kb = int(text.split("VmRSS:")[1].split()[0]) if "VmRSS:" in text else 0
+        name = role(member)
+        out[name] = out.get(name, 0.0) + kb / 1024
+    return out
+
+
 def tree_memory(pid: int) -> dict[str, float]:
     """The process tree's memory in MB: the sum of its processes' RSS (counts pages they
     share once per process) and of their PSS (shares each page among its users: fairer)."""

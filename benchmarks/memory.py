@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import (  # noqa: E402
     figure,
     free_port,
+    process_rss,
     require_wrk,
     run_wrk,
     stop,
@@ -62,6 +63,7 @@ class Sampler:
         self.pid = pid
         self.every = every
         self.peak = {"rss_mb": 0.0, "pss_mb": 0.0}
+        self.by_role: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -78,10 +80,15 @@ class Sampler:
             now = tree_memory(self.pid)
             for key in self.peak:
                 self.peak[key] = max(self.peak[key], now[key])
+            for name, mb in process_rss(self.pid).items():
+                self.by_role[name] = max(self.by_role.get(name, 0.0), mb)
             self._stop.wait(self.every)
 
 
-def measure(args: argparse.Namespace, work: Path) -> dict[str, float]:
+def measure(
+    args: argparse.Namespace, work: Path, roles: dict[str, dict[str, float]]
+) -> dict[str, float]:
+    """The tree's peaks under each load; `roles` gets each process's own peak RSS per load."""
     reports = wrk_script(work, FIXTURE.read_bytes(), {"Authorization": AUTH}, "report")
     buckets = wrk_script(work, big_bucket(), {"Authorization": AUTH}, "bucket")
     out: dict[str, float] = {}
@@ -100,17 +107,20 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, float]:
     try:
         time.sleep(3)  # the workers start after the receiver answers
         idle = tree_memory(proc.pid)
+        roles["idle"] = process_rss(proc.pid)
         out["processes"] = idle["processes"]
         out["idle_rss"], out["idle_pss"] = idle["rss_mb"], idle["pss_mb"]
         url = f"http://127.0.0.1:{port}/webhooks/sms"
         with Sampler(proc.pid) as loaded:
             out["reports_rate"] = run_wrk(url, reports, 32, args.seconds)["rate"]
         out["reports_rss"], out["reports_pss"] = loaded.peak["rss_mb"], loaded.peak["pss_mb"]
+        roles["reports"] = loaded.by_role
         with Sampler(proc.pid) as big:
             got = run_wrk(url, buckets, 4, args.seconds, threads=1)
         out["buckets_rate"] = got["rate"]
         out["buckets_non2xx"] = got["non2xx"]
         out["buckets_rss"], out["buckets_pss"] = big.peak["rss_mb"], big.peak["pss_mb"]
+        roles["buckets"] = big.by_role
         time.sleep(2)
         after = tree_memory(proc.pid)
         out["after_rss"], out["after_pss"] = after["rss_mb"], after["pss_mb"]
@@ -132,7 +142,8 @@ def main() -> None:
     require_wrk(args.install_wrk)
     tool = f"{wrk_version()}, /proc/*/smaps_rollup every 0.2 s"
     with tempfile.TemporaryDirectory(prefix="infobip-events-memory-") as tmp:
-        m = measure(args, Path(tmp))
+        roles: dict[str, dict[str, float]] = {}
+        m = measure(args, Path(tmp), roles)
     print(f"\n== memory of the serve tree ({m['processes']:.0f} processes), peak MB ==")
     print(f"{'':34}{'RSS':>8}{'PSS':>8}")
     print(f"{'bare endpoint, 2-result reports':34}{m['bare_rss']:8.1f}{m['bare_pss']:8.1f}")
@@ -142,6 +153,9 @@ def main() -> None:
     label = f"serve, 4 MB buckets ({m['buckets_rate']:.1f}/s)"
     print(f"{label:34}{m['buckets_rss']:8.1f}{m['buckets_pss']:8.1f}")
     print(f"{'serve, 2 s after the load':34}{m['after_rss']:8.1f}{m['after_pss']:8.1f}")
+    print("peak RSS of each process (MB; the sum of the peaks can exceed the tree's peak):")
+    for load, peaks in roles.items():
+        print(f"  {load:8}" + "".join(f"{k:>12} {v:6.1f}" for k, v in sorted(peaks.items())))
     if m["buckets_non2xx"]:
         print(f"  ({m['buckets_non2xx']:.0f} bucket posts were not answered 2xx)")
     base = f"bare endpoint {m['bare_rss']:.0f} MB RSS / {m['bare_pss']:.0f} MB PSS"

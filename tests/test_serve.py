@@ -129,3 +129,15 @@ def test_a_port_in_use_stops_serve_before_any_work(tmp_path: Path) -> None:
     [line] = [x for x in result.stderr.splitlines() if "cannot listen" in x]
     assert f"127.0.0.1:{port}" in line and "INFOBIP_EVENTS_PORT" in line
     assert not database.exists()  # nothing was started, migrated or written
+
+
+def test_serve_children_get_two_malloc_heaps_and_a_fixed_mmap_threshold_unless_set() -> None:
+    from events.supervisor import child_environment
+
+    tuned = child_environment({"PATH": "/bin"})
+    assert tuned["MALLOC_ARENA_MAX"] == "2"
+    assert tuned["MALLOC_MMAP_THRESHOLD_"] == "131072"
+    assert tuned["PATH"] == "/bin"
+    chosen = child_environment({"MALLOC_ARENA_MAX": "8", "MALLOC_MMAP_THRESHOLD_": "0"})
+    assert chosen["MALLOC_ARENA_MAX"] == "8"
+    assert chosen["MALLOC_MMAP_THRESHOLD_"] == "0"
