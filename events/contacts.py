@@ -60,8 +60,14 @@ def looks_like_phone(value: str) -> bool:
 
 
 @lru_cache(maxsize=65536)
-def parse_phone(value: str, region: str | None = None) -> str:
-    """The E.164 key of a written phone number; ContactError when it is not one."""
+def parse_phone(value: str, region: str | None = None, *, wire: bool = False) -> str:
+    """The E.164 key of a written phone number; ContactError when it is not one.
+
+    Digits alone are read both ways when a default region is set: as international (Infobip's
+    writing) and as national. From Infobip (`wire`) the international reading wins. From a
+    person, two valid readings that are two numbers are refused: in the US "2015552201" is
+    +1 201 555 2201 and also a valid Egyptian +20 15552201, and guessing would message a
+    stranger while the suppression entry of the person meant stays untouched."""
     text = value.strip()
     if not looks_like_phone(text):
         raise ContactError(f"{value!r} is not a phone number (digits, with + or 00 in front)")
@@ -78,6 +84,8 @@ def parse_phone(value: str, region: str | None = None) -> str:
     national = _try(text, region) if region else None
     candidates = [international, national] if text.isdigit() else [national, international]
     numbers = [n for n in candidates if n is not None]
+    if text.isdigit() and not wire and international is not None and national is not None:
+        _refuse_two_readings(value, international, national, region)
     for check in (phonenumbers.is_valid_number, phonenumbers.is_possible_number):
         for number in numbers:
             if check(number):
@@ -88,6 +96,25 @@ def parse_phone(value: str, region: str | None = None) -> str:
             "set INFOBIP_EVENTS_DEFAULT_REGION (e.g. CH)"
         )
     raise ContactError(f"{value!r} is not a possible phone number (check its length)")
+
+
+def _refuse_two_readings(
+    value: str,
+    international: phonenumbers.PhoneNumber,
+    national: phonenumbers.PhoneNumber,
+    region: str | None,
+) -> None:
+    valid = phonenumbers.is_valid_number
+    if not (valid(international) and valid(national)):
+        return
+    fmt = phonenumbers.PhoneNumberFormat.E164
+    first = phonenumbers.format_number(international, fmt)
+    second = phonenumbers.format_number(national, fmt)
+    if first != second:
+        raise ContactError(
+            f"{value!r} reads as two numbers: {first} (international digits) and {second} "
+            f"(national, region {region}); write it with + and its country code"
+        )
 
 
 def _try(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
@@ -137,7 +164,7 @@ def wire_key(value: str, region: str | None = None) -> str:
             return text.casefold()
     if looks_like_phone(text):
         try:
-            return parse_phone(text, region)
+            return parse_phone(text, region, wire=True)
         except ContactError:
             return "+" + _NOT_DIGITS.sub("", text)
     return text.casefold()

@@ -3,6 +3,7 @@ gives the same key, and hits the same suppression entry."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import phonenumbers
@@ -22,6 +23,8 @@ from events.contacts import (
 )
 from events.optouts import OptOutPolicy
 from storage.db import write_transaction
+
+_NOT_DIGITS = re.compile(r"[^0-9]")
 
 # Regions whose example numbers the property test writes in many ways.
 REGIONS = sorted(
@@ -71,6 +74,39 @@ def test_a_writing_that_is_not_a_number_is_refused_with_the_reason(
 ) -> None:
     with pytest.raises(ContactError, match=reason):
         contact_key(written, region)
+
+
+def test_digits_a_person_wrote_that_read_as_two_valid_numbers_are_refused() -> None:
+    # In the US, "2015552201" is +1 201 555 2201 and a valid Egyptian number, +20 15552201.
+    with pytest.raises(ContactError, match=r"two numbers: \+2015552201 .* \+12015552201"):
+        contact_key("2015552201", "US")
+    assert contact_key("201 555 2201", "US") == "+12015552201"  # spaces: a national writing
+    assert contact_key("+1 201 555 2201", "US") == "+12015552201"
+    # What Infobip wrote is international digits, by its convention.
+    assert wire_key("2015552201", "US") == "+2015552201"
+
+
+@settings(max_examples=300, deadline=None)
+@given(region=st.sampled_from(REGIONS), tail=st.integers(min_value=0, max_value=9999))
+def test_national_digits_alone_give_their_own_number_or_are_refused_never_another(
+    region: str, tail: int
+) -> None:
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    assert example is not None
+    digits = str(example.national_number)
+    number = phonenumbers.parse(f"+{example.country_code}{digits[:-4]}{tail:04d}", None)
+    if not phonenumbers.is_valid_number(number):
+        return
+    truth = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    national = _NOT_DIGITS.sub(
+        "", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    )
+    try:
+        key = contact_key(national, region)
+    except ContactError as exc:
+        assert "two numbers" in str(exc)
+        return
+    assert key == truth, (national, region)
 
 
 def test_what_infobip_wrote_is_always_keyed_even_when_it_is_not_a_number() -> None:

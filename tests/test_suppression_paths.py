@@ -157,6 +157,12 @@ def test_cli_send_and_actions_run_refuse_every_writing(
             ("send-sms-message", {"from": "InfoSMS"}),
             ("send-voice-message-tts", {"language": "en"}),
             ("send-whatsapp-text-message", {"from": OUR_NUMBER}),
+            (
+                "send-whatsapp-template-message",
+                {"from": OUR_NUMBER, "templateName": "promo", "language": "en"},
+            ),
+            # A PIN goes to an opted-out number only within a verification of that number.
+            ("send-tfa-pin-sms", {"applicationId": "app-1", "messageId": "tpl-1"}),
         ):
             values = json.dumps({"to": writing, "text": "promo", **extra})
             assert main(["actions", "run", key, "--input", values]) == 1, (key, writing)
