@@ -55,7 +55,13 @@ def recipients(values: dict[str, Any]) -> list[str]:
 def prepare(action: Action, values: dict[str, Any], region: str | None) -> dict[str, Any]:
     """A send's values with its recipients keyed and written as Infobip wants them (digits,
     no `+`); ContactError naming the field when one cannot be read. Other actions as given."""
-    if not action.sends or "to" not in values:
+    if not action.sends:
+        return values
+    if "to" not in values:
+        if "to" in action.required:
+            # Refused here, not by Membrane later: a send without a recipient is a mistake,
+            # and it would sit in the outbox until its retries ran out.
+            raise ContactError(f"to: missing ({action.key} sends to someone: name them)")
         return values
     to = values["to"]
     if not recipients(values):

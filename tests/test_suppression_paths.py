@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from events.config import Settings
 from events.contacts import wire_key
@@ -168,6 +168,24 @@ def test_cli_send_and_actions_run_refuse_every_writing(
             assert main(["actions", "run", key, "--input", values]) == 1, (key, writing)
     assert "opted out" in capsys.readouterr().err
     assert len(world.to_contact()) == 1
+
+
+def test_actions_run_of_a_send_without_a_recipient_is_refused_before_it_is_queued(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from events.cli.main import main
+
+    world.stop()
+    for name, value in world.env.items():
+        monkeypatch.setenv(name, value)
+    count = select(func.count()).select_from(outbox)
+    with world.engine.connect() as conn:
+        before = conn.execute(count).scalar_one()  # the opt-out's confirmation
+    values = json.dumps({"text": "promo", "from": "InfoSMS"})
+    assert main(["actions", "run", "send-sms-message", "--input", values]) == 2
+    assert "to: missing" in capsys.readouterr().err
+    with world.engine.connect() as conn:
+        assert conn.execute(count).scalar_one() == before
 
 
 def test_rule_replies_to_an_opted_out_sender_in_any_writing_are_suppressed(world: World) -> None:
