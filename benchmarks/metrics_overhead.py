@@ -30,11 +30,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import (  # noqa: E402
+    figure,
     free_port,
+    run_wrk,
+    start,
+    stop,
     wait_up,
     wrk_script,
+    wrk_version,
 )
-from benchmarks.ingest import FIXTURE, run_wrk, start, stop  # noqa: E402
+from benchmarks.ingest import FIXTURE  # noqa: E402
 
 
 def one_run(
@@ -170,6 +175,34 @@ def main() -> int:
             f"{bare:.2f} us bare, {wrapped:.2f} us instrumented: +{cost:.2f} us, "
             f"{cost / p50:.4f} of the median ack ({p50 / 1000:.2f} ms, metrics off)"
         )
+    # No target in the project for what metrics may cost: the figures are the same-run ratios.
+    tool = f"{wrk_version()} -t2 -c{args.connections}"
+    base = f"metrics off {rate[False]:.0f} req/s, p99 {p99[False]:.1f} ms"
+    figure(
+        f"ack rate, metrics on/off ({args.connections} conn)",
+        "none",
+        f"{rate[True]:.0f} req/s",
+        rate[True] / rate[False],
+        base,
+        tool,
+    )
+    figure(
+        f"ack p99, metrics on/off ({args.connections} conn)",
+        "none",
+        f"{p99[True]:.1f} ms",
+        p99[True] / p99[False],
+        base,
+        tool,
+    )
+    bare, wrapped = per_ack[True]  # multiprocess, as under serve
+    figure(
+        "metrics cost per ack (stub receiver, multiprocess)",
+        "none",
+        f"+{wrapped - bare:.2f} us ({(wrapped - bare) / p50:.2%} of the median ack)",
+        wrapped / bare,
+        f"stub receiver bare {bare:.2f} us; median ack {p50 / 1000:.2f} ms",
+        "time.perf_counter",
+    )
     return 0
 
 

@@ -2,8 +2,8 @@
 
     python benchmarks/run_all.py [--full] [--postgres URL] [--install-wrk] [--only NAME ...]
 
-By default each benchmark runs in its quick form (shorter loads, one round: about ten minutes
-on a 2-core machine); --full runs each as its own defaults do (medians of several rounds).
+By default each benchmark runs in its quick form (shorter loads, one round: about twelve
+minutes on a 2-core machine); --full runs each as its own defaults do (medians of several rounds).
 Each benchmark prints its figures as FIGURE lines (benchmarks/common.py); this collects them.
 The machine's other load is printed with the table: on a shared machine the absolute figures
 move with it, the ratios to a baseline measured in the same run much less.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -36,8 +37,15 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "rules": ("rules.py", ["--events", "50000"], []),
     "rules_latency": ("rules_latency.py", ["--seconds", "8"], []),
     "optout": ("optout.py", ["--rounds", "3"], []),
+    "ledger": ("ledger.py", ["--reports", "10000"], []),
+    # Enough raw rows for several prune batches of 1,000: the longest transaction is the figure.
+    "retention": ("retention.py", ["--webhooks", "5000", "--results", "10"], []),
+    "metrics_overhead": ("metrics_overhead.py", ["--duration", "5", "--rounds", "2"], []),
+    "console": ("console.py", ["--events", "500000", "--rounds", "5"], []),
+    "storable": ("storable.py", ["--rounds", "10", "--buckets", "3"], []),
+    "on_demand": ("on_demand.py", [], []),
 }
-NEEDS_WRK = {"ingest", "memory", "scaleout"}
+NEEDS_WRK = {"ingest", "memory", "scaleout", "metrics_overhead"}
 NEEDS_POSTGRES = {"scaleout"}
 
 
@@ -45,10 +53,18 @@ def run(name: str, args: argparse.Namespace) -> tuple[list[dict[str, Any]], str 
     """The figures a benchmark printed, and what went wrong if it failed."""
     script, quick, full = BENCHMARKS[name]
     argv = [sys.executable, str(ROOT / "benchmarks" / script), *(full if args.full else quick)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if args.postgres and name in ("ingest", "scaleout"):
         argv += ["--postgres", args.postgres]
+    if name == "console":
+        # SQLite always; PostgreSQL too with --postgres (console.py makes and drops a database
+        # of its own through the server at INFOBIP_EVENTS_BENCH_POSTGRES_URL, a psycopg URL).
+        argv += ["--db", "both" if args.postgres else "sqlite"]
+        if args.postgres:
+            env["INFOBIP_EVENTS_BENCH_POSTGRES_URL"] = re.sub(
+                r"^postgresql\+\w+://", "postgresql://", args.postgres
+            )
     print(f"-- {name}: {' '.join(argv[1:])}", flush=True)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     started = time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
     log = Path(args.logs) / f"{name}.log"
@@ -60,6 +76,8 @@ def run(name: str, args: argparse.Namespace) -> tuple[list[dict[str, Any]], str 
     ]
     took = time.monotonic() - started
     print(f"   {len(figures)} figures in {took:.0f} s (output: {log})", flush=True)
+    if not figures and proc.returncode == 0:
+        print(f"   {name} printed no FIGURE lines: nothing of it in the table", flush=True)
     if proc.returncode != 0:
         last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         return figures, f"exited {proc.returncode}: {last[0]}"
@@ -94,8 +112,8 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="each benchmark's full defaults")
     parser.add_argument(
         "--postgres",
-        help="a PostgreSQL URL (postgresql+psycopg://...): the processor there too, and the "
-        "scale-out benchmark (skipped without it)",
+        help="a PostgreSQL URL (postgresql+psycopg://...): the processor and the console pages "
+        "there too, and the scale-out benchmark (skipped without it)",
     )
     parser.add_argument("--install-wrk", action="store_true", help="install wrk with apt-get")
     parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), help="repeatable")
