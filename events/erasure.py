@@ -23,6 +23,9 @@ from storage.queries.erasure import erased_hashes_among, other_key_ids
 
 # How an erased contact is written where a contact is expected (the opt-out audit trail).
 LABEL = "erased:"
+# What an audit row calls a contact refused because erasures exist that this process cannot
+# check (made under a key it does not hold): see OptOutPolicy.erased_labels.
+UNCHECKABLE = LABEL + "unchecked"
 
 
 @dataclass(frozen=True)

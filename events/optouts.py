@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 
 from events import metrics
 from events.channels.registry import PHONE_CHANNELS
-from events.erasure import ErasureKey
+from events.erasure import UNCHECKABLE, ErasureKey, key_problem
 from storage.queries.optouts import (
     add_opt_out_audit,
     decide_opt_out_review,
@@ -84,7 +84,15 @@ class OptOutPolicy:
         )
 
     def erased_labels(self, conn: Connection, contacts: Iterable[str]) -> dict[str, str]:
-        """The erased ones among these contacts, each with what an audit row may call it."""
+        """The erased ones among these contacts, each with what an audit row may call it.
+
+        A contact erased under a key this process does not hold (`contacts forget` run with
+        INFOBIP_EVENTS_ERASURE_KEY while the service runs without it, or with another one)
+        cannot be recognised: every contact is then treated as erased, so nobody is messaged
+        until the service runs with that key. At start the same problem stops the service."""
+        contacts = list(contacts)
+        if key_problem(conn, self.erasure) is not None:
+            return {c: UNCHECKABLE for c in contacts}
         if self.erasure is None:
             return {}
         return {c: self.erasure.label(c) for c in self.erasure.erased_among(conn, contacts)}

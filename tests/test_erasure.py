@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -17,10 +18,11 @@ from sqlalchemy import Engine, select
 
 from events.cli.context import CommandError, ensure_schema
 from events.config import Settings
-from events.erasure import ErasureKey
+from events.erasure import UNCHECKABLE, ErasureKey
 from events.forget import Writings, phone_forms
 from events.process import Processor
 from events.services import build_dispatcher, build_processor
+from storage.db import write_transaction
 from storage.models import (
     erased_contacts,
     erasure_audit,
@@ -28,6 +30,7 @@ from storage.models import (
     opt_out_audit,
     rule_decisions,
 )
+from storage.queries.erasure import add_erased
 from tests.conftest import drain, fixture_bytes, inbound_sms, make_client, post
 
 CONTACT = "+41791000011"
@@ -174,6 +177,26 @@ def test_every_format_of_a_number_is_found_and_redacted(region: str) -> None:
         for text in (written, f"call {written} now", written.replace("+", "00")):
             assert writings.found_in(text), (fmt, text)
             assert nsn[-4:] not in re.sub(r"[^0-9]", "", writings.text(text)), (fmt, text)
+
+
+@pytest.mark.parametrize("running_key", [None, "another-key-of-32-characters-xx"])
+def test_an_erasure_made_under_a_key_the_running_service_lacks_stops_every_send(
+    db_url: str, tmp_path: Path, engine: Engine, running_key: str | None
+) -> None:
+    running = settings_for(db_url, tmp_path, erasure_key=running_key)
+    with make_client(running, engine) as client:
+        # `contacts forget` run from another shell, with the key, while this service runs.
+        with write_transaction(engine) as conn:
+            key = ErasureKey.of(SECRET)
+            add_erased(conn, key.hash(CONTACT), key.key_id, datetime.now(UTC))
+        for to in ("+41 79 100 00 11", "+41791000022"):  # it cannot tell who was erased
+            body = {"channel": "sms", "to": to, "text": "promo"}
+            assert client.post("/v1/send", json=body).status_code == 409, to
+    with engine.connect() as conn:
+        refused = conn.execute(
+            select(opt_out_audit.c.contact).where(opt_out_audit.c.action == "refused")
+        ).scalars()
+        assert set(refused) == {UNCHECKABLE}
 
 
 def test_after_forget_the_number_is_in_no_table_in_no_form_and_every_send_is_refused(
