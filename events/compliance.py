@@ -27,7 +27,7 @@ from events.rules.optout import (
     OPT_IN,
     OPT_OUT,
     OPT_OUT_UNCERTAIN,
-    Intent,
+    MessageIntent,
     Vocabulary,
     read_intent,
 )
@@ -65,7 +65,7 @@ class Compliance:
         defaults = {OPT_OUT: self.opt_out_text, OPT_IN: self.opt_in_text, HELP: self.help_text}
         return defaults[kind]
 
-    def read(self, event: ParsedEvent) -> Intent | None:
+    def read(self, event: ParsedEvent) -> MessageIntent | None:
         """What an inbound message on a compliance channel says: STOP, START, HELP, probably
         stop, or nothing. Also what `rules test` and `rules replay` ask, so they read messages
         as serve does."""
@@ -128,7 +128,12 @@ class Compliance:
         return _decision(event_id, f"compliance:{OPT_OUT}", reason, contact, [], now)
 
     def _inbound(
-        self, conn: Connection, event: ParsedEvent, event_id: int, intent: Intent, now: datetime
+        self,
+        conn: Connection,
+        event: ParsedEvent,
+        event_id: int,
+        intent: MessageIntent,
+        now: datetime,
     ) -> DecisionRow:
         contact = self.contact_of(event)
         assert contact is not None
@@ -173,7 +178,12 @@ class Compliance:
         return _decision(event_id, f"compliance:{intent.kind}", reason, contact, actions, now)
 
     def _uncertain(
-        self, conn: Connection, event: ParsedEvent, contact: str, intent: Intent, now: datetime
+        self,
+        conn: Connection,
+        event: ParsedEvent,
+        contact: str,
+        intent: MessageIntent,
+        now: datetime,
     ) -> str:
         """Probably a request to stop: suppressed until a person decides (or, with
         OPTOUT_UNCERTAIN=ignore, only audited). Returns what to add to the decision's reason."""

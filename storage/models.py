@@ -239,7 +239,7 @@ masking_sessions = MaskingSession.__table__  # type: ignore[attr-defined]
 ACTION_STATES = ("pending", "running", "done", "failed", "dead", "unknown_outcome", "skipped")
 
 
-class OutboxAction(SQLModel, table=True):
+class QueuedAction(SQLModel, table=True):
     """One action to run through Membrane: enqueued in the transaction of what caused it, run
     by the dispatcher under a lease, retried with backoff, dead after its last attempt."""
 
@@ -268,10 +268,10 @@ class OutboxAction(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-# Three names, one thing: the outbox is the pattern (events/outbox.py), `actions` its table
-# (as in the API's /v1/actions), OutboxAction a row of it (plain `Action` is the Membrane
-# catalogue's action, events/membrane/catalogue.py).
-outbox = OutboxAction.__table__  # type: ignore[attr-defined]
+# The outbox is the pattern (events/outbox.py), `actions` its table (as in the API's
+# /v1/actions), QueuedAction a row of it; the API shows one as events.api.models.OutboxAction,
+# and plain `Action` is the Membrane catalogue's (events/membrane/catalogue.py).
+outbox = QueuedAction.__table__  # type: ignore[attr-defined]
 
 
 class OptOut(SQLModel, table=True):

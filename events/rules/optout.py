@@ -87,7 +87,10 @@ DEFAULT_OPT_OUT_PHRASES = (
 
 
 @dataclass(frozen=True)
-class Intent:
+class MessageIntent:
+    """What the reader made of one message: its intent (a value of events.vocabulary.Intent,
+    kept a plain string here: the reader is pure and fast), the words, the language."""
+
     kind: str  # opt_out, opt_out_uncertain, opt_in or help
     words: str  # the message as said (stripped, first 200 characters), for the audit trail
     language: str | None = None  # ISO 639-1 code it was read in; None when it does not tell
@@ -492,7 +495,9 @@ class Vocabulary:
 DEFAULT_VOCABULARY = Vocabulary.build()
 
 
-def read_intent(text: str | None, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> Intent | None:
+def read_intent(
+    text: str | None, vocabulary: Vocabulary = DEFAULT_VOCABULARY
+) -> MessageIntent | None:
     """The compliance intent of an inbound text, or None."""
     if not text or not text.strip():
         return None
@@ -501,13 +506,13 @@ def read_intent(text: str | None, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -
     seen = _fold(text)
     if not seen:  # emoji alone: a stop sign may mean stop, or anything
         if any(sign in text for sign in _STOP_SIGNS):
-            return Intent(OPT_OUT_UNCERTAIN, text.strip()[:200], None)
+            return MessageIntent(OPT_OUT_UNCERTAIN, text.strip()[:200], None)
         return None
     read = _read(seen, vocabulary)
     if read is None:
         return None
     kind, language = read
-    return Intent(kind, text.strip()[:200], language)
+    return MessageIntent(kind, text.strip()[:200], language)
 
 
 Reading = tuple[str, str | None]

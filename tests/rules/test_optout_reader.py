@@ -17,7 +17,7 @@ from events.rules.optout import (
     OPT_IN,
     OPT_OUT,
     OPT_OUT_UNCERTAIN,
-    Intent,
+    MessageIntent,
     Vocabulary,
     read_intent,
 )
@@ -178,8 +178,10 @@ def test_the_language_read_is_told(text: str, language: str | None) -> None:
 
 
 def test_russian_stop_reads_russian_and_russian_look_alikes_do_not_opt_out() -> None:
-    assert read_intent("стоп") == Intent(OPT_OUT, "стоп", "ru")
-    assert read_intent("ѕтор") == Intent(OPT_OUT, "ѕтор", None)  # Latin "stop" in Cyrillic letters
+    assert read_intent("стоп") == MessageIntent(OPT_OUT, "стоп", "ru")
+    assert read_intent("ѕтор") == MessageIntent(
+        OPT_OUT, "ѕтор", None
+    )  # Latin "stop" in Cyrillic letters
     for ordinary in ("СОК", "Ест кот", "Сестра приедет в среду", "Стоп-кран не работает"):
         assert read_intent(ordinary) is None
 
@@ -199,11 +201,11 @@ def test_operators_words_and_phrases_are_added_to_every_language() -> None:
     )
     assert kind("sitisha") == "none"
     assert read_intent("SITISHA tafadhali 12", vocabulary) is None  # its polite words are not known
-    assert read_intent("Sitisha", vocabulary) == Intent(OPT_OUT, "Sitisha", None)
-    assert read_intent("anza", vocabulary) == Intent(OPT_IN, "anza", None)
-    assert read_intent("msaada", vocabulary) == Intent(HELP, "msaada", None)
-    assert read_intent("Take a hike!", vocabulary) == Intent(OPT_OUT, "Take a hike!", None)
-    assert read_intent("baja", vocabulary) == Intent(OPT_OUT, "baja", "es")
+    assert read_intent("Sitisha", vocabulary) == MessageIntent(OPT_OUT, "Sitisha", None)
+    assert read_intent("anza", vocabulary) == MessageIntent(OPT_IN, "anza", None)
+    assert read_intent("msaada", vocabulary) == MessageIntent(HELP, "msaada", None)
+    assert read_intent("Take a hike!", vocabulary) == MessageIntent(OPT_OUT, "Take a hike!", None)
+    assert read_intent("baja", vocabulary) == MessageIntent(OPT_OUT, "baja", "es")
 
 
 # --- properties ------------------------------------------------------------------------------
