@@ -185,3 +185,30 @@ def test_a_read_only_filesystem_stops_the_start_in_one_line_even_for_root() -> N
     assert caught.value.code == 1 and "\n" not in message
     assert "cannot write the SQLite database /sys/infobip-events.db" in message
     assert "INFOBIP_EVENTS_DATABASE_URL" in message
+
+
+def test_an_sqlite_path_that_is_a_directory_stops_the_start_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(CommandError) as caught:
+        ensure_schema(_settings(f"sqlite:///{tmp_path}"))
+    message = str(caught.value)
+    assert caught.value.code == 1 and "\n" not in message
+    assert f"the SQLite database {tmp_path} is a directory" in message
+    assert f"sqlite:///{tmp_path / 'infobip-events.db'}" in message
+
+
+def test_a_file_that_is_not_sqlite_stops_the_start_and_db_upgrade_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from events.cli.main import main
+
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database, but a file someone pointed the URL at\n" * 100)
+    with pytest.raises(CommandError) as caught:
+        ensure_schema(_settings(f"sqlite:///{path}"))
+    message = str(caught.value)
+    assert caught.value.code == 1 and "\n" not in message
+    assert f"cannot use the SQLite database {path}: file is not a database" in message
+    monkeypatch.setenv("INFOBIP_EVENTS_DATABASE_URL", f"sqlite:///{path}")
+    assert main(["db", "upgrade"]) == 1
+    assert "file is not a database" in capsys.readouterr().err
+    assert path.read_text().startswith("not a database")  # left as it was

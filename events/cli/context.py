@@ -8,7 +8,7 @@ import os
 import sys
 from typing import NoReturn
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from events.config import Settings, load_settings
 from events.erasure import key_problem
@@ -72,7 +72,7 @@ def _ensure_head(found: Settings) -> None:
     to run."""
     if found.is_sqlite:
         check_sqlite_writable(found)
-        upgrade(found.database_url)
+        upgrade_sqlite(found)
         return
     if found.migrate_on_start:
         try:
@@ -96,10 +96,30 @@ def _ensure_head(found: Settings) -> None:
         )
 
 
+def upgrade_sqlite(found: Settings, revision: str = "head") -> None:
+    """Migrate SQLite; a file that is not SQLite's ("file is not a database"), or a damaged
+    one, stops the command in one line instead of a traceback."""
+    try:
+        upgrade(found.database_url, revision)
+    except DatabaseError as exc:
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+        fail(
+            f"cannot use the SQLite database {found.sqlite_path}: {reason}. Point "
+            "INFOBIP_EVENTS_DATABASE_URL at a new file or at this service's database",
+            1,
+        )
+
+
 def check_sqlite_writable(found: Settings) -> None:
     """A directory this process cannot write (in a container: a bind mount owned by root)
     stops the start with one line saying what to do, not with SQLite's traceback."""
     path = found.sqlite_path
+    if path is not None and path.is_dir():
+        fail(
+            f"the SQLite database {path} is a directory: name a file in it "
+            f"(INFOBIP_EVENTS_DATABASE_URL=sqlite:///{path / 'infobip-events.db'})",
+            1,
+        )
     problem = sqlite_write_problem(path) if path is not None else None
     if problem is not None:
         uid = os.getuid()

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from events import retention
-from events.cli.context import check_sqlite_writable, err, settings, setup
+from events.cli.context import check_sqlite_writable, err, settings, setup, upgrade_sqlite
 from storage.db import current_revision, head_revision, make_engine, upgrade
 
 
@@ -44,7 +44,9 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     found = settings()
     if found.is_sqlite:
         check_sqlite_writable(found)
-    upgrade(found.database_url, args.revision)
+        upgrade_sqlite(found, args.revision)
+    else:
+        upgrade(found.database_url, args.revision)
     err(f"database at {args.revision}")
     return 0
 
