@@ -102,6 +102,17 @@ def test_over_https_the_cookie_is_secure(settings: Settings, engine: Engine) -> 
         assert "Secure" in log_in(c).headers["set-cookie"]
 
 
+def test_behind_a_tls_proxy_the_cookie_is_secure_when_public_url_is_https(
+    settings: Settings, engine: Engine
+) -> None:
+    proxied = with_token(settings).model_copy(update={"public_url": "https://events.example.com"})
+    # The proxy speaks plain HTTP to the service; the login page sets the first cookie.
+    with make_client(proxied, engine) as c:
+        assert "Secure" in c.get("/console/login").headers["set-cookie"]
+    with make_client(with_token(settings), engine) as c:
+        assert "Secure" not in c.get("/console/login").headers["set-cookie"]
+
+
 def test_a_wrong_token_is_refused_and_logs_nobody_in(console: TestClient) -> None:
     answer = log_in(console, "not-the-token")
     assert answer.status_code == 401

@@ -194,6 +194,10 @@ def test_channel_without_parser_is_stored_then_replayed_once_a_parser_exists(
 def test_unknown_channel_is_404_and_nothing_is_stored(client: Any, engine: Engine) -> None:
     response = post(client, "telegram", b"{}")
     assert response.status_code == 404
+    for method in ("GET", "PUT", "DELETE", "PATCH", "HEAD"):
+        assert client.request(method, "/webhooks/telegram").status_code == 404, method
+    # A known path answers 405 to what is not a POST: the address is right, the method not.
+    assert client.get("/webhooks/sms").status_code == 405
     assert count(engine, raw_webhooks) == 0
 
 

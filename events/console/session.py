@@ -105,14 +105,22 @@ def set_cookie(request: Request, response: Response, session: Session) -> None:
         path=PATH,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_secure(request),
     )
 
 
 def clear_cookie(request: Request, response: Response) -> None:
     response.delete_cookie(
-        COOKIE, path=PATH, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+        COOKIE, path=PATH, httponly=True, samesite="strict", secure=_secure(request)
     )
+
+
+def _secure(request: Request) -> bool:
+    """Served over HTTPS: seen directly, or said by PUBLIC_URL. Behind a proxy that ends TLS
+    (the usual deployment) the request reaches the service as plain HTTP, so its scheme
+    alone would never mark the cookie Secure."""
+    public_url = services_of(request).settings.public_url or ""
+    return request.url.scheme == "https" or public_url.startswith("https://")
 
 
 class Refused(Exception):
