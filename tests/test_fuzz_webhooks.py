@@ -158,3 +158,23 @@ def test_an_item_the_database_still_refuses_becomes_an_unknown_event_with_the_re
         for e in client.get(f"/v1/webhooks/{good.headers['x-webhook-id']}").json()["events"]
     ]
     assert kinds == ["delivery", "delivery"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"results":[' + b",".join([b"{}"] * 20_001) + b"]}", "20001 items in one body"),
+        (b"[" * 100_000, "nested too deep"),
+        (b'{"results":' + b"[" * 50_000 + b"]" * 50_000 + b"}", "nested too deep"),
+    ],
+)
+def test_bodies_past_the_parsing_limits_are_kept_failed_with_the_reason_never_processed(
+    client: TestClient, worker: Processor, body: bytes, reason: str
+) -> None:
+    answer = post(client, "sms", body)
+    assert answer.status_code == 200
+    drain(worker)
+    doc = read_back(client, answer.headers["x-webhook-id"], body)
+    assert doc["state"] == "failed"
+    assert reason in doc["error"]
+    assert doc["events"] == []
