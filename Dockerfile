@@ -51,10 +51,14 @@ LABEL org.opencontainers.image.title="Infobip Events" \
 # the SQLite directory: a named volume mounted there takes its owner (10001); a bind mount
 # keeps the host's, so give it to 10001 (README). No VOLUME: containers on PostgreSQL and
 # one-off commands would each leave an anonymous volume behind.
+# The base image's own pip, setuptools and wheel go too: nothing here installs at run time,
+# and a package manager is one more thing for an intruder to use (/venv never had them).
 RUN groupadd --gid 10001 infobip \
     && useradd --uid 10001 --gid 10001 --home-dir /data --no-create-home \
         --shell /usr/sbin/nologin infobip \
-    && mkdir /data /app && chown 10001:10001 /data
+    && mkdir /data /app && chown 10001:10001 /data \
+    && (python -m pip uninstall --quiet --yes pip setuptools wheel 2>/dev/null || true) \
+    && rm -f /usr/local/bin/pip /usr/local/bin/pip3*
 COPY --from=build /usr/bin/tini-static /usr/bin/tini
 COPY --from=build /venv /venv
 ENV PATH=/venv/bin:$PATH \

@@ -145,8 +145,12 @@ check "label org.opencontainers.image.version is $VERSION" test "$(docker image 
 check "infobip-events --version in the image says $VERSION" \
     test "$(docker run --rm --network host "$TAG" --version)" = "infobip-events $VERSION"
 check "PID 1 is tini" test "$(docker image inspect -f '{{index .Config.Entrypoint 0}}' "$TAG")" = /usr/bin/tini
-check "no pip in the service's environment" \
-    docker run --rm --network host --entrypoint sh "$TAG" -c '! python -c "import pip" 2>/dev/null'
+check "no pip in the service's environment nor in the base image's Python" \
+    docker run --rm --network host --entrypoint sh "$TAG" -c \
+    'for py in python /usr/local/bin/python3 /usr/bin/python3; do
+       command -v "$py" >/dev/null || continue
+       "$py" -c "import pip" 2>/dev/null && exit 1
+     done; ! command -v pip >/dev/null'
 
 # --- 1. SQLite: serve on a named volume ---------------------------------------------------------
 say "sqlite: serve on the named volume $RUN_ID-data"

@@ -32,6 +32,20 @@ def test_the_image_runs_as_a_numeric_user_and_declares_no_volume() -> None:
     assert instructions("VOLUME") == []
 
 
+def test_the_healthcheck_reads_the_port_from_the_environment_and_checks_readiness() -> None:
+    healthcheck = DOCKERFILE.split("\nHEALTHCHECK", 1)[1].split("\nENTRYPOINT", 1)[0]
+    assert "--start-period=" in healthcheck
+    # events.health: the receiver's /readyz on INFOBIP_EVENTS_PORT, the workers' heartbeat.
+    assert 'CMD ["python", "-m", "events.health"]' in healthcheck
+    assert "8080" not in healthcheck and "127.0.0.1" not in healthcheck
+
+
+def test_the_runtime_stage_keeps_no_package_manager() -> None:
+    runtime = DOCKERFILE.rsplit("FROM ${PYTHON_IMAGE}", 1)[1]
+    assert "pip uninstall --quiet --yes pip setuptools wheel" in runtime
+    assert "venv --without-pip /venv" in DOCKERFILE
+
+
 def test_the_image_installs_the_locked_requirements_with_their_hashes() -> None:
     assert "--require-hashes --no-deps -r requirements/runtime.txt" in " ".join(
         DOCKERFILE.replace("\\\n", " ").split()
