@@ -53,12 +53,18 @@ LABEL org.opencontainers.image.title="Infobip Events" \
 # one-off commands would each leave an anonymous volume behind.
 # The base image's own pip, setuptools and wheel go too: nothing here installs at run time,
 # and a package manager is one more thing for an intruder to use (/venv never had them).
+# Deleted where Python finds them, whoever installed them (python:3.11-slim's pip, or Debian's
+# python3-pip in a stand-in, which `pip uninstall` refuses to touch).
 RUN groupadd --gid 10001 infobip \
     && useradd --uid 10001 --gid 10001 --home-dir /data --no-create-home \
         --shell /usr/sbin/nologin infobip \
     && mkdir /data /app && chown 10001:10001 /data \
-    && (python -m pip uninstall --quiet --yes pip setuptools wheel 2>/dev/null || true) \
-    && rm -f /usr/local/bin/pip /usr/local/bin/pip3*
+    && python -c "import importlib.util as u, pathlib, shutil; \
+[shutil.rmtree(d, ignore_errors=True) for n in ('pip', 'setuptools', 'wheel') \
+ for spec in [u.find_spec(n)] if spec and spec.origin \
+ for package in [pathlib.Path(spec.origin).parent] \
+ for d in [package, *package.parent.glob(n + '-*')]]" \
+    && rm -f /usr/bin/pip /usr/bin/pip3* /usr/local/bin/pip /usr/local/bin/pip3*
 COPY --from=build /usr/bin/tini-static /usr/bin/tini
 COPY --from=build /venv /venv
 ENV PATH=/venv/bin:$PATH \
