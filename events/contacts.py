@@ -84,6 +84,10 @@ def parse_phone(value: str, region: str | None = None, *, wire: bool = False) ->
     national = _try(text, region) if region else None
     candidates = [international, national] if text.isdigit() else [national, international]
     numbers = [n for n in candidates if n is not None]
+    if len(numbers) == 1 and phonenumbers.is_possible_number(numbers[0]):
+        # One reading only (no region, or a writing only one reading parses): nothing to
+        # choose between, so no validity check (a fifth of a cold parse's cost).
+        return phonenumbers.format_number(numbers[0], phonenumbers.PhoneNumberFormat.E164)
     if text.isdigit() and not wire and international is not None and national is not None:
         _refuse_two_readings(value, international, national, region)
     for check in (phonenumbers.is_valid_number, phonenumbers.is_possible_number):
