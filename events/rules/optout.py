@@ -167,15 +167,20 @@ _ASCII = str.maketrans(
 )
 
 
+# A word of one letter, in a plain ASCII message after _ASCII's translation (only letters,
+# digits, spaces and "|" are left).
+_LONE_LETTER = re.compile(r"(?<![a-z0-9])[a-z](?![a-z0-9])")
+
+
 def _ascii_words(text: str) -> list[str] | None:
     """The words of a plain ASCII message, the quick way: None when a word is a single letter
     (letters spelled out, "S-T-O-P", need the careful way)."""
     if " -" in text or " /" in text:  # a dash or slash between spaces breaks a sentence
         text = _BREAK.sub(" | ", text)
-    words = text.translate(_ASCII).split()
-    if any(len(w) == 1 and w != "|" and not w.isdigit() for w in words):
+    spaced = text.translate(_ASCII)
+    if _LONE_LETTER.search(spaced):
         return None
-    return words
+    return spaced.split()
 
 
 def _collapse(word: str) -> str:
@@ -311,8 +316,9 @@ class _Patterns:
 
     def hits(self, text: str) -> list[re.Match[str]]:
         found: list[re.Match[str]] = []
+        plain = text.isascii()
         for regex, ascii_ in self.anywhere:
-            if ascii_ or not text.isascii():
+            if ascii_ or not plain:
                 found.extend(regex.finditer(text))
         at = 0
         get = self.by_letter.get
@@ -392,9 +398,9 @@ def _typo_index(words: frozenset[str], most: int) -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in index.items()}
 
 
-def _distance(a: str, b: str) -> int:
+def _distance(a: str, b: str, limit: int) -> int:
     """Edit distance where swapping two neighbouring letters counts one (optimal string
-    alignment)."""
+    alignment); anything over `limit` is reported as limit + 1, as soon as a row shows it."""
     before: list[int] = []
     previous = list(range(len(b) + 1))
     for i, x in enumerate(a, 1):
@@ -408,6 +414,11 @@ def _distance(a: str, b: str) -> int:
             if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y and before[j - 2] + 1 < best:
                 best = before[j - 2] + 1
             current.append(best)
+        # A later row's entries come from this row (plus 0 or 1) or, by a swap, from the one
+        # before plus 1: with this row past the limit and the one before at least at it, the
+        # distance can no longer come back within the limit.
+        if min(current) > limit and min(previous) >= limit:
+            return limit + 1
         before, previous = previous, current
     return previous[-1]
 
@@ -443,7 +454,7 @@ def _corrected(word: str, index: dict[str, frozenset[str]], most: int) -> str | 
         for target in candidates
         if (allowed := _allowed(word, target, most))
         and abs(len(word) - len(target)) <= allowed
-        and (distance := _distance(word, target)) <= allowed
+        and (distance := _distance(word, target, allowed)) <= allowed
     )
     return best[0][1] if best else None
 
