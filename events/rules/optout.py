@@ -400,12 +400,22 @@ def _typo_index(words: frozenset[str], most: int) -> dict[str, frozenset[str]]:
 
 def _distance(a: str, b: str, limit: int) -> int:
     """Edit distance where swapping two neighbouring letters counts one (optimal string
-    alignment); anything over `limit` is reported as limit + 1, as soon as a row shows it."""
-    before: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        current = [i]
-        for j, y in enumerate(b, 1):
+    alignment), exact up to `limit`; anything more is reported as limit + 1. Only the band of
+    cells within `limit` of the diagonal is computed: a cell further off is more than `limit`
+    edits away already (a third of the work for a 15-letter word at two edits)."""
+    n, m = len(a), len(b)
+    over = limit + 1
+    if abs(n - m) > limit:
+        return over
+    before = [over] * (m + 1)
+    previous = [j if j <= limit else over for j in range(m + 1)]
+    for i in range(1, n + 1):
+        x = a[i - 1]
+        current = [over] * (m + 1)
+        if i <= limit:
+            current[0] = i
+        for j in range(max(1, i - limit), min(m, i + limit) + 1):
+            y = b[j - 1]
             best = previous[j - 1] + (x != y)
             if previous[j] + 1 < best:
                 best = previous[j] + 1
@@ -413,14 +423,9 @@ def _distance(a: str, b: str, limit: int) -> int:
                 best = current[j - 1] + 1
             if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y and before[j - 2] + 1 < best:
                 best = before[j - 2] + 1
-            current.append(best)
-        # A later row's entries come from this row (plus 0 or 1) or, by a swap, from the one
-        # before plus 1: with this row past the limit and the one before at least at it, the
-        # distance can no longer come back within the limit.
-        if min(current) > limit and min(previous) >= limit:
-            return limit + 1
+            current[j] = best if best < over else over
         before, previous = previous, current
-    return previous[-1]
+    return previous[m]
 
 
 def _allowed(word: str, target: str, most: int) -> int:

@@ -19,6 +19,7 @@ from events.rules.optout import (
     OPT_OUT_UNCERTAIN,
     MessageIntent,
     Vocabulary,
+    _distance,
     read_intent,
 )
 from tests.optout.corpus import CATEGORIES, LABELS, Row, load
@@ -245,3 +246,27 @@ def test_a_greeting_before_a_request_keeps_it_a_request(text: str, greeting: str
 @given(st.sampled_from([r.text for r in ROWS]))
 def test_shouting_a_message_does_not_change_how_it_is_read(text: str) -> None:
     assert kind(text.upper()) == kind(text)
+
+
+def _full_distance(a: str, b: str) -> int:
+    """Optimal string alignment over the whole table: what the banded one must agree with."""
+    d = [[i + j if i == 0 or j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(
+                d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])
+            )
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    a=st.text(alphabet="stopun", min_size=1, max_size=12),
+    b=st.text(alphabet="stopun", min_size=1, max_size=12),
+    limit=st.integers(min_value=0, max_value=2),
+)
+def test_the_banded_typo_distance_is_exact_within_its_limit(a: str, b: str, limit: int) -> None:
+    full = _full_distance(a, b)
+    assert _distance(a, b, limit) == (full if full <= limit else limit + 1)
