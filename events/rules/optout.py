@@ -183,8 +183,13 @@ def _ascii_words(text: str) -> list[str] | None:
     return spaced.split()
 
 
+_DOUBLED = re.compile(r"(.)\1")
+
+
 def _collapse(word: str) -> str:
     """Letters said more than once said once: "stooop" -> "stop", "bajaaa" -> "baja"."""
+    if _DOUBLED.search(word) is None:  # most words: nothing to collapse, found in C
+        return word
     return "".join(letter for letter, _ in groupby(word))
 
 
