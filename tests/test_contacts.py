@@ -91,10 +91,7 @@ def test_digits_a_person_wrote_that_read_as_two_valid_numbers_are_refused() -> N
 def test_national_digits_alone_give_their_own_number_or_are_refused_never_another(
     region: str, tail: int
 ) -> None:
-    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
-    assert example is not None
-    digits = str(example.national_number)
-    number = phonenumbers.parse(f"+{example.country_code}{digits[:-4]}{tail:04d}", None)
+    number = _varied(region, phonenumbers.PhoneNumberType.MOBILE, f"{tail:04d}")
     if not phonenumbers.is_valid_number(number):
         return
     truth = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -131,6 +128,14 @@ def test_membrane_gets_infobip_wire_format_and_patterns_are_keys() -> None:
     assert pattern_key("Info*") == "info*"
 
 
+def _varied(region: str, kind: int, tail: str) -> phonenumbers.PhoneNumber:
+    """The region's example number of that kind with its last digits replaced by `tail`."""
+    example = phonenumbers.example_number_for_type(region, kind)
+    assert example is not None
+    digits = str(example.national_number)
+    return phonenumbers.parse(f"+{example.country_code}{digits[: -len(tail)]}{tail}", None)
+
+
 def _writings(number: phonenumbers.PhoneNumber, region: str) -> list[tuple[str, str | None]]:
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     international = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
@@ -160,10 +165,7 @@ def _writings(number: phonenumbers.PhoneNumber, region: str) -> list[tuple[str, 
 def test_any_two_writings_phonenumbers_reads_as_one_number_share_one_key(
     region: str, kind: int, tail: int
 ) -> None:
-    example = phonenumbers.example_number_for_type(region, kind)
-    assert example is not None
-    digits = str(example.national_number)
-    varied = phonenumbers.parse(f"+{example.country_code}{digits[:-2]}{tail:02d}", None)
+    varied = _varied(region, kind, f"{tail:02d}")
     if not phonenumbers.is_possible_number(varied):
         return
     truth = phonenumbers.format_number(varied, phonenumbers.PhoneNumberFormat.E164)

@@ -143,14 +143,19 @@ def test_post_v1_send_refuses_every_writing_of_an_opted_out_number(world: World)
     )
 
 
+def _as_a_shell(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service stopped, its settings in the environment: the CLI as an operator runs it."""
+    world.stop()
+    for name, value in world.env.items():
+        monkeypatch.setenv(name, value)
+
+
 def test_cli_send_and_actions_run_refuse_every_writing(
     world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from events.cli.main import main
 
-    world.stop()
-    for name, value in world.env.items():
-        monkeypatch.setenv(name, value)
+    _as_a_shell(world, monkeypatch)
     for writing in WRITINGS:
         assert main(["send", "--channel", "sms", "--to", writing, "--text", "promo"]) == 1
         for key, extra in (
@@ -175,9 +180,7 @@ def test_actions_run_of_a_send_without_a_recipient_is_refused_before_it_is_queue
 ) -> None:
     from events.cli.main import main
 
-    world.stop()
-    for name, value in world.env.items():
-        monkeypatch.setenv(name, value)
+    _as_a_shell(world, monkeypatch)
     count = select(func.count()).select_from(outbox)
     with world.engine.connect() as conn:
         before = conn.execute(count).scalar_one()  # the opt-out's confirmation
