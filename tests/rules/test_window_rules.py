@@ -212,6 +212,11 @@ def test_the_else_actions_are_guarded_like_any_other() -> None:
         ("Olá, obrigado pelo pedido", "pt"),
         ("Hello, what is the price?", "en"),
         ("Привет, сколько стоит?", "ru"),
+        # The Nordic languages share words: the ones only one of them uses decide.
+        ("Hej, hvad koster det?", "da"),
+        ("Hei, hva koster det?", "no"),
+        ("Hej, vad kostar det?", "sv"),
+        ("Moi, paljonko se maksaa?", "fi"),
         ("こんにちは", "ja"),
         ("12345", None),
         ("", None),
