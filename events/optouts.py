@@ -74,14 +74,21 @@ class OptOutPolicy:
     def blocked(self, conn: Connection, channel: str, contacts: Sequence[str]) -> set[str]:
         """Which of these contacts must get no automated message on `channel`: opted out
         within the scope, waiting for a review of an uncertain opt-out, or erased."""
+        return set(self.refusals(conn, channel, contacts))
+
+    def refusals(self, conn: Connection, channel: str, contacts: Sequence[str]) -> dict[str, str]:
+        """The blocked contacts, each with what an audit row may call it: itself, or for an
+        erased contact its hash's label (a refusal must not write the number down again)."""
         if not contacts:
-            return set()
+            return {}
         covered = self.channels(channel)
-        return (
-            opted_out_among(conn, covered, contacts)
+        out = {
+            c: c
+            for c in opted_out_among(conn, covered, contacts)
             | pending_reviews_among(conn, covered, contacts)
-            | set(self.erased_labels(conn, contacts))
-        )
+        }
+        out.update(self.erased_labels(conn, contacts))
+        return out
 
     def erased_labels(self, conn: Connection, contacts: Iterable[str]) -> dict[str, str]:
         """The erased ones among these contacts, each with what an audit row may call it.

@@ -175,12 +175,10 @@ def check_sends(
             continue
         wanted.setdefault(channel, []).extend((row["id"], k) for k in keys)
     for channel, pairs in wanted.items():
-        blocked = policy.blocked(conn, channel, [k for _, k in pairs])
-        # An erased contact is audited by its hash: a refusal must not write it down again.
-        erased = policy.erased_labels(conn, blocked) if blocked else {}
+        refused = policy.refusals(conn, channel, [k for _, k in pairs])
         for action_id, contact in pairs:
-            if contact in blocked and action_id not in out:
-                out[action_id] = Refusal(SUPPRESSED, channel, erased.get(contact, contact))
+            if contact in refused and action_id not in out:
+                out[action_id] = Refusal(SUPPRESSED, channel, refused[contact])
     return out
 
 
