@@ -186,8 +186,8 @@ def tree(pid: int) -> list[int]:
 
 
 def role(pid: int) -> str:
-    """What a process of the serve tree is, from its command line (supervisor, receiver,
-    worker-N by pid order is not kept: workers are summed under 'worker')."""
+    """What a process of the serve tree is, from its command line: supervisor, receiver or
+    worker (several workers count as one role)."""
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
@@ -199,23 +199,10 @@ def role(pid: int) -> str:
     return "other"
 
 
-def process_rss(pid: int) -> dict[str, float]:
-    """RSS in MB of each role in the tree (workers summed), for a per-process breakdown."""
-    out: dict[str, float] = {}
-    for member in tree(pid):
-        try:
-            text = Path(f"/proc/{member}/status").read_text()
-        except OSError:
-            continue
-        kb = int(text.split("VmRSS:")[1].split()[0]) if "VmRSS:" in text else 0
-        name = role(member)
-        out[name] = out.get(name, 0.0) + kb / 1024
-    return out
-
-
-def tree_memory(pid: int) -> dict[str, float]:
+def tree_memory(pid: int, by_role: dict[str, float] | None = None) -> dict[str, float]:
     """The process tree's memory in MB: the sum of its processes' RSS (counts pages they
-    share once per process) and of their PSS (shares each page among its users: fairer)."""
+    share once per process) and of their PSS (shares each page among its users: fairer).
+    With `by_role`, each role's RSS (see `role`) is written there too, from the same read."""
     rss = pss = 0
     count = 0
     for member in tree(pid):
@@ -224,11 +211,16 @@ def tree_memory(pid: int) -> dict[str, float]:
         except OSError:
             continue
         count += 1
+        own = 0
         for line in text.splitlines():
             if line.startswith("Rss:"):
-                rss += int(line.split()[1])
+                own = int(line.split()[1])
             elif line.startswith("Pss:"):
                 pss += int(line.split()[1])
+        rss += own
+        if by_role is not None:
+            name = role(member)
+            by_role[name] = by_role.get(name, 0.0) + own / 1024
     return {"rss_mb": rss / 1024, "pss_mb": pss / 1024, "processes": float(count)}
 
 

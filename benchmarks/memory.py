@@ -28,7 +28,6 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import (  # noqa: E402
     figure,
     free_port,
-    process_rss,
     require_wrk,
     run_wrk,
     stop,
@@ -77,10 +76,11 @@ class Sampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            now = tree_memory(self.pid)
+            roles: dict[str, float] = {}
+            now = tree_memory(self.pid, roles)
             for key in self.peak:
                 self.peak[key] = max(self.peak[key], now[key])
-            for name, mb in process_rss(self.pid).items():
+            for name, mb in roles.items():
                 self.by_role[name] = max(self.by_role.get(name, 0.0), mb)
             self._stop.wait(self.every)
 
@@ -106,8 +106,8 @@ def measure(
     proc = start_serve(f"sqlite:///{work / 'memory.db'}", work, port, log="memory-serve.log")
     try:
         time.sleep(3)  # the workers start after the receiver answers
-        idle = tree_memory(proc.pid)
-        roles["idle"] = process_rss(proc.pid)
+        roles["idle"] = {}
+        idle = tree_memory(proc.pid, roles["idle"])
         out["processes"] = idle["processes"]
         out["idle_rss"], out["idle_pss"] = idle["rss_mb"], idle["pss_mb"]
         url = f"http://127.0.0.1:{port}/webhooks/sms"
